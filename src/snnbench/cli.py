@@ -1,0 +1,157 @@
+"""``snnbench <group> <verb>``: each Snakemake rule calls exactly one verb; every verb works alone too."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SnnbenchError
+
+log = logging.getLogger("snnbench")
+
+
+def _add_download_settings(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mirror", default=None,
+                   help="folder laid out like the reference mirror, read before the URLs (default: $SNNBENCH_MIRROR)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a server (default 60)")
+    p.add_argument("--retries", type=int, default=3, help="attempts per URL (default 3)")
+    p.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry, doubled each time (default 2)")
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .download import DownloadSettings, download_source, resolve_mirror
+    from .sources import SOURCES, get_source
+
+    names = list(SOURCES) if args.sources == ["all"] else args.sources
+    sources = [get_source(n) for n in names]
+    mirror = resolve_mirror(args.mirror)
+    settings = DownloadSettings(timeout_s=args.timeout, retries=args.retries, backoff_s=args.backoff)
+    for source in sources:
+        report = download_source(source, args.raw_dir, mirror=mirror, settings=settings)
+        c = report["counts"]
+        print(f"{source.name}: {c['ok']} verified, {c['missing']} missing, {c['mismatch']} checksum mismatches "
+              f"-> {Path(args.raw_dir) / source.name}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .datasets import dataset_names, prepare_dataset
+
+    if args.benchmark == "uci":
+        from .datasets.uci import check_names
+
+        names = list(dataset_names("uci")) if args.all or not args.dataset else check_names(args.dataset, setting="--dataset")
+        options: dict = {}
+    else:
+        names = [args.benchmark]
+        options = {"htru2": lambda: {"n_folds": args.n_folds, "seed": args.seed},
+                   "tox21": lambda: {"features": args.features, "sparse_min_frequency": args.sparse_min_frequency,
+                                     "ecfp_radius": args.ecfp_radius, "n_jobs": args.jobs}}[args.benchmark]()
+    statuses = {}
+    for name in names:
+        status, card = prepare_dataset(args.benchmark, name, raw_dir=args.raw_dir, prepared_dir=args.prepared_dir, **options)
+        statuses[name] = status
+        print(f"{args.benchmark}/{name}: {status} -> {card}")
+    failed = [n for n, s in statuses.items() if s == "failed"]
+    if failed and not args.keep_going:
+        log.error("%d dataset(s) failed: %s (their cards say why)", len(failed), ", ".join(failed))
+        return 1
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .datasets.summary import caption, write_summary
+
+    cards = args.cards or sorted(Path(args.prepared_dir).glob("*/*.json"))
+    if not cards:
+        raise SnnbenchError(f"no dataset cards under {args.prepared_dir}; run `snnbench data prepare` first")
+    frame = write_summary(cards, args.out)
+    for benchmark in frame["benchmark"].unique():
+        print(f"{benchmark}: {caption(frame, benchmark)}")
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .datasets import BENCHMARKS, dataset_names
+
+    for benchmark in [args.benchmark] if args.benchmark else BENCHMARKS:
+        for name in dataset_names(benchmark):
+            print(f"{benchmark}\t{name}")
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from .sources import SOURCES
+
+    for source in SOURCES.values():
+        print(f"{source.name} ({source.benchmark}): {source.description}; {len(source.manifest)} files")
+        for artifact in source.artifacts:
+            print(f"  {artifact.filename} [{artifact.kind}]  mirror names: {', '.join(artifact.mirror)}")
+            for url in artifact.urls:
+                print(f"    {url}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snnbench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"snnbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    data = groups.add_parser("data", help="download, verify and prepare the benchmarks' data").add_subparsers(dest="verb", required=True)
+
+    p = data.add_parser("download", help="fetch a source (mirror first, then its URLs), extract and verify every file")
+    p.add_argument("sources", nargs="+", help="source names (`snnbench data sources`), or `all`")
+    p.add_argument("--raw-dir", default="data/raw", help="where verified files go (default data/raw)")
+    _add_download_settings(p)
+    p.set_defaults(func=cmd_download)
+
+    p = data.add_parser("prepare", help="verified originals -> one prepared dataset (card .json + arrays .npz)")
+    p.add_argument("benchmark", choices=("uci", "tox21", "htru2"))
+    p.add_argument("--dataset", action="append", help="UCI dataset name (repeatable); default: all 121")
+    p.add_argument("--all", action="store_true", help="every UCI dataset")
+    p.add_argument("--raw-dir", default="data/raw")
+    p.add_argument("--prepared-dir", default="data/prepared")
+    p.add_argument("--keep-going", action="store_true",
+                   help="exit 0 even if a dataset failed (its card records why); the pipeline uses this")
+    p.add_argument("--n-folds", type=int, default=10, help="HTRU2: number of stratified folds (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="HTRU2: seed of the fold split (default 0)")
+    p.add_argument("--features", default="auto", help="Tox21 feature set: auto, deeptox or rdkit (default auto)")
+    p.add_argument("--sparse-min-frequency", type=float, default=0.05,
+                   help="Tox21: keep substructure features present in at least this share of training compounds")
+    p.add_argument("--ecfp-radius", type=int, default=2, help="Tox21 rdkit features: Morgan radius (default 2 = ECFP4)")
+    p.add_argument("--jobs", type=int, default=1, help="Tox21 rdkit features: worker processes")
+    p.set_defaults(func=cmd_prepare)
+
+    p = data.add_parser("summary", help="one row per dataset of every benchmark -> CSV")
+    p.add_argument("cards", nargs="*", help="card files (default: every card under --prepared-dir)")
+    p.add_argument("--prepared-dir", default="data/prepared")
+    p.add_argument("--out", default="results/data/summary.csv")
+    p.set_defaults(func=cmd_summary)
+
+    p = data.add_parser("list", help="dataset names of a benchmark")
+    p.add_argument("benchmark", nargs="?", choices=("uci", "tox21", "htru2"))
+    p.set_defaults(func=cmd_list)
+
+    p = data.add_parser("sources", help="every source: URLs, mirror names, file counts")
+    p.set_defaults(func=cmd_sources)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except SnnbenchError as exc:
+        print(f"snnbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``results/data/summary.csv``: one row per dataset of every benchmark, whatever its status."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .prepared import read_card
+
+COLUMNS = ("benchmark", "dataset", "n", "d", "classes", "size_group", "status", "reason", "feature_set", "checksum")
+BENCHMARK_ORDER = {"uci": 0, "tox21": 1, "htru2": 2}
+
+
+def summarize(cards: list[str | os.PathLike]):
+    """A DataFrame with :data:`COLUMNS`, benchmarks in paper order, datasets sorted by name."""
+    import pandas as pd
+
+    rows = []
+    for path in cards:
+        card = read_card(path)
+        rows.append({
+            "benchmark": card["benchmark"],
+            "dataset": card["dataset"],
+            "n": card.get("n"),
+            "d": card.get("d"),
+            "classes": card.get("classes"),
+            "size_group": card.get("size_group"),
+            "status": card["status"],
+            "reason": card.get("reason") or "",
+            "feature_set": card.get("feature_set") or "",
+            "checksum": card.get("arrays_sha256") or "",
+        })
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for col in ("n", "d", "classes"):
+        frame[col] = frame[col].astype("Int64")
+    order = frame["benchmark"].map(BENCHMARK_ORDER).fillna(len(BENCHMARK_ORDER))
+    return frame.assign(_o=order).sort_values(["_o", "dataset"]).drop(columns="_o").reset_index(drop=True)
+
+
+def caption(summary, benchmark: str) -> str:
+    """E.g. ``"120 of 121 datasets; miniboone unavailable"``: what a table built on them covers."""
+    rows = summary[summary["benchmark"] == benchmark]
+    ok = rows[rows["status"] == "ok"]
+    text = f"{len(ok)} of {len(rows)} dataset{'s' if len(rows) != 1 else ''}"
+    for status in ("unavailable", "failed"):
+        names = rows.loc[rows["status"] == status, "dataset"].tolist()
+        if names:
+            text += f"; {', '.join(names)} {status}"
+    return text
+
+
+def write_summary(cards: list[str | os.PathLike], out: str | os.PathLike):
+    frame = summarize(cards)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.part")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    return frame

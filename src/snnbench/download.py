@@ -1,0 +1,385 @@
+"""Fetch a source (from a mirror folder or its URLs), extract its members, verify each, write atomically.
+
+Layout written for source ``S`` under ``raw_dir``::
+
+    raw_dir/downloads/<artifact filename>   what was downloaded (a cache; not used with a mirror)
+    raw_dir/S/<member>                      each member that verified
+    raw_dir/S/_verified.json                the report: per member ok / missing / mismatch, provenance
+
+The folder ``raw_dir/S`` appears only when the whole source was processed: members are extracted
+into a staging folder that is renamed at the end. A member whose checksum does not match is not
+written at all; it is recorded as ``mismatch`` so the datasets that need it are reported as
+failed while the rest of the source stays usable. Whole-artifact problems (an HTML page instead
+of an archive, a truncated or corrupt archive, no URL reachable) raise :class:`DownloadError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tarfile
+import time
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from . import __version__
+from .errors import DownloadError, UnavailableError, DataError
+from .sources import Artifact, ManifestEntry, Source
+
+log = logging.getLogger(__name__)
+
+MIRROR_ENV = "SNNBENCH_MIRROR"
+REPORT_NAME = "_verified.json"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    timeout_s: float = 60.0
+    retries: int = 3
+    backoff_s: float = 2.0
+
+
+def resolve_mirror(explicit: str | os.PathLike | None) -> Path | None:
+    """The mirror folder: the explicit setting if given, else ``$SNNBENCH_MIRROR``, else none."""
+    value = explicit if explicit not in (None, "") else os.environ.get(MIRROR_ENV) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise DownloadError(
+            f"the mirror folder {str(path)!r} (from {'the mirror setting' if explicit else '$' + MIRROR_ENV}) "
+            "does not exist or is not a folder; fix the path or unset it to download from the internet"
+        )
+    return path
+
+
+# --------------------------------------------------------------------------- checksums
+
+class _Digest:
+    """sha256 and git blob sha1 of a byte stream of known length, computed in one pass."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.sha256 = hashlib.sha256()
+        self.blob = hashlib.sha1(b"blob %d\0" % size)
+        self.seen = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.blob.update(chunk)
+        self.seen += len(chunk)
+
+
+def check_member(entry: ManifestEntry, digest: _Digest) -> str | None:
+    """None when the bytes match the manifest, else a sentence saying how they differ."""
+    if entry.size is not None and digest.seen != entry.size:
+        return f"size {digest.seen:,} bytes, expected {entry.size:,}"
+    if entry.sha256 is not None:
+        got = digest.sha256.hexdigest()
+        return None if got == entry.sha256 else f"sha256 {got}, expected {entry.sha256}"
+    if entry.git_blob_sha1 is not None:
+        got = digest.blob.hexdigest()
+        return None if got == entry.git_blob_sha1 else f"git blob id {got}, expected {entry.git_blob_sha1}"
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- fetching
+
+def _looks_like_html(head: bytes) -> bool:
+    text = head[:1024].lstrip().lower()
+    return text.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml")) or b"<html" in text[:256]
+
+
+def _sniff(path: Path, artifact: Artifact, origin: str) -> None:
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if _looks_like_html(head):
+        raise DownloadError(
+            f"{origin} is an HTML page, not {artifact.filename!r} (the server answered with a web page, "
+            "e.g. an error, login or moved-page notice); check the URL or fetch the file by hand into a mirror folder"
+        )
+    if not head:
+        raise DownloadError(f"{origin} is empty; expected {artifact.filename!r}")
+
+
+class _ClientError(DownloadError):
+    """HTTP 4xx: retrying the same URL will not help."""
+
+
+def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
+    """Stream ``url`` to ``dest`` via ``dest.part``; retry transient failures with backoff."""
+    import requests
+
+    part = dest.with_name(dest.name + ".part")
+    last: Exception | None = None
+    for attempt in range(1, settings.retries + 1):
+        try:
+            with requests.get(url, stream=True, timeout=settings.timeout_s) as resp:
+                if 400 <= resp.status_code < 500:
+                    raise _ClientError(f"{url} answered HTTP {resp.status_code} {resp.reason}")
+                resp.raise_for_status()
+                expected = resp.headers.get("Content-Length")
+                written = 0
+                with open(part, "wb") as f:
+                    for chunk in resp.iter_content(CHUNK):
+                        f.write(chunk)
+                        written += len(chunk)
+                if expected is not None and written != int(expected):
+                    raise DownloadError(f"{url}: connection closed after {written:,} of {int(expected):,} bytes")
+            os.replace(part, dest)
+            return
+        except _ClientError:
+            part.unlink(missing_ok=True)
+            raise
+        except DownloadError as exc:
+            part.unlink(missing_ok=True)
+            last = exc
+        except (requests.RequestException, OSError) as exc:
+            part.unlink(missing_ok=True)
+            last = exc
+        if attempt < settings.retries:
+            wait = settings.backoff_s * 2 ** (attempt - 1)
+            log.warning("download of %s failed (%s); retry %d/%d in %.0f s", url, last, attempt, settings.retries - 1, wait)
+            time.sleep(wait)
+    raise DownloadError(f"{url}: {last} (after {settings.retries} attempts)")
+
+
+def _locate_artifact(
+    artifact: Artifact, *, mirror: Path | None, downloads: Path, settings: DownloadSettings
+) -> tuple[Path, str]:
+    """Where the artifact's bytes are: a mirror path, a cached download, or a fresh download."""
+    if mirror is not None:
+        for rel in artifact.mirror:
+            candidate = mirror / rel
+            if candidate.exists():
+                return candidate, f"mirror {candidate}"
+        log.warning("%s: none of %s in the mirror %s; trying its URLs", artifact.filename, list(artifact.mirror), mirror)
+    cached = downloads / artifact.filename
+    if cached.is_file():
+        return cached, f"cached download {cached}"
+    downloads.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in artifact.urls:
+        try:
+            log.info("downloading %s", url)
+            fetch_url(url, cached, settings)
+            _sniff(cached, artifact, f"the download from {url}")
+            return cached, url
+        except DownloadError as exc:
+            cached.unlink(missing_ok=True)
+            failures.append(str(exc))
+    tried = "\n  ".join(failures)
+    raise DownloadError(
+        f"could not download {artifact.filename!r} from any of its URLs:\n  {tried}\n"
+        f"If this machine is offline, point the mirror setting at a folder holding the file "
+        f"(config key `mirror:` or environment variable {MIRROR_ENV}; looked for {list(artifact.mirror)} there)."
+    )
+
+
+# --------------------------------------------------------------------------- archive members
+
+def _match(name: str, wanted: tuple[str, ...]) -> str | None:
+    """The wanted member that archive path ``name`` is, by path suffix (any leading folders)."""
+    name = name.replace("\\", "/").lstrip("./")
+    for member in wanted:
+        if name == member or name.endswith("/" + member):
+            return member
+    return None
+
+
+def _iter_members(path: Path, artifact: Artifact, wanted: tuple[str, ...], origin: str) -> Iterator[tuple[str, int, IO[bytes]]]:
+    """Yield (member, size, stream) for each wanted member found, shallowest copy first."""
+    if artifact.kind == "file":
+        if path.is_dir():
+            raise DownloadError(f"{origin} is a folder; expected the file {artifact.filename!r}")
+        _sniff(path, artifact, origin)
+        with open(path, "rb") as f:
+            yield wanted[0], path.stat().st_size, f
+        return
+    if path.is_dir():
+        best: dict[str, Path] = {}
+        for root, _dirs, files in os.walk(path):
+            for fname in files:
+                full = Path(root) / fname
+                member = _match(full.relative_to(path).as_posix(), wanted)
+                if member and (member not in best or len(full.parts) < len(best[member].parts)):
+                    best[member] = full
+        for member, full in sorted(best.items()):
+            with open(full, "rb") as f:
+                yield member, full.stat().st_size, f
+        return
+    _sniff(path, artifact, origin)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic.startswith(b"PK\x03\x04") or magic.startswith(b"PK\x05\x06"):
+        yield from _iter_zip(path, wanted, origin)
+    elif magic.startswith(b"\x1f\x8b"):
+        yield from _iter_tar(path, wanted, origin)
+    else:
+        raise DownloadError(f"{origin} is neither a zip nor a tar.gz archive (first bytes {magic!r}); expected {artifact.filename!r}")
+
+
+def _depth_order(names: list[tuple[str, str]]) -> dict[str, str]:
+    best: dict[str, str] = {}
+    for name, member in names:
+        if member not in best or name.count("/") < best[member].count("/"):
+            best[member] = name
+    return best
+
+
+def _iter_zip(path: Path, wanted: tuple[str, ...], origin: str) -> Iterator[tuple[str, int, IO[bytes]]]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = {i.filename: i for i in zf.infolist() if not i.is_dir()}
+            chosen = _depth_order([(n, m) for n in infos if (m := _match(n, wanted))])
+            for member, name in sorted(chosen.items()):
+                with zf.open(infos[name]) as stream:
+                    yield member, infos[name].file_size, stream
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DownloadError(f"{origin} is a truncated or corrupt zip archive ({exc}); delete it and download again") from exc
+
+
+def _iter_tar(path: Path, wanted: tuple[str, ...], origin: str) -> Iterator[tuple[str, int, IO[bytes]]]:
+    # A .tar.gz can only be read front to back; the shallowest copy of a member is chosen in a
+    # first pass over the headers, then the second pass streams the chosen ones.
+    try:
+        with tarfile.open(path, mode="r:gz") as tf:
+            names = [(ti.name, m) for ti in tf if ti.isfile() and (m := _match(ti.name, wanted))]
+        chosen = {name: member for member, name in _depth_order(names).items()}
+        with tarfile.open(path, mode="r:gz") as tf:
+            for ti in tf:
+                if ti.isfile() and ti.name in chosen:
+                    stream = tf.extractfile(ti)
+                    assert stream is not None
+                    yield chosen[ti.name], ti.size, stream
+    except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
+        raise DownloadError(f"{origin} is a truncated or corrupt tar.gz archive ({exc}); delete it and download again") from exc
+
+
+# --------------------------------------------------------------------------- the source
+
+def download_source(
+    source: Source,
+    raw_dir: str | os.PathLike,
+    *,
+    mirror: Path | None = None,
+    settings: DownloadSettings = DownloadSettings(),
+) -> dict:
+    """Fetch, extract and verify every member of ``source``; return the report (also written)."""
+    raw_dir = Path(raw_dir)
+    final = raw_dir / source.name
+    staging = raw_dir / f".{source.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    manifest = source.manifest
+    members: dict[str, dict] = {}
+    artifacts = []
+    try:
+        for artifact in source.artifacts:
+            wanted = source.members_of(artifact)
+            path, origin = _locate_artifact(artifact, mirror=mirror, downloads=raw_dir / "downloads", settings=settings)
+            found = 0
+            for member, size, stream in _iter_members(path, artifact, wanted, origin):
+                found += 1
+                members[member] = _extract_one(stream, size, manifest[member], staging, origin)
+            if found == 0:
+                raise DownloadError(
+                    f"{origin} holds none of the {len(wanted)} files expected in {artifact.filename!r} "
+                    f"(e.g. {wanted[0]!r}); it is not the right file"
+                )
+            for member in wanted:
+                if member not in members:
+                    members[member] = {"status": "missing", "origin": origin,
+                                       "reason": f"{member} is not in {origin}"}
+            artifacts.append({"filename": artifact.filename, "origin": origin,
+                              "sha256": file_sha256(path) if path.is_file() else None})
+        report = {
+            "source": source.name,
+            "description": source.description,
+            "snnbench_version": __version__,
+            "artifacts": artifacts,
+            "counts": {s: sum(1 for m in members.values() if m["status"] == s) for s in ("ok", "missing", "mismatch")},
+            "members": dict(sorted(members.items())),
+        }
+        (staging / REPORT_NAME).write_text(json.dumps(report, indent=1) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for member, info in report["members"].items():
+        if info["status"] != "ok":
+            log.warning("%s: %s: %s", source.name, info["status"], info["reason"])
+    return report
+
+
+def _extract_one(stream: IO[bytes], size: int, entry: ManifestEntry, staging: Path, origin: str) -> dict:
+    target = staging / entry.member
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".part")
+    digest = _Digest(size)
+    with open(tmp, "wb") as out:
+        for chunk in iter(lambda: stream.read(CHUNK), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    problem = check_member(entry, digest)
+    if problem is not None:
+        tmp.unlink()
+        return {"status": "mismatch", "origin": origin,
+                "reason": f"checksum mismatch for {entry.member} from {origin}: {problem}; "
+                          "the file is corrupt or a different version: fetch it again or fix the mirror"}
+    os.replace(tmp, target)
+    return {"status": "ok", "origin": origin, "sha256": digest.sha256.hexdigest()}
+
+
+# --------------------------------------------------------------------------- reading back
+
+class VerifiedSource:
+    """A downloaded source folder, read through its report; hands out paths of verified members."""
+
+    def __init__(self, raw_dir: str | os.PathLike, name: str):
+        self.root = Path(raw_dir) / name
+        report_path = self.root / REPORT_NAME
+        if not report_path.is_file():
+            raise DataError(
+                f"no verified download of source {name!r} (missing {report_path}); run `snnbench data download {name}` first",
+                path=report_path,
+            )
+        self.report = json.loads(report_path.read_text())
+        self.name = name
+
+    def path(self, member: str) -> Path:
+        info = self.report["members"].get(member)
+        if info is None:
+            raise DataError(f"{member!r} is not a member of source {self.name!r}", path=self.root / REPORT_NAME)
+        if info["status"] == "missing":
+            raise UnavailableError(info["reason"])
+        if info["status"] == "mismatch":
+            raise DataError(info["reason"], path=self.root / member)
+        path = self.root / member
+        if not path.is_file():
+            raise DataError(f"verified member {member} has disappeared; run `snnbench data download {self.name}` again", path=path)
+        return path
+
+    def has(self, member: str) -> bool:
+        return self.report["members"].get(member, {}).get("status") == "ok"
+
+    def provenance(self, member: str) -> dict:
+        info = self.report["members"][member]
+        return {"member": f"{self.name}/{member}", "sha256": info.get("sha256"), "origin": info.get("origin")}
