@@ -280,19 +280,23 @@ def download_source(
     *,
     mirror: Path | None = None,
     settings: DownloadSettings = DownloadSettings(),
+    manifest: dict[str, ManifestEntry] | None = None,
 ) -> dict:
-    """Fetch, extract and verify every member of ``source``; return the report (also written)."""
+    """Fetch, extract and verify every member of ``source``; return the report (also written).
+
+    ``manifest`` replaces the shipped one (tests use it for synthetic sources).
+    """
     raw_dir = Path(raw_dir)
     final = raw_dir / source.name
     staging = raw_dir / f".{source.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    manifest = source.manifest
+    manifest = source.manifest if manifest is None else manifest
     members: dict[str, dict] = {}
     artifacts = []
     try:
         for artifact in source.artifacts:
-            wanted = source.members_of(artifact)
+            wanted = source.members_of(artifact, manifest)
             path, origin = _locate_artifact(artifact, mirror=mirror, downloads=raw_dir / "downloads", settings=settings)
             found = 0
             for member, size, stream in _iter_members(path, artifact, wanted, origin):

@@ -64,11 +64,11 @@ class Source:
     def manifest(self) -> dict[str, ManifestEntry]:
         return load_manifest(self.name)
 
-    def members_of(self, artifact: Artifact) -> tuple[str, ...]:
+    def members_of(self, artifact: Artifact, manifest: dict[str, ManifestEntry] | None = None) -> tuple[str, ...]:
         if artifact.members is not None:
             return artifact.members
         claimed = {m for a in self.artifacts if a.members is not None for m in a.members}
-        return tuple(m for m in self.manifest if m not in claimed)
+        return tuple(m for m in (self.manifest if manifest is None else manifest) if m not in claimed)
 
 
 _JKU_DEEPTOX = ("https://bioinf.jku.at/research/DeepTox/", "http://bioinf.jku.at/research/DeepTox/")

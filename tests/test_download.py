@@ -1,0 +1,169 @@
+"""Download, extraction and verification on tiny synthetic archives (and a loopback HTTP server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import entry_for, make_tar_gz, make_zip
+
+from snnbench.download import DownloadSettings, VerifiedSource, download_source, resolve_mirror
+from snnbench.errors import DataError, DownloadError, UnavailableError
+from snnbench.sources import Artifact, Source
+
+FILES = {
+    "alpha/alpha_R.dat": b"\tf1\tclase\n1\t0.5\t0\n2\t-0.5\t1\n",
+    "alpha/alpha.txt": b"n_entradas= 1\nn_clases= 2\n",
+    "beta/beta_R.dat": b"\tf1\tclase\n1\t1.5\t1\n",
+}
+MANIFEST = {m: entry_for(m, d) for m, d in FILES.items()}
+FAST = DownloadSettings(timeout_s=5, retries=2, backoff_s=0.01)
+
+
+def toy_source(kind="tar.gz", urls=(), mirror=("toy.tar.gz", "toy")) -> Source:
+    return Source(name="toy", benchmark="uci", description="test source",
+                  artifacts=(Artifact(filename=f"toy.{kind}", urls=tuple(urls), kind=kind, mirror=mirror),))
+
+
+def no_partial_files(raw):
+    leftovers = [p for p in raw.rglob("*") if p.name.endswith(".part") or ".staging-" in p.name]
+    return not leftovers
+
+
+def test_tar_gz_under_any_prefix_is_extracted_and_verified(tmp_path):
+    archive = {f"data/{m}": d for m, d in FILES.items()}
+    archive["data/hayes/copias/alpha/alpha_R.dat"] = b"a deeper copy that must not win"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "toy.tar.gz").write_bytes(make_tar_gz(archive))
+    report = download_source(toy_source(), tmp_path / "raw", mirror=tmp_path / "m", manifest=MANIFEST)
+    assert report["counts"] == {"ok": 3, "missing": 0, "mismatch": 0}
+    for member, data in FILES.items():
+        assert (tmp_path / "raw" / "toy" / member).read_bytes() == data
+    assert json.loads((tmp_path / "raw" / "toy" / "_verified.json").read_text())["members"]["beta/beta_R.dat"]["status"] == "ok"
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_zip_and_unpacked_folder_verify_the_same_way(tmp_path):
+    (tmp_path / "m1").mkdir()
+    (tmp_path / "m1" / "toy.zip").write_bytes(make_zip({f"data_py/{m}": d for m, d in FILES.items()}))
+    r1 = download_source(toy_source("zip", mirror=("toy.zip",)), tmp_path / "raw1", mirror=tmp_path / "m1", manifest=MANIFEST)
+    for member, data in FILES.items():
+        path = tmp_path / "m2" / "toy" / member
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    r2 = download_source(toy_source("zip", mirror=("toy.zip", "toy")), tmp_path / "raw2", mirror=tmp_path / "m2", manifest=MANIFEST)
+    assert r1["counts"] == r2["counts"] == {"ok": 3, "missing": 0, "mismatch": 0}
+    assert {m: i["sha256"] for m, i in r1["members"].items()} == {m: i["sha256"] for m, i in r2["members"].items()}
+
+
+def test_checksum_mismatch_is_recorded_and_the_file_not_written(tmp_path):
+    bad = dict(FILES, **{"beta/beta_R.dat": b"\tf1\tclase\n1\t9.9\t1\n"})
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "toy.tar.gz").write_bytes(make_tar_gz(bad))
+    report = download_source(toy_source(), tmp_path / "raw", mirror=tmp_path / "m", manifest=MANIFEST)
+    assert report["counts"] == {"ok": 2, "missing": 0, "mismatch": 1}
+    assert not (tmp_path / "raw" / "toy" / "beta" / "beta_R.dat").exists()
+    source = VerifiedSource(tmp_path / "raw", "toy")
+    assert source.path("alpha/alpha_R.dat").is_file()
+    with pytest.raises(DataError, match=r"checksum mismatch for beta/beta_R.dat .*sha256 [0-9a-f]{64}, expected"):
+        source.path("beta/beta_R.dat")
+
+
+def test_git_blob_id_is_enough_where_no_sha256_is_known(tmp_path):
+    manifest = dict(MANIFEST, **{"beta/beta_R.dat": entry_for("beta/beta_R.dat", b"other bytes", blob_only=True)})
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "toy.tar.gz").write_bytes(make_tar_gz(FILES))
+    report = download_source(toy_source(), tmp_path / "raw", mirror=tmp_path / "m", manifest=manifest)
+    assert "git blob id" in report["members"]["beta/beta_R.dat"]["reason"]
+    good = dict(MANIFEST, **{"beta/beta_R.dat": entry_for("beta/beta_R.dat", FILES["beta/beta_R.dat"], blob_only=True)})
+    assert download_source(toy_source(), tmp_path / "raw", mirror=tmp_path / "m", manifest=good)["counts"]["ok"] == 3
+
+
+def test_member_missing_from_the_archive_is_unavailable(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "toy.tar.gz").write_bytes(make_tar_gz({m: d for m, d in FILES.items() if not m.startswith("beta")}))
+    report = download_source(toy_source(), tmp_path / "raw", mirror=tmp_path / "m", manifest=MANIFEST)
+    assert report["counts"]["missing"] == 1
+    with pytest.raises(UnavailableError, match=r"beta/beta_R.dat is not in mirror .*toy.tar.gz"):
+        VerifiedSource(tmp_path / "raw", "toy").path("beta/beta_R.dat")
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_truncated_archive_is_a_clear_error_and_leaves_nothing(tmp_path, kind):
+    blob = (make_tar_gz if kind == "tar.gz" else make_zip)({m: d * 2000 for m, d in FILES.items()})
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / f"toy.{kind}").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(DownloadError, match=rf"toy.{kind} is a truncated or corrupt {kind} archive"):
+        download_source(toy_source(kind, mirror=(f"toy.{kind}",)), tmp_path / "raw", mirror=tmp_path / "m", manifest=MANIFEST)
+    assert not (tmp_path / "raw" / "toy").exists()
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_archive_with_none_of_the_expected_files_is_rejected(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "toy.tar.gz").write_bytes(make_tar_gz({"readme.txt": b"hello"}))
+    with pytest.raises(DownloadError, match="holds none of the 3 files expected"):
+        download_source(toy_source(), tmp_path / "raw", mirror=tmp_path / "m", manifest=MANIFEST)
+
+
+def test_html_page_instead_of_archive_over_http(tmp_path, http_server):
+    page = b"<!DOCTYPE html><html><body>404 - moved</body></html>"
+    http_server.route("/toy.tar.gz", (200, page, {"Content-Type": "text/html"}))
+    source = toy_source(urls=[http_server.url + "/toy.tar.gz"])
+    with pytest.raises(DownloadError, match=r"is an HTML page, not 'toy.tar.gz'"):
+        download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert not (tmp_path / "raw" / "downloads" / "toy.tar.gz").exists()
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_next_url_after_404_and_retry_after_500_then_cache(tmp_path, http_server):
+    good = make_tar_gz(FILES)
+    http_server.route("/flaky.tar.gz", (500, b"busy", {}), (200, good, {}))
+    source = toy_source(urls=[http_server.url + "/gone.tar.gz", http_server.url + "/flaky.tar.gz"])
+    report = download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert report["counts"]["ok"] == 3
+    assert http_server.hits == {"/gone.tar.gz": 1, "/flaky.tar.gz": 2}
+    assert report["artifacts"][0]["origin"] == http_server.url + "/flaky.tar.gz"
+    download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert http_server.hits["/flaky.tar.gz"] == 2, "the second run must reuse the cached download"
+
+
+def test_offline_without_mirror_names_the_url_and_the_mirror_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("SNNBENCH_MIRROR", raising=False)
+    source = toy_source(urls=["http://127.0.0.1:9/toy.tar.gz"])
+    with pytest.raises(DownloadError) as info:
+        download_source(source, tmp_path / "raw", mirror=resolve_mirror(None), settings=FAST, manifest=MANIFEST)
+    message = str(info.value)
+    assert "http://127.0.0.1:9/toy.tar.gz" in message
+    assert "SNNBENCH_MIRROR" in message and "`mirror:`" in message
+
+
+def test_mirror_setting_and_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNBENCH_MIRROR", str(tmp_path))
+    assert resolve_mirror(None) == tmp_path
+    assert resolve_mirror(str(tmp_path / ".")) == tmp_path / "."
+    with pytest.raises(DownloadError, match="does not exist or is not a folder"):
+        resolve_mirror(str(tmp_path / "nope"))
+    monkeypatch.delenv("SNNBENCH_MIRROR")
+    assert resolve_mirror(None) is None
+
+
+def test_a_source_absent_from_the_mirror_falls_back_to_its_urls(tmp_path, http_server):
+    http_server.route("/toy.tar.gz", (200, make_tar_gz(FILES), {}))
+    (tmp_path / "empty_mirror").mkdir()
+    source = toy_source(urls=[http_server.url + "/toy.tar.gz"])
+    report = download_source(source, tmp_path / "raw", mirror=tmp_path / "empty_mirror", settings=FAST, manifest=MANIFEST)
+    assert report["counts"]["ok"] == 3 and http_server.hits["/toy.tar.gz"] == 1
+
+
+def test_plain_file_artifact_with_html_in_the_mirror(tmp_path):
+    data = b"ID,set\nA,training\n"
+    source = Source(name="plain", benchmark="tox21", description="t",
+                    artifacts=(Artifact(filename="c.csv", urls=(), kind="file", mirror=("c.csv",), members=("c.csv",)),))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "c.csv").write_bytes(b"<html><head><title>Error</title></head></html>")
+    with pytest.raises(DownloadError, match="HTML page"):
+        download_source(source, tmp_path / "raw", mirror=tmp_path / "m", manifest={"c.csv": entry_for("c.csv", data)})
+    (tmp_path / "m" / "c.csv").write_bytes(data)
+    report = download_source(source, tmp_path / "raw", mirror=tmp_path / "m", manifest={"c.csv": entry_for("c.csv", data)})
+    assert report["counts"]["ok"] == 1

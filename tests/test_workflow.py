@@ -1,0 +1,104 @@
+"""The Snakemake workflow and the CLI as a user runs them: lint, config errors, end-to-end runs."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+from conftest import REPO
+
+
+def snakemake(*args, cwd=REPO, env=None):
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def snnbench(*args):
+    return subprocess.run([sys.executable, "-m", "snnbench", *args], cwd=REPO, capture_output=True, text=True)
+
+
+def write_config(tmp_path, **body):
+    body.setdefault("data_dir", str(tmp_path / "data"))
+    body.setdefault("results_dir", str(tmp_path / "results"))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(body))
+    return path
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/quick.yaml"])
+def test_shipped_configs_validate_and_plan(configfile, tmp_path):
+    result = snakemake("-n", "--configfile", configfile, "--config", f"data_dir={tmp_path}/d", f"results_dir={tmp_path}/r")
+    assert result.returncode == 0, result.stderr
+    assert "data_summary" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ({"uci": {"datasets": ["iris", "irsi"]}}, "unknown UCI dataset(s) in setting `uci.datasets`: 'irsi' (did you mean iris"),
+        ({"tox21": {"features": "morgan"}}, "'morgan' is not one of ['auto', 'deeptox', 'rdkit']"),
+        ({"benchmarks": ["uci", "mnist"]}, "'mnist' is not one of ['uci', 'tox21', 'htru2']"),
+        ({"htru2": {"n_fold": 10}}, "Additional properties are not allowed ('n_fold' was unexpected)"),
+    ],
+)
+def test_bad_config_stops_before_any_job_and_names_the_setting(tmp_path, body, message):
+    result = snakemake("-n", "--configfile", str(write_config(tmp_path, **body)))
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+def test_cli_rejects_unknown_dataset_and_lists_names():
+    result = snnbench("data", "prepare", "uci", "--dataset", "abalon")
+    assert result.returncode == 2
+    assert "unknown UCI dataset(s) in setting `--dataset`: 'abalon' (did you mean abalone" in result.stderr
+    listing = snnbench("data", "list", "uci")
+    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 121
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
+    config = ["--configfile", "config/quick.yaml", "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results",
+              f"mirror={mirror}"]
+    result = snakemake("--cores", "2", *config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv")))
+    by_name = {r["dataset"]: r for r in rows}
+    assert [r["benchmark"] for r in rows] == ["uci"] * 5 + ["htru2"]
+    assert by_name["iris"]["status"] == "ok" and (by_name["iris"]["n"], by_name["iris"]["d"]) == ("150", "4")
+    assert by_name["miniboone"]["status"] == "unavailable"
+    assert by_name["htru2"]["n"] == "17898"
+    assert (tmp_path / "results" / "logs" / "download" / "uci121.log").is_file()
+    again = snakemake("--cores", "2", "-n", *config)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
+    """A folder mirror (unpacked originals) with one damaged file: that dataset is recorded as failed."""
+    folder = tmp_path / "mirror"
+    for archive in ("uci121.tar.gz", "uci121_data_py.tar.gz"):
+        with tarfile.open(mirror / archive) as tf:
+            tf.extractall(folder, filter="data",
+                          members=[m for m in tf.getmembers() if m.name.split("/")[1:2] in (["iris"], ["wine"])])
+    damaged = folder / "uci121" / "wine" / "wine_R.dat"
+    damaged.write_bytes(damaged.read_bytes().replace(b"\t0.", b"\t1.", 1))
+    shutil.copytree(mirror / "htru2", folder / "htru2")
+    config = write_config(tmp_path, mirror=str(folder), benchmarks=["uci"], uci={"datasets": ["iris", "wine"]})
+    result = snakemake("--cores", "2", "--configfile", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["dataset"]: r for r in csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv"))}
+    assert rows["iris"]["status"] == "ok"
+    assert rows["wine"]["status"] == "failed"
+    assert "checksum mismatch for wine/wine_R.dat" in rows["wine"]["reason"]
