@@ -167,3 +167,9 @@ def test_plain_file_artifact_with_html_in_the_mirror(tmp_path):
     (tmp_path / "m" / "c.csv").write_bytes(data)
     report = download_source(source, tmp_path / "raw", mirror=tmp_path / "m", manifest={"c.csv": entry_for("c.csv", data)})
     assert report["counts"]["ok"] == 1
+
+
+def test_gzip_content_encoding_header_does_not_unpack_the_archive(tmp_path, http_server):
+    http_server.route("/toy.tar.gz", (200, make_tar_gz(FILES), {"Content-Encoding": "gzip", "Content-Type": "application/x-tar"}))
+    report = download_source(toy_source(urls=[http_server.url + "/toy.tar.gz"]), tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert report["counts"]["ok"] == 3

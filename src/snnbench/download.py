@@ -137,7 +137,9 @@ def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
                 expected = resp.headers.get("Content-Length")
                 written = 0
                 with open(part, "wb") as f:
-                    for chunk in resp.iter_content(CHUNK):
+                    # NOTE: raw bytes: servers often label .gz files `Content-Encoding: gzip`, and
+                    # decoding them would turn the archive into something else.
+                    for chunk in resp.raw.stream(CHUNK, decode_content=False):
                         f.write(chunk)
                         written += len(chunk)
                 if expected is not None and written != int(expected):
