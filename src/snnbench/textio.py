@@ -16,17 +16,19 @@ import numpy as np
 from .errors import DataError
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path, *, newline: str | None = None) -> io.TextIOBase:
+    """A text stream of a plain or ``.gz`` file. ``newline=None``: LF, CRLF and bare CR all end a line
+    (use ``newline=""`` for the csv module)."""
     if path.suffix == ".gz":
         import gzip
 
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=None)
-    return open(path, encoding="utf-8", newline=None)  # newline=None: \n, \r\n and bare \r all end a line
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=newline)
+    return open(path, encoding="utf-8", newline=newline)
 
 
 def _find_bad_line(path: Path, *, sep: str | None, skip: int, ncols: int | None) -> DataError | None:
     """Scan the file and describe its first malformed line (wrong field count or non-number)."""
-    with _open_text(path) as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             if lineno <= skip:
                 continue
@@ -89,7 +91,7 @@ def read_int_lines(path: str | os.PathLike) -> list[np.ndarray]:
     """One int64 array per line of whitespace-separated integers (lines may differ in length)."""
     path = Path(path)
     out = []
-    with _open_text(path) as f:
+    with open_text(path) as f:
         for lineno, line in enumerate(f, start=1):
             try:
                 out.append(np.array(line.split(), dtype=np.int64))

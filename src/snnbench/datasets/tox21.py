@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import logging
 import math
 import multiprocessing
@@ -36,6 +35,7 @@ import numpy as np
 
 from ..download import VerifiedSource
 from ..errors import ConfigError, DataError, UnavailableError
+from ..textio import open_text
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +95,9 @@ def resolve_feature_set(src: VerifiedSource, requested: str) -> str:
 
 # --------------------------------------------------------------------------- text helpers
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def _csv_rows(path: Path):
     """Yield (line number, fields) for each row of a CSV file; blank rows are errors."""
-    with _open_text(path) as f:
+    with open_text(path, newline="") as f:
         reader = csv.reader(f)
         for fields in reader:
             if not fields or fields == [""]:
@@ -112,7 +106,7 @@ def _csv_rows(path: Path):
 
 
 def _read_names(path: Path) -> list[str]:
-    with _open_text(path) as f:
+    with open_text(path, newline="") as f:
         names = [line.rstrip("\r\n") for line in f]
     while names and names[-1] == "":
         names.pop()
@@ -410,7 +404,7 @@ def read_sdf_records(path: Path) -> list[SdfRecord]:
     block: list[str] = []
     start = 1
     in_data = False
-    with _open_text(path) as f:
+    with open_text(path, newline="") as f:
         for lineno, raw in enumerate(f, start=1):
             line = raw.rstrip("\r\n")
             if line == "$$$$":
