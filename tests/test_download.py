@@ -173,3 +173,13 @@ def test_gzip_content_encoding_header_does_not_unpack_the_archive(tmp_path, http
     http_server.route("/toy.tar.gz", (200, make_tar_gz(FILES), {"Content-Encoding": "gzip", "Content-Type": "application/x-tar"}))
     report = download_source(toy_source(urls=[http_server.url + "/toy.tar.gz"]), tmp_path / "raw", settings=FAST, manifest=MANIFEST)
     assert report["counts"]["ok"] == 3
+
+
+def test_a_truncated_download_is_removed_so_the_next_run_fetches_it_again(tmp_path, http_server):
+    good = make_tar_gz({m: d * 2000 for m, d in FILES.items()})
+    http_server.route("/toy.tar.gz", (200, good[: len(good) // 2], {}), (200, make_tar_gz(FILES), {}))
+    source = toy_source(urls=[http_server.url + "/toy.tar.gz"])
+    with pytest.raises(DownloadError, match=r"truncated or corrupt tar.gz archive .*the unusable download was removed"):
+        download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert not (tmp_path / "raw" / "downloads" / "toy.tar.gz").exists() and not (tmp_path / "raw" / "toy").exists()
+    assert download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)["counts"]["ok"] == 3

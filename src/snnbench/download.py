@@ -301,9 +301,15 @@ def download_source(
             wanted = source.members_of(artifact, manifest)
             path, origin = _locate_artifact(artifact, mirror=mirror, downloads=raw_dir / "downloads", settings=settings)
             found = 0
-            for member, size, stream in _iter_members(path, artifact, wanted, origin):
-                found += 1
-                members[member] = _extract_one(stream, size, manifest[member], staging, origin)
+            try:
+                for member, size, stream in _iter_members(path, artifact, wanted, origin):
+                    found += 1
+                    members[member] = _extract_one(stream, size, manifest[member], staging, origin)
+            except DownloadError as exc:
+                if path.parent == raw_dir / "downloads":  # our own download, never a mirror file
+                    path.unlink(missing_ok=True)
+                    raise DownloadError(f"{exc} (the unusable download was removed: the next run fetches it again)") from exc
+                raise
             if found == 0:
                 raise DownloadError(
                     f"{origin} holds none of the {len(wanted)} files expected in {artifact.filename!r} "

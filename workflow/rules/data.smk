@@ -7,7 +7,7 @@ wildcard_constraints:
     dataset="|".join(dataset_names()),
 
 
-rule download:
+rule download_source:
     output:
         f"{RAW}/{{source}}/_verified.json",
     log:
