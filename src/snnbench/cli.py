@@ -45,11 +45,12 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
         names = list(dataset_names("uci")) if args.all or not args.dataset else check_names(args.dataset, setting="--dataset")
         options: dict = {}
+    elif args.benchmark == "htru2":
+        names, options = ["htru2"], {"n_folds": args.n_folds, "seed": args.seed}
     else:
-        names = [args.benchmark]
-        options = {"htru2": lambda: {"n_folds": args.n_folds, "seed": args.seed},
-                   "tox21": lambda: {"features": args.features, "sparse_min_frequency": args.sparse_min_frequency,
-                                     "ecfp_radius": args.ecfp_radius, "n_jobs": args.jobs}}[args.benchmark]()
+        names = ["tox21"]
+        options = {"features": args.features, "sparse_min_frequency": args.sparse_min_frequency,
+                   "ecfp_radius": args.ecfp_radius, "n_jobs": args.jobs}
     statuses = {}
     for name in names:
         status, card = prepare_dataset(args.benchmark, name, raw_dir=args.raw_dir, prepared_dir=args.prepared_dir, **options)

@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..errors import ConfigError, DataError, SnnbenchError, UnavailableError
+from ..errors import ConfigError, SnnbenchError, UnavailableError
 from .prepared import card_path, write_prepared, write_status
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def prepare_dataset(
     except UnavailableError as exc:
         log.warning("%s/%s unavailable: %s", benchmark, dataset, exc)
         return "unavailable", write_status(prepared_dir, benchmark, dataset, "unavailable", str(exc))
-    except (DataError, SnnbenchError) as exc:
+    except SnnbenchError as exc:
         log.error("%s/%s failed: %s", benchmark, dataset, exc)
         return "failed", write_status(prepared_dir, benchmark, dataset, "failed", str(exc))
     except Exception as exc:  # an unforeseen defect: still recorded, with its type, never dropped

@@ -85,19 +85,6 @@ def read_metadata(path: Path) -> dict[str, str | int]:
     return meta
 
 
-def _require(source: VerifiedSource, members: list[str]) -> dict[str, Path]:
-    """Paths of the members; one UnavailableError naming all that are missing."""
-    paths, missing = {}, []
-    for member in members:
-        try:
-            paths[member] = source.path(member)
-        except UnavailableError as exc:
-            missing.append(str(exc))
-    if missing:
-        raise UnavailableError("; ".join(missing))
-    return paths
-
-
 def _check_rows(path: Path, got: int, expected: int, what: str) -> None:
     if got != expected:
         raise DataError(f"has {got:,} rows, but {what} says {expected:,}", path=path)
@@ -142,10 +129,11 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
     fd_members = [f"{name}/{f}" for f in files] + [f"{name}/conxuntos.dat", f"{name}/conxuntos_kfold.dat"]
     missing = []
     for source, members in ((fd, fd_members), (py, py_members)):
-        try:
-            _require(source, members)
-        except UnavailableError as exc:
-            missing.append(str(exc))
+        for member in members:
+            try:
+                source.path(member)
+            except UnavailableError as exc:
+                missing.append(str(exc))
     if missing:
         raise UnavailableError("; ".join(missing))
 
