@@ -215,16 +215,11 @@ def _iter_members(path: Path, artifact: Artifact, wanted: tuple[str, ...], origi
             yield wanted[0], path.stat().st_size, f
         return
     if path.is_dir():
-        best: dict[str, Path] = {}
-        for root, _dirs, files in os.walk(path):
-            for fname in files:
-                full = Path(root) / fname
-                member = _match(full.relative_to(path).as_posix(), wanted)
-                if member and (member not in best or len(full.parts) < len(best[member].parts)):
-                    best[member] = full
-        for member, full in sorted(best.items()):
-            with open(full, "rb") as f:
-                yield member, full.stat().st_size, f
+        names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()]
+        chosen = _depth_order([(n, m) for n in names if (m := _match(n, wanted))])
+        for member, name in sorted(chosen.items()):
+            with open(path / name, "rb") as f:
+                yield member, (path / name).stat().st_size, f
         return
     _sniff(path, artifact, origin)
     with open(path, "rb") as f:
@@ -389,8 +384,12 @@ class VerifiedSource:
             raise DataError(f"verified member {member} has disappeared; run `snnbench data download {self.name}` again", path=path)
         return path
 
+    def status(self, member: str) -> str:
+        """``ok``, ``mismatch`` or ``missing`` (also for a name the report does not list)."""
+        return self.report["members"].get(member, {}).get("status", "missing")
+
     def has(self, member: str) -> bool:
-        return self.report["members"].get(member, {}).get("status") == "ok"
+        return self.status(member) == "ok"
 
     def provenance(self, member: str) -> dict:
         info = self.report["members"][member]

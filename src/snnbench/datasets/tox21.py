@@ -82,10 +82,6 @@ def _check_settings(features: str, sparse_min_frequency: float, ecfp_radius: int
         raise ConfigError(f"n_jobs is {n_jobs!r}; it must be an integer >= 1")
 
 
-def _status(src: VerifiedSource, member: str) -> str:
-    return src.report.get("members", {}).get(member, {}).get("status", "missing")
-
-
 def resolve_feature_set(src: VerifiedSource, requested: str) -> str:
     """``auto`` -> ``deeptox`` when both DeepTox training feature files verified, else ``rdkit``."""
     if requested != "auto":
@@ -239,7 +235,7 @@ class Features:
 
 
 def _require_deeptox(src: VerifiedSource) -> dict[str, Path]:
-    missing = [m for m in DEEPTOX_FILES if _status(src, m) == "missing"]
+    missing = [m for m in DEEPTOX_FILES if src.status(m) == "missing"]
     if missing:
         raise UnavailableError(
             f"the DeepTox feature files {', '.join(missing)} are missing from the {SOURCE} source "
@@ -668,7 +664,7 @@ def prepare(
     notes: list[str] = []
 
     for member, rows in ((LABELS_TRAIN, np.flatnonzero(comp.split != 2)), (LABELS_TEST, np.flatnonzero(comp.split == 2))):
-        if _status(src, member) == "missing":
+        if src.status(member) == "missing":
             notes.append(f"{member} is missing from the source: labels not cross-checked against it")
             continue
         check_label_file(src.path(member), comp, rows, compounds_path)
@@ -677,7 +673,7 @@ def prepare(
 
     resolved = resolve_feature_set(src, features)
     if features == "auto":
-        mismatched = [m for m in DEEPTOX_TRAIN_FILES if _status(src, m) == "mismatch"]
+        mismatched = [m for m in DEEPTOX_TRAIN_FILES if src.status(m) == "mismatch"]
         if mismatched:
             log.warning("tox21: %s failed verification; using the rdkit feature set", ", ".join(mismatched))
             notes.append(f"{', '.join(mismatched)} failed checksum verification, so auto chose rdkit")
