@@ -97,6 +97,96 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_assignment(text: str, option: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SnnbenchError(f"{option} expects KEY=VALUE, however: {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise SnnbenchError(f"{option} {text!r}: the value is not valid YAML ({exc})") from exc
+
+
+def _json_option(text: str | None, option: str) -> dict:
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnnbenchError(f"{option} is not valid JSON ({exc}): {text!r}") from exc
+    if not isinstance(value, dict):
+        raise SnnbenchError(f"{option} must be a JSON object, however: {text!r}")
+    return value
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .datasets.prepared import PreparedDataset, card_path, read_card
+    from .engine import TrainSettings, run_grid, settings_dict, summarize
+    from .grids import check_method, expand, get_grid, grid_size, load_grids, narrow
+    from .reference import published_uci_accuracy
+    from .results import output_paths, write_outputs
+    from .tasks import make_task
+
+    check_method(args.method, setting="--method")
+    values = _json_option(args.settings, "--settings")
+    values.update(dict(_parse_assignment(t, "--set") for t in args.set or []))
+    if args.device:
+        values["device"] = args.device
+    settings = TrainSettings.from_dict(values, setting="train")
+    grid = _json_option(args.grid, "--grid") or get_grid(load_grids(args.grids), args.benchmark, args.method)
+    subset: dict = {}
+    for text in args.narrow or []:
+        key, value = _parse_assignment(text, "--narrow")
+        subset[key] = value
+    grid = narrow(grid, subset, setting="--narrow")
+    configs = expand(grid)
+    out = args.out or f"results/train/{args.benchmark}/{args.dataset}/{args.method}/split{args.split}.csv"
+    output_paths(out)  # checks the name before any work
+    extra = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "split": args.split,
+             "grid": grid, "grid_size": grid_size(grid), "settings": settings_dict(settings)}
+    if args.benchmark == "uci":
+        extra["published_test_metric"] = published_uci_accuracy(args.dataset, args.method)
+        extra["published_source"] = "Table A11"
+    card = card_path(args.prepared_dir, args.benchmark, args.dataset)
+    meta = read_card(card)
+    if meta["status"] != "ok":
+        import pandas as pd
+
+        summary = {**extra, "status": meta["status"], "reason": f"dataset {meta['status']}: {meta['reason']}",
+                   "n_configs": 0, "selected": None}
+        write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
+        print(f"{args.benchmark}/{args.dataset}/{args.method}: dataset {meta['status']} ({meta['reason']}) -> {out}")
+        return 0 if args.keep_going else 1
+    data = PreparedDataset.load(card)
+    task = make_task(args.benchmark, data, args.split, htru2_output=settings.htru2_output)
+    extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
+    log.info("%s/%s/%s split %d: %d configurations, %s %s", args.benchmark, args.dataset, args.method, args.split,
+             len(configs), task.metric, task.sizes())
+    frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
+                             split=args.split, configs=configs, settings=settings, threads=args.threads,
+                             progress=not args.quiet)
+    summary = summarize(frame, hp_names=list(grid), extra=extra)
+    paths = write_outputs(out, frame, curves, summary)
+    counts = summary["counts"]
+    if summary["selected"]:
+        sel = summary["selected"]
+        published = extra.get("published_test_metric")
+        print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: {len(configs)} configs "
+              f"({counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed) in "
+              f"{summary['total_seconds']:.1f}s; selected {sel['hyperparameters']} epoch {sel['best_epoch']}: "
+              f"val {sel['val_metric']:.4f}, test {task.metric} {sel['test_metric']:.4f}"
+              + (f" (published {published:.4f})" if published is not None else ""))
+    else:
+        print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: no configuration finished "
+              f"({counts}); see {paths['table']}")
+    print(f"-> {paths['table']}, {paths['summary']}, {paths['curves']}")
+    return 0 if summary["selected"] or args.keep_going else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snnbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"snnbench {__version__}")
@@ -137,6 +227,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("list", help="dataset names of a benchmark")
     p.add_argument("benchmark", nargs="?", choices=("uci", "tox21", "htru2"))
     p.set_defaults(func=cmd_list)
+
+    p = groups.add_parser("train", help="train a method's whole grid on one dataset and split; select on validation")
+    p.add_argument("--benchmark", required=True, choices=("uci", "tox21", "htru2"))
+    p.add_argument("--dataset", required=True, help="dataset name (tox21 and htru2: the benchmark's name)")
+    p.add_argument("--method", required=True, help="SNN, MSRAinit, BatchNorm, WeightNorm, LayerNorm, Highway or ResNet")
+    p.add_argument("--split", type=int, default=0,
+                   help="uci: data_py split column 0-3; htru2: outer test fold 0-9; tox21: repeat number (default 0)")
+    p.add_argument("--prepared-dir", default="data/prepared")
+    p.add_argument("--out", help="results table (.csv); the summary .json and curves .curves.csv.gz go beside it "
+                                 "(default results/train/<benchmark>/<dataset>/<method>/split<k>.csv)")
+    p.add_argument("--grids", help="grid file laid out like config/grids.yaml (default: the paper's grids, shipped)")
+    p.add_argument("--grid", help="the grid itself as a JSON object (overrides --grids)")
+    p.add_argument("--narrow", action="append", metavar="KEY=VALUES",
+                   help="keep only these values of a hyperparameter, e.g. n_layers=[2,8] (repeatable)")
+    p.add_argument("--settings", help="training settings as a JSON object (the config's train section)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one training setting, e.g. epochs=20 (repeatable)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the settings)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no per-configuration progress")
+    p.add_argument("--keep-going", action="store_true",
+                   help="exit 0 when the dataset is unavailable or no configuration finished (the summary records it)")
+    p.set_defaults(func=cmd_train)
 
     p = data.add_parser("sources", help="every source: URLs, mirror names, file counts")
     p.set_defaults(func=cmd_sources)

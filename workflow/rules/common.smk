@@ -64,4 +64,65 @@ def get_prepared_cards():
 
 
 def get_final_output():
-    return [f"{RESULTS}/data/summary.csv"]
+    return [f"{RESULTS}/data/summary.csv", *get_train_summaries()]
+
+
+# ---------------------------------------------------------------------------------- training
+import json
+
+from snnbench.engine import TrainSettings
+from snnbench.grids import get_grid, load_grids, narrow
+from snnbench.models import METHODS as FNN_METHOD_NAMES
+
+TRAIN = config["train"]
+TRAIN_SETTING_KEYS = [f for f in TrainSettings.__dataclass_fields__ if f in TRAIN]
+FNN_METHODS = TRAIN["methods"]
+_GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS else {}
+
+
+def get_fnn_grid(benchmark, method):
+    """The method's grid after train.narrow ('*' first, then the method's own entry), as JSON."""
+    grid = get_grid(_GRIDS, benchmark, method)
+    rules_for = TRAIN["narrow"].get(benchmark, {})
+    shared = {k: v for k, v in rules_for.get("*", {}).items() if k in grid}
+    grid = narrow(grid, shared, setting=f"train.narrow.{benchmark}.*")
+    grid = narrow(grid, rules_for.get(method, {}), setting=f"train.narrow.{benchmark}.{method}")
+    return json.dumps(grid, separators=(",", ":"))
+
+
+def get_train_settings():
+    """The train section's training settings as the JSON that `snnbench train --settings` reads."""
+    return json.dumps({k: TRAIN[k] for k in TRAIN_SETTING_KEYS}, separators=(",", ":"), sort_keys=True)
+
+
+def get_train_splits(benchmark):
+    if benchmark == "uci":
+        return TRAIN["uci_splits"]
+    if benchmark == "htru2":
+        folds = TRAIN["htru2_folds"]
+        n_folds = config["htru2"]["n_folds"]
+        if folds == "all":
+            return list(range(n_folds))
+        bad = [f for f in folds if f >= n_folds]
+        if bad:
+            raise ValueError(f"train.htru2_folds {bad} out of range: htru2.n_folds is {n_folds} (folds 0..{n_folds - 1})")
+        return folds
+    return list(range(TRAIN["tox21_repeats"]))
+
+
+def get_train_summaries():
+    """Every training job's summary .json of this run."""
+    datasets = {"uci": UCI_DATASETS, "tox21": ["tox21"], "htru2": ["htru2"]}
+    return [
+        f"{RESULTS}/train/{b}/{d}/{m}/split{s}.json"
+        for b in config["benchmarks"]
+        for d in datasets[b]
+        for m in FNN_METHODS
+        for s in get_train_splits(b)
+    ]
+
+
+# Validate every grid and narrowing now: a typo stops the run before any job starts.
+for _b in config["benchmarks"]:
+    for _m in FNN_METHODS:
+        get_fnn_grid(_b, _m)

@@ -36,7 +36,7 @@ def size_group(n: int) -> str:
     return "small" if n < SMALL_N else "large"
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
+def atomic_write_bytes(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -66,7 +66,7 @@ def write_prepared(
     """Write the arrays, then the card that names their checksum. Returns the card's path."""
     card = card_path(prepared_dir, benchmark, dataset)
     npz = card.with_suffix(".npz")
-    _atomic_write_bytes(npz, lambda f: np.savez(f, **arrays))
+    atomic_write_bytes(npz, lambda f: np.savez(f, **arrays))
     body = {
         "contract_version": CONTRACT_VERSION,
         "benchmark": benchmark,
@@ -79,7 +79,7 @@ def write_prepared(
         "array_shapes": {k: list(np.shape(v)) for k, v in arrays.items()},
         "snnbench_version": __version__,
     }
-    _atomic_write_bytes(card, lambda f: f.write((json.dumps(body, indent=1, default=_json_default) + "\n").encode()))
+    atomic_write_bytes(card, lambda f: f.write((json.dumps(body, indent=1, default=_json_default) + "\n").encode()))
     return card
 
 
@@ -98,7 +98,7 @@ def write_status(prepared_dir: str | os.PathLike, benchmark: str, dataset: str, 
         **meta,
         "snnbench_version": __version__,
     }
-    _atomic_write_bytes(card, lambda f: f.write((json.dumps(body, indent=1, default=_json_default) + "\n").encode()))
+    atomic_write_bytes(card, lambda f: f.write((json.dumps(body, indent=1, default=_json_default) + "\n").encode()))
     return card
 
 

@@ -1,0 +1,363 @@
+"""The reference training engine: one configuration at a time, exactly the paper's protocol.
+
+Per configuration: ``epochs`` epochs of minibatch training; after each epoch the validation and
+test metric; the early-stopping epoch read off the validation curve smoothed by a moving
+average; the test metric at that epoch. Over the grid: selection on validation with the paper's
+tie-break (``selection.select``). The batched engine of a later step is checked against this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import __version__
+from .errors import ConfigError
+from .metrics import evaluate
+from .models import build_model, depth_of
+from .progress import GridProgress
+from .selection import ALIGNS, early_stopping_epoch, select
+from .tasks import Task
+
+log = logging.getLogger("snnbench.train")
+
+OPTIMIZERS = ("sgd", "adam")
+LOSSES = ("cross_entropy", "squared_error")
+STATUSES = ("ok", "diverged", "failed")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What the paper leaves unstated, with our defaults (docs/protocol.md, F* entries)."""
+
+    epochs: int = 100
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    loss: str = "cross_entropy"
+    smoothing_window: int = 10
+    smoothing_align: str = "trailing"
+    refit: bool = False
+    device: str = "auto"
+    tf32: bool = False
+    seed: int = 0
+    htru2_output: str = "logit"
+    conic_rounding: str = "round"
+    norm_position: str = "before_activation"
+    highway_width: int = 512
+    highway_gate_bias: float = -1.0
+    resnet_branch_init: str = "zero"
+    eval_batch_size: int = 8192
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"train.{name} {why}, however: {name}={getattr(self, name)!r}")
+
+        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be a positive integer")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        if self.loss not in LOSSES:
+            raise bad("loss", f"must be one of {', '.join(LOSSES)}")
+        if self.smoothing_align not in ALIGNS:
+            raise bad("smoothing_align", f"must be one of {', '.join(ALIGNS)}")
+        if not 0 <= self.momentum < 1:
+            raise bad("momentum", "must be in [0, 1)")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", "must be >= 0")
+        if self.resnet_branch_init not in ("zero", "he"):
+            raise bad("resnet_branch_init", "must be zero or he")
+        if self.htru2_output not in ("logit", "softmax"):
+            raise bad("htru2_output", "must be logit or softmax")
+        if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise bad("device", "must be auto, cpu, cuda or cuda:N")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None, *, setting: str = "train") -> "TrainSettings":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values or {}) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(f'{setting}.{k}' for k in unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        return cls(**(values or {}))
+
+    def architecture(self) -> dict[str, Any]:
+        return {"conic_rounding": self.conic_rounding, "norm_position": self.norm_position,
+                "highway_width": self.highway_width, "highway_gate_bias": self.highway_gate_bias,
+                "resnet_branch_init": self.resnet_branch_init}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name!r} but this machine has no usable CUDA device; use auto or cpu")
+    return device
+
+
+def set_tf32(enabled: bool) -> None:
+    """TF32 off (default): float32 matmuls at full precision on Ampere+ GPUs, as on the CPU."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+    torch.set_float32_matmul_precision("high" if enabled else "highest")
+
+
+def config_seed(base: int, *parts: Any) -> int:
+    """A seed from the run's seed and what identifies a configuration, independent of grid order,
+    so narrowing a grid leaves the remaining configurations' results unchanged."""
+    text = json.dumps([base, *parts], sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") & (2**63 - 1)
+
+
+@dataclass
+class Curves:
+    train_loss: list[float]
+    val: list[float]
+    test: list[float]
+
+
+@dataclass
+class ConfigResult:
+    status: str
+    error: str | None
+    curves: Curves
+    best_epoch: int | None = None  # 0-based
+    val_metric: float = float("nan")  # smoothed, at the best window
+    val_metric_raw: float = float("nan")
+    test_metric: float = float("nan")
+    seconds: float = 0.0
+
+
+def _loss_fn(task: Task, loss: str):
+    if loss == "cross_entropy":
+        if task.kind == "multiclass":
+            return nn.functional.cross_entropy
+
+        def bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            present = ~torch.isnan(y)
+            return nn.functional.binary_cross_entropy_with_logits(logits[present], y[present])
+
+        return bce
+    if task.kind == "multiclass":
+        def brier(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            onehot = nn.functional.one_hot(y, logits.shape[1]).to(logits.dtype)
+            return ((torch.softmax(logits, dim=1) - onehot) ** 2).sum(dim=1).mean()
+
+        return brier
+
+    def squared(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        present = ~torch.isnan(y)
+        return ((torch.sigmoid(logits[present]) - y[present]) ** 2).mean()
+
+    return squared
+
+
+def _optimizer(model: nn.Module, *, lr: float, l2: float, settings: TrainSettings) -> torch.optim.Optimizer:
+    decay = l2 + settings.weight_decay
+    # L2 on the weight matrices only (for WeightNorm: its direction and scale), not on biases
+    # or normalisation gains: the gradient of (decay / 2) * ||W||^2.
+    weights = [p for p in model.parameters() if p.ndim >= 2]
+    others = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": weights, "weight_decay": decay}, {"params": others, "weight_decay": 0.0}]
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=settings.momentum)
+    return torch.optim.Adam(groups, lr=lr)
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, X: torch.Tensor, batch: int) -> np.ndarray:
+    model.eval()
+    out = [model(X[i:i + batch]) for i in range(0, len(X), batch)]
+    return torch.cat(out).float().cpu().numpy()
+
+
+class TaskTensors:
+    """A task's arrays resident on the device (the datasets are small enough)."""
+
+    def __init__(self, task: Task, device: torch.device) -> None:
+        self.task = task
+        self.X = {k: torch.as_tensor(v, device=device) for k, v in task.X.items()}
+        self.y = {k: torch.as_tensor(v, device=device) for k, v in task.y.items()}
+
+    def combined(self, parts: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.cat([self.X[p] for p in parts]), torch.cat([self.y[p] for p in parts])
+
+
+def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, settings: TrainSettings, seed: int,
+                 device: torch.device, epochs: int | None = None, train_parts: tuple[str, ...] = ("train",)) -> ConfigResult:
+    """Train one configuration; never raises for a diverging or failing run (see ``status``)."""
+    task = data.task
+    epochs = settings.epochs if epochs is None else epochs
+    curves = Curves([], [], [])
+    start = time.perf_counter()
+    try:
+        torch.manual_seed(seed)
+        model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config,
+                            architecture=settings.architecture()).to(device)
+        optimizer = _optimizer(model, lr=float(config["lr"]), l2=float(config.get("l2", 0.0)), settings=settings)
+        loss_fn = _loss_fn(task, settings.loss)
+        X, y = data.combined(train_parts)
+        n = len(X)
+        order = torch.Generator().manual_seed(seed ^ 0x5EED5EED)
+        y_val, y_test = task.y["validation"], task.y["test"]
+        for epoch in range(epochs):
+            model.train()
+            total = torch.zeros((), device=device)
+            perm = torch.randperm(n, generator=order).to(device)
+            for i in range(0, n, settings.batch_size):
+                idx = perm[i:i + settings.batch_size]
+                # NOTE: BatchNorm cannot train on a batch of one row; a last batch of one is skipped.
+                if len(idx) < 2 and method == "BatchNorm":
+                    continue
+                loss = loss_fn(model(X[idx]), y[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(idx)
+            mean_loss = float(total) / n
+            curves.train_loss.append(mean_loss)
+            if not math.isfinite(mean_loss):
+                return ConfigResult("diverged", f"training loss became {mean_loss} in epoch {epoch + 1}", curves,
+                                    seconds=time.perf_counter() - start)
+            curves.val.append(evaluate(task.metric, y_val, _logits(model, data.X["validation"], settings.eval_batch_size)))
+            curves.test.append(evaluate(task.metric, y_test, _logits(model, data.X["test"], settings.eval_batch_size)))
+        best, smoothed = early_stopping_epoch(np.asarray(curves.val), window=settings.smoothing_window,
+                                              align=settings.smoothing_align)
+        return ConfigResult("ok", None, curves, best_epoch=best, val_metric=smoothed,
+                            val_metric_raw=curves.val[best], test_metric=curves.test[best],
+                            seconds=time.perf_counter() - start)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # recorded, and the grid goes on
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        return ConfigResult("failed", f"{type(exc).__name__}: {exc}", curves, seconds=time.perf_counter() - start)
+
+
+def count_parameters(method: str, config: dict[str, Any], *, n_in: int, n_out: int, settings: TrainSettings) -> int:
+    """Parameter count without allocating (built on the meta device)."""
+    with torch.device("meta"):
+        model = build_model(method, n_in=n_in, n_out=n_out, config=config, architecture=settings.architecture())
+    return sum(p.numel() for p in model.parameters())
+
+
+def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: int, configs: list[dict[str, Any]],
+             settings: TrainSettings, threads: int | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every configuration; returns (one row per configuration, long-format curves).
+
+    With ``settings.refit``, the selected configuration is trained again on training +
+    validation rows for its early-stopping epoch count, and added as a row with phase ``refit``.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(settings.device)
+    set_tf32(settings.tf32)
+    data = TaskTensors(task, device)
+    hp_names = list(configs[0]) if configs else []
+    costs = []
+    for config in configs:
+        try:
+            costs.append(count_parameters(method, config, n_in=task.n_in, n_out=task.n_out, settings=settings))
+        except ValueError:
+            costs.append(1)
+    bar = GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=costs) if progress else None
+    base = {"benchmark": benchmark, "dataset": dataset, "method": method, "split": split, "metric": task.metric}
+    rows, curve_frames = [], []
+
+    def record(config_id: int, config: dict[str, Any], seed: int, result: ConfigResult, n_params: int, phase: str) -> dict:
+        row = {**base, "phase": phase, "config_id": config_id, **config, "depth": depth_of(method, config),
+               "seed": seed, "n_params": n_params, "status": result.status, "error": result.error,
+               "best_epoch": None if result.best_epoch is None else result.best_epoch + 1,
+               "epochs_run": len(result.curves.train_loss), "val_metric": result.val_metric,
+               "val_metric_raw": result.val_metric_raw, "test_metric": result.test_metric,
+               "final_train_loss": result.curves.train_loss[-1] if result.curves.train_loss else float("nan"),
+               "seconds": round(result.seconds, 4), "device": str(device), "threads": torch.get_num_threads(),
+               "torch_version": torch.__version__, "snnbench_version": __version__}
+        rows.append(row)
+        n = len(result.curves.train_loss)
+        curve_frames.append(pd.DataFrame({
+            "phase": phase, "config_id": config_id, "epoch": np.arange(1, n + 1),
+            "train_loss": result.curves.train_loss,
+            "val_metric": (result.curves.val + [float("nan")] * n)[:n],
+            "test_metric": (result.curves.test + [float("nan")] * n)[:n],
+        }))
+        return row
+
+    for config_id, config in enumerate(configs):
+        seed = config_seed(settings.seed, benchmark, dataset, split, method, config)
+        result = train_config(method, config, data, settings=settings, seed=seed, device=device)
+        record(config_id, config, seed, result, costs[config_id], "grid")
+        if bar:
+            shown = " ".join(f"{k}={v}" for k, v in config.items())
+            outcome = (f"val {result.val_metric:.4f} test {result.test_metric:.4f} @ epoch {result.best_epoch + 1}"
+                       if result.status == "ok" else f"{result.status}: {result.error}")
+            bar.update(config_id, f"{shown} -> {outcome} ({result.seconds:.1f}s)")
+    if bar:
+        bar.close()
+    frame = pd.DataFrame(rows)
+    if settings.refit and not frame.empty:
+        chosen = select(frame)
+        if chosen is not None:
+            config = {k: configs[int(chosen["config_id"])][k] for k in hp_names}
+            seed = int(chosen["seed"])
+            # NOTE: refit is off by default: the paper does not say it refits (docs/protocol.md F8).
+            result = train_config(method, config, data, settings=settings, seed=seed, device=device,
+                                  epochs=int(chosen["best_epoch"]), train_parts=("train", "validation"))
+            if result.status == "ok":  # the test metric after the last (= early-stopping) epoch
+                result.test_metric = result.curves.test[-1]
+                result.best_epoch = len(result.curves.test) - 1
+            record(int(chosen["config_id"]), config, seed, result, int(chosen["n_params"]), "refit")
+            frame = pd.DataFrame(rows)
+    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(
+        columns=["phase", "config_id", "epoch", "train_loss", "val_metric", "test_metric"])
+    return frame, curves
+
+
+def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON summary of one grid run, derived from its rows."""
+    counts = {s: int((frame.get("status", pd.Series(dtype=str))[frame.get("phase", "grid") == "grid"] == s).sum())
+              for s in STATUSES} if not frame.empty else {s: 0 for s in STATUSES}
+    summary: dict[str, Any] = {**(extra or {}), "n_configs": int(sum(counts.values())), "counts": counts}
+    chosen = select(frame) if not frame.empty else None
+    if chosen is None:
+        summary.update(status="failed", reason="no configuration finished with a finite validation metric",
+                       selected=None)
+        return summary
+    summary.update(status="ok", reason=None, selected={
+        "config_id": int(chosen["config_id"]),
+        "hyperparameters": {k: _plain(chosen[k]) for k in hp_names},
+        "best_epoch": int(chosen["best_epoch"]),
+        "val_metric": float(chosen["val_metric"]),
+        "val_metric_raw": float(chosen["val_metric_raw"]),
+        "test_metric": float(chosen["test_metric"]),
+        "seconds": float(chosen["seconds"]),
+    })
+    refit = frame[(frame.get("phase", "grid") == "refit")] if "phase" in frame else frame.iloc[0:0]
+    if not refit.empty:
+        r = refit.iloc[0]
+        summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),
+                            "test_metric": float(r["test_metric"])}
+    summary["total_seconds"] = float(frame["seconds"].sum())
+    return summary
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def settings_dict(settings: TrainSettings) -> dict[str, Any]:
+    return asdict(settings)

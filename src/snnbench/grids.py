@@ -1,0 +1,105 @@
+"""Hyperparameter grids: load (config/grids.yaml, or the paper's as shipped), narrow, expand.
+
+A grid maps each hyperparameter to its list of values; a configuration is one value per
+hyperparameter, and configurations come in ``itertools.product`` order over the grid's keys.
+"""
+
+from __future__ import annotations
+
+import itertools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .models import METHODS
+
+BENCHMARK_NAMES = ("uci", "tox21", "htru2")
+Grid = dict[str, list[Any]]
+
+
+def paper_grids() -> dict[str, dict[str, Grid]]:
+    """The grids of appendix Tables A4-A10, A14-A20, A21-A27, as shipped in snnbench/reference."""
+    text = resources.files("snnbench.reference").joinpath("snn_hparam_grids.yaml").read_text()
+    return _check_grids(yaml.safe_load(text), "snnbench/reference/snn_hparam_grids.yaml")
+
+
+def load_grids(path: str | Path | None = None) -> dict[str, dict[str, Grid]]:
+    """Grids from a YAML file laid out like config/grids.yaml; ``None``: the paper's."""
+    if path is None:
+        return paper_grids()
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"grid file {path} does not exist (setting train.grids)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"grid file {path} is not valid YAML: {exc}") from exc
+    return _check_grids(raw, str(path))
+
+
+def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping benchmark -> method -> grid")
+    grids: dict[str, dict[str, Grid]] = {}
+    for benchmark, methods in raw.items():
+        if benchmark not in BENCHMARK_NAMES:
+            raise ConfigError(f"{where}: unknown benchmark {benchmark!r}; expected one of {', '.join(BENCHMARK_NAMES)}")
+        grids[benchmark] = {}
+        for method, grid in methods.items():
+            if method == "selection":  # the paper's wording of the protocol, kept as a comment
+                continue
+            check_method(method, setting=f"{where}: {benchmark}")
+            if not isinstance(grid, dict) or not grid:
+                raise ConfigError(f"{where}: {benchmark}.{method} must map hyperparameters to lists of values")
+            for key, values in grid.items():
+                if not isinstance(values, list) or not values:
+                    raise ConfigError(f"{where}: {benchmark}.{method}.{key} must be a non-empty list, however: {values!r}")
+            grids[benchmark][method] = {k: list(v) for k, v in grid.items()}
+    return grids
+
+
+def check_method(method: str, *, setting: str = "train.methods") -> str:
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r} in {setting}; the methods are {', '.join(METHODS)}")
+    return method
+
+
+def get_grid(grids: dict[str, dict[str, Grid]], benchmark: str, method: str) -> Grid:
+    check_method(method)
+    try:
+        return dict(grids[benchmark][method])
+    except KeyError:
+        raise ConfigError(f"no grid for {benchmark}.{method} in the grid file (setting train.grids)") from None
+
+
+def narrow(grid: Grid, subset: dict[str, Any] | None, *, setting: str) -> Grid:
+    """Keep only the listed values of some hyperparameters; each must be in the grid."""
+    out = dict(grid)
+    for key, values in (subset or {}).items():
+        if key not in grid:
+            raise ConfigError(f"{setting}.{key}: no such hyperparameter; the grid has {', '.join(grid)}")
+        values = values if isinstance(values, list) else [values]
+        unknown = [v for v in values if v not in grid[key]]
+        if unknown or not values:
+            raise ConfigError(
+                f"{setting}.{key}: {unknown or values!r} not in the grid {grid[key]!r}; narrowing keeps a subset "
+                "(edit the grid file to try other values)"
+            )
+        out[key] = [v for v in grid[key] if v in values]  # grid order, not the order given
+    return out
+
+
+def expand(grid: Grid) -> list[dict[str, Any]]:
+    """Every configuration of the grid, in product order over its keys."""
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def grid_size(grid: Grid) -> int:
+    size = 1
+    for values in grid.values():
+        size *= len(values)
+    return size

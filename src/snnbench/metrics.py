@@ -1,0 +1,46 @@
+"""Metrics of the three benchmarks, computed from a model's raw outputs (logits) on the host."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties); NaN if y has one class."""
+    y = np.asarray(y).astype(bool).ravel()
+    score = np.asarray(score, dtype=np.float64).ravel()
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    if not np.all(np.isfinite(score)):
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def accuracy(y: np.ndarray, logits: np.ndarray) -> float:
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def mean_roc_auc(Y: np.ndarray, logits: np.ndarray) -> float:
+    """Mean over tasks of the ROC-AUC on the rows where the task's label is present (not NaN)."""
+    aucs = []
+    for t in range(Y.shape[1]):
+        present = ~np.isnan(Y[:, t])
+        aucs.append(roc_auc(Y[present, t], logits[present, t]))
+    aucs = np.asarray(aucs)
+    return float(np.nanmean(aucs)) if np.any(~np.isnan(aucs)) else float("nan")
+
+
+def evaluate(metric: str, y: np.ndarray, logits: np.ndarray) -> float:
+    if metric == "accuracy":
+        return accuracy(y, logits)
+    if metric == "roc_auc":
+        # one logit, or a 2-class softmax whose class-1 probability is monotone in the logit difference
+        score = logits[:, 0] if logits.shape[1] == 1 else logits[:, 1] - logits[:, 0]
+        return roc_auc(y, score)
+    if metric == "mean_roc_auc":
+        return mean_roc_auc(y, logits)
+    raise ValueError(f"unknown metric, however: {metric=}")

@@ -1,0 +1,78 @@
+"""Early stopping on the smoothed validation curve, and selection over a grid (the paper's rules)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ALIGNS = ("trailing", "centered")
+TIE_DECIMALS = 9  # validation metrics equal to 9 decimals count as a tie
+
+
+def smooth(curve: np.ndarray, window: int) -> np.ndarray:
+    """Moving average over full windows: element i is the mean of curve[i : i + window]."""
+    curve = np.asarray(curve, dtype=np.float64)
+    if window < 1:
+        raise ValueError(f"window must be >= 1, however: {window=}")
+    window = min(window, curve.size)
+    if window == 0:
+        return curve
+    return np.lib.stride_tricks.sliding_window_view(curve, window).mean(axis=1)
+
+
+def early_stopping_epoch(curve: np.ndarray, *, window: int = 10, align: str = "trailing") -> tuple[int, float]:
+    """The 0-based epoch chosen from a validation curve (higher is better) and its smoothed value.
+
+    The curve is smoothed by a ``window``-epoch moving average (full windows only); the best
+    window is the first maximum. ``trailing`` takes the window's last epoch (the epoch at which
+    the average is known), ``centered`` its middle epoch (rounded down).
+    """
+    if align not in ALIGNS:
+        raise ValueError(f"align must be one of {', '.join(ALIGNS)}, however: {align=}")
+    curve = np.asarray(curve, dtype=np.float64)
+    if curve.size == 0:
+        raise ValueError("empty validation curve")
+    smoothed = smooth(curve, window)
+    if np.all(np.isnan(smoothed)):
+        raise ValueError("the validation curve is undefined (NaN) at every epoch")
+    i = int(np.nanargmax(smoothed))
+    w = min(window, curve.size)
+    epoch = i + w - 1 if align == "trailing" else i + (w - 1) // 2
+    return epoch, float(smoothed[i])
+
+
+def tie_break_columns(frame: pd.DataFrame) -> list[tuple[str, bool]]:
+    """(column, ascending) after the validation metric: more layers, lower lr, higher dropout."""
+    keys = [("depth", False)]
+    if "lr" in frame:
+        keys.append(("lr", True))
+    if "dropout" in frame:
+        keys.append(("dropout", False))
+    return keys
+
+
+def select(rows: pd.DataFrame) -> pd.Series | None:
+    """The selected configuration among rows with status ``ok`` of one grid run, or None.
+
+    Highest (smoothed) validation metric; ties, to ``TIE_DECIMALS`` decimals, go to more layers
+    (blocks for ResNet), then the lower learning rate, then the higher dropout (the paper's
+    rule), and last to the earlier configuration in grid order.
+    """
+    ok = rows[(rows["status"] == "ok") & (rows.get("phase", "grid") == "grid")].copy()
+    ok = ok[np.isfinite(ok["val_metric"].astype(float))]
+    if ok.empty:
+        return None
+    ok["_val"] = ok["val_metric"].astype(float).round(TIE_DECIMALS)
+    keys = [("_val", False), *tie_break_columns(ok), ("config_id", True)]
+    ordered = ok.sort_values([k for k, _ in keys], ascending=[a for _, a in keys], kind="mergesort")
+    return ordered.iloc[0].drop("_val")
+
+
+def hyperparameters(row: pd.Series, names: list[str]) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        value = row[name]
+        out[name] = value.item() if hasattr(value, "item") else value
+    return out

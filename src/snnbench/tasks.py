@@ -1,0 +1,105 @@
+"""A prepared dataset plus one split of its benchmark's protocol -> the arrays a model trains on.
+
+``split`` means, per benchmark: UCI, the ``data_py`` split column (0-3); HTRU2, the outer test
+fold (0-based; validation is the fold before); Tox21, the repeat of the whole procedure (the
+official split is fixed; repeats differ only in their seeds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .datasets.prepared import PreparedDataset
+from .errors import ConfigError, DataError
+
+KINDS = ("multiclass", "binary", "multitask")
+METRICS = {"multiclass": "accuracy", "binary": "roc_auc", "multitask": "mean_roc_auc"}
+
+
+@dataclass
+class Task:
+    """Training, validation and test arrays of one split. ``y`` is int64 class ids (multiclass),
+    float 0/1 of shape (n, 1) (binary), or float 0/1 with NaN for a missing label (multitask)."""
+
+    kind: str
+    n_out: int
+    X: dict[str, np.ndarray] = field(repr=False)
+    y: dict[str, np.ndarray] = field(repr=False)
+    metric: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, however: {self.kind=}")
+        self.metric = self.metric or METRICS[self.kind]
+
+    @property
+    def n_in(self) -> int:
+        return int(self.X["train"].shape[1])
+
+    def sizes(self) -> dict[str, int]:
+        return {part: int(len(x)) for part, x in self.X.items()}
+
+
+def _zscore(X: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Standardise with mean and standard deviation of the training rows only (constant -> 1)."""
+    mu = X[train].mean(axis=0, dtype=np.float64)
+    sd = X[train].std(axis=0, dtype=np.float64)
+    sd[sd == 0] = 1.0
+    return ((X - mu) / sd).astype(np.float32)
+
+
+def _parts(X: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"train": X[rows[0]], "validation": X[rows[1]], "test": X[rows[2]]}
+
+
+def n_splits(benchmark: str, data: PreparedDataset) -> int:
+    if benchmark == "uci":
+        from .datasets.uci import N_SPLIT_COLUMNS
+
+        return N_SPLIT_COLUMNS
+    if benchmark == "htru2":
+        return int(data.meta["folds"]["n_folds"])
+    return 10**6  # Tox21: any number of repeats
+
+
+def make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output: str = "logit") -> Task:
+    """The arrays of ``split`` under the paper's protocol for ``benchmark``."""
+    if not isinstance(split, int) or not 0 <= split < n_splits(benchmark, data):
+        raise ConfigError(f"split must be in 0..{n_splits(benchmark, data) - 1} for {benchmark}, however: {split=}")
+    a = data.arrays
+    if benchmark == "uci":
+        from .datasets.uci import paper_split
+
+        rows = paper_split(a, split)
+        y = a["y"].astype(np.int64)
+        # The originals are standardised already (docs/protocol.md D2).
+        return Task(kind="multiclass", n_out=int(data.meta["classes"]), X=_parts(a["X"].astype(np.float32), rows),
+                    y=_parts(y, rows), info={"split": f"data_py column {split}"})
+    if benchmark == "htru2":
+        from .datasets.htru2 import nested_split
+
+        rows = nested_split(a["fold"], split)
+        X = _zscore(a["X"], rows[0])
+        if htru2_output == "softmax":
+            return Task(kind="multiclass", n_out=2, X=_parts(X, rows), y=_parts(a["y"].astype(np.int64), rows),
+                        metric="roc_auc", info={"split": f"test fold {split}, validation fold {(split - 1) % n_splits(benchmark, data)}"})
+        if htru2_output != "logit":
+            raise ConfigError(f"train.htru2_output must be logit or softmax, however: {htru2_output!r}")
+        y = a["y"].astype(np.float32)[:, None]
+        return Task(kind="binary", n_out=1, X=_parts(X, rows), y=_parts(y, rows),
+                    info={"split": f"test fold {split}, validation fold {(split - 1) % n_splits(benchmark, data)}"})
+    if benchmark == "tox21":
+        split_col = a["split"]
+        rows = tuple(np.flatnonzero(split_col == k) for k in (0, 1, 2))
+        if any(len(r) == 0 for r in rows):
+            raise DataError("Tox21 arrays lack a training, validation or test row; prepare the dataset again")
+        X = _zscore(a["X"], rows[0])
+        Y = a["Y"].astype(np.float32)
+        Y[a["Y"] < 0] = np.nan
+        return Task(kind="multitask", n_out=int(Y.shape[1]), X=_parts(X, rows), y=_parts(Y, rows),
+                    info={"split": f"official split, repeat {split}", "feature_set": data.meta.get("feature_set")})
+    raise ConfigError(f"unknown benchmark {benchmark!r}")
