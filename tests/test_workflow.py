@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,7 @@ def test_lint_is_clean():
 def test_shipped_configs_validate_and_plan(configfile, tmp_path):
     result = snakemake("-n", "--configfile", configfile, "--config", f"data_dir={tmp_path}/d", f"results_dir={tmp_path}/r")
     assert result.returncode == 0, result.stderr
-    assert "data_summary" in result.stdout
+    assert "data_summary" in result.stdout and "train_fnn" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -79,6 +80,18 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert by_name["miniboone"]["status"] == "unavailable"
     assert by_name["htru2"]["n"] == "17898"
     assert (tmp_path / "results" / "logs" / "download" / "uci121.log").is_file()
+    train = tmp_path / "results" / "train"
+    summaries = {p.relative_to(train).as_posix(): json.loads(p.read_text()) for p in train.glob("*/*/*/*.json")}
+    assert len(summaries) == 12  # (5 UCI datasets + HTRU2 fold 0) x (SNN, MSRAinit)
+    iris = summaries["uci/iris/SNN/split0.json"]
+    assert iris["status"] == "ok" and iris["n_configs"] == 2 and iris["settings"]["epochs"] == 20
+    assert iris["grid"] == {"n_hidden": [256], "n_layers": [2, 8], "lr": [0.01], "dropout": [0.05],
+                            "layer_form": ["rectangular"]}
+    assert summaries["uci/miniboone/MSRAinit/split0.json"]["status"] == "unavailable"
+    htru2 = summaries["htru2/htru2/SNN/split0.json"]
+    assert htru2["metric"] == "roc_auc" and htru2["selected"]["test_metric"] > 0.9
+    assert htru2["sizes"] == {"train": 14319, "validation": 1789, "test": 1790}
+    assert (tmp_path / "results" / "logs" / "train" / "uci" / "iris" / "SNN" / "split0.log").is_file()
     again = snakemake("--cores", "2", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -95,7 +108,8 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
     damaged = folder / "uci121" / "wine" / "wine_R.dat"
     damaged.write_bytes(damaged.read_bytes().replace(b"\t0.", b"\t1.", 1))
     shutil.copytree(mirror / "htru2", folder / "htru2")
-    config = write_config(tmp_path, mirror=str(folder), benchmarks=["uci"], uci={"datasets": ["iris", "wine"]})
+    config = write_config(tmp_path, mirror=str(folder), benchmarks=["uci"], uci={"datasets": ["iris", "wine"]},
+                          train={"methods": []})
     result = snakemake("--cores", "2", "--configfile", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {r["dataset"]: r for r in csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv"))}

@@ -329,8 +329,8 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
 
 def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON summary of one grid run, derived from its rows."""
-    counts = {s: int((frame.get("status", pd.Series(dtype=str))[frame.get("phase", "grid") == "grid"] == s).sum())
-              for s in STATUSES} if not frame.empty else {s: 0 for s in STATUSES}
+    grid_rows = frame[frame["phase"] == "grid"] if not frame.empty else frame
+    counts = {s: int((grid_rows["status"] == s).sum()) if not grid_rows.empty else 0 for s in STATUSES}
     summary: dict[str, Any] = {**(extra or {}), "n_configs": int(sum(counts.values())), "counts": counts}
     chosen = select(frame) if not frame.empty else None
     if chosen is None:
@@ -346,7 +346,7 @@ def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any]
         "test_metric": float(chosen["test_metric"]),
         "seconds": float(chosen["seconds"]),
     })
-    refit = frame[(frame.get("phase", "grid") == "refit")] if "phase" in frame else frame.iloc[0:0]
+    refit = frame[frame["phase"] == "refit"]
     if not refit.empty:
         r = refit.iloc[0]
         summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),

@@ -60,7 +60,7 @@ def select(rows: pd.DataFrame) -> pd.Series | None:
     (blocks for ResNet), then the lower learning rate, then the higher dropout (the paper's
     rule), and last to the earlier configuration in grid order.
     """
-    ok = rows[(rows["status"] == "ok") & (rows.get("phase", "grid") == "grid")].copy()
+    ok = rows[(rows["status"] == "ok") & (rows["phase"] == "grid")].copy()
     ok = ok[np.isfinite(ok["val_metric"].astype(float))]
     if ok.empty:
         return None

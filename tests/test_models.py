@@ -1,0 +1,193 @@
+"""The seven families: self-normalisation, alpha dropout, initialisation, shapes, bad arguments."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from snnbench.grids import expand, paper_grids
+from snnbench.models import (
+    FNN, METHODS, SELU_ALPHA, SELU_LAMBDA, Highway, ResNet, block_inner_width, build_model, layer_widths,
+)
+
+
+def layer_stats(model: nn.Module, x: torch.Tensor, kind: type) -> list[tuple[float, float]]:
+    """(mean, variance) of the output of every module of type ``kind``, in order."""
+    stats = []
+    hooks = [m.register_forward_hook(lambda m, i, o: stats.append((o.mean().item(), o.var().item())))
+             for m in model.modules() if isinstance(m, kind)]
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return stats
+
+
+# Tolerances: 4,096 standardised rows through 32 layers of width 512; a per-layer mean within
+# 0.1 of 0 and a variance within 0.2 of 1 is the fixed point up to sampling noise.
+MEAN_TOL, VAR_TOL = 0.1, 0.2
+
+
+def test_snn_keeps_mean_zero_and_variance_one_through_32_layers():
+    torch.manual_seed(0)
+    x = torch.randn(4096, 100)
+    model = FNN(n_in=100, n_out=2, family="SNN", n_hidden=512, n_layers=32).eval()
+    stats = layer_stats(model, x, nn.SELU)
+    assert len(stats) == 32
+    for layer, (mean, var) in enumerate(stats, 1):
+        assert abs(mean) < MEAN_TOL, f"layer {layer}: mean {mean:.3f}"
+        assert abs(var - 1) < VAR_TOL, f"layer {layer}: variance {var:.3f}"
+
+
+def test_relu_nets_without_normalisation_drift():
+    torch.manual_seed(0)
+    x = torch.randn(4096, 100)
+    # ReLU with the SNN's N(0, 1/fan_in) weights: the variance halves per layer and vanishes.
+    lecun_relu = FNN(n_in=100, n_out=2, family="SNN", n_hidden=512, n_layers=32).eval()
+    for i in range(32):
+        setattr(lecun_relu.body, f"selu{i}", nn.ReLU())
+    stats = layer_stats(lecun_relu, x, nn.ReLU)
+    assert stats[-1][1] < 1e-6, stats[-1]
+    # MSRAinit keeps the second moment, but the activations are not centred: the mean is far from 0.
+    msra = FNN(n_in=100, n_out=2, family="MSRAinit", n_hidden=512, n_layers=32).eval()
+    stats = layer_stats(msra, x, nn.ReLU)
+    assert all(abs(mean) > 3 * MEAN_TOL for mean, _ in stats[8:]), stats[-1]
+
+
+def test_snn_stays_normalised_with_alpha_dropout_in_training_mode():
+    torch.manual_seed(1)
+    x = torch.randn(4096, 100)
+    model = FNN(n_in=100, n_out=2, family="SNN", n_hidden=512, n_layers=32, dropout=0.05).train()
+    stats = layer_stats(model, x, nn.AlphaDropout)
+    assert len(stats) == 32
+    for layer, (mean, var) in enumerate(stats, 1):
+        assert abs(mean) < MEAN_TOL and abs(var - 1) < VAR_TOL, f"layer {layer}: {mean:.3f}, {var:.3f}"
+
+
+@pytest.mark.parametrize("p", [0.05, 0.1, 0.5])
+def test_alpha_dropout_keeps_mean_and_variance_like_the_paper_formula(p):
+    """On standard normal input the SNN's dropout gives mean 0, variance 1 and takes exactly the
+    values of the paper's affine correction a * (x or alpha') + b (Sec. 3)."""
+    torch.manual_seed(2)
+    x = torch.randn(1_000_000)
+    model = FNN(n_in=4, n_out=2, family="SNN", n_hidden=8, n_layers=1, dropout=p).train()
+    drop = model.body.dropout0
+    assert isinstance(drop, nn.AlphaDropout) and drop.p == p
+    y = drop(x)
+    assert abs(y.mean().item()) < 0.01 and abs(y.var().item() - 1) < 0.01
+    alpha_prime = -SELU_LAMBDA * SELU_ALPHA
+    q = 1 - p
+    a = (q + alpha_prime**2 * q * (1 - q)) ** -0.5
+    b = -a * (1 - q) * alpha_prime
+    dropped = torch.isclose(y, torch.tensor(a * alpha_prime + b), atol=1e-5)
+    assert abs(dropped.float().mean().item() - p) < 0.005
+    assert torch.allclose(y[~dropped], a * x[~dropped] + b, atol=1e-5)
+    model.eval()
+    assert torch.equal(drop(x), x)
+
+
+def weight_std_ratio(linear: nn.Linear, gain: float) -> float:
+    return linear.weight.detach().std().item() / math.sqrt(gain / linear.in_features)
+
+
+@pytest.mark.parametrize("method,gain", [("SNN", 1.0), ("MSRAinit", 2.0), ("BatchNorm", 2.0), ("LayerNorm", 2.0),
+                                         ("WeightNorm", 2.0)])
+def test_fnn_initialisation(method, gain):
+    torch.manual_seed(3)
+    model = build_model(method, n_in=300, n_out=3, config={"n_hidden": 512, "n_layers": 3, "layer_form": "rectangular"})
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 4
+    for linear in linears:
+        assert abs(weight_std_ratio(linear, gain) - 1) < 0.05
+        assert linear.weight.abs().mean().item() > 0 and torch.count_nonzero(linear.bias) == 0
+    kinds = {type(m) for m in model.modules()}
+    assert (nn.BatchNorm1d in kinds) == (method == "BatchNorm")
+    assert (nn.LayerNorm in kinds) == (method == "LayerNorm")
+    assert (nn.SELU in kinds) == (method == "SNN") and (nn.ReLU in kinds) == (method != "SNN")
+    if method == "WeightNorm":
+        assert all(hasattr(m, "parametrizations") for m in linears[:-1])
+        g = linears[0].parametrizations.weight.original0
+        assert torch.allclose(g.squeeze(), linears[0].weight.detach().norm(dim=1), rtol=1e-5)
+
+
+def test_norm_position_puts_the_normalisation_before_or_after_relu():
+    before = build_model("BatchNorm", n_in=5, n_out=2, config={"n_hidden": 8, "n_layers": 1, "layer_form": "rectangular"})
+    after = build_model("BatchNorm", n_in=5, n_out=2, config={"n_hidden": 8, "n_layers": 1, "layer_form": "rectangular"},
+                        architecture={"norm_position": "after_activation"})
+    assert [type(m) for m in before.body] == [nn.Linear, nn.BatchNorm1d, nn.ReLU]
+    assert [type(m) for m in after.body] == [nn.Linear, nn.ReLU, nn.BatchNorm1d]
+
+
+def test_highway_initialisation_and_gate_bias():
+    torch.manual_seed(4)
+    model = Highway(n_in=20, n_out=3, n_layers=3, width=256, gate_bias=-1.0, dropout=0.5)
+    layers = [m for m in model.body if not isinstance(m, nn.Dropout)]
+    assert len(layers) == 3 and sum(isinstance(m, nn.Dropout) for m in model.body) == 3
+    for layer in layers:
+        assert torch.all(layer.gate.bias == -1.0)
+        assert abs(weight_std_ratio(layer.transform, 2.0) - 1) < 0.05
+        assert layer.transform.in_features == layer.transform.out_features == 256
+    assert model.stem.linear.in_features == 20 and model.head.out_features == 3
+
+
+def test_resnet_block_shapes_and_identity_start():
+    model = ResNet(n_in=7, n_out=3, n_blocks=3, n_hidden_per_block=512, block_form="diavolo", bottleneck=0.25)
+    for block in model.body:
+        assert (block.branch.linear0.in_features, block.branch.linear0.out_features) == (512, 128)
+        assert (block.branch.linear1.in_features, block.branch.linear1.out_features) == (128, 512)
+        assert torch.count_nonzero(block.branch.linear1.weight) == 0
+    x = torch.relu(torch.randn(10, 512))
+    assert torch.equal(model.body(x), x)  # zero-initialised branches: every block starts as the identity
+    assert block_inner_width(n_hidden_per_block=256, block_form="diavolo", bottleneck=0.5) == 128
+    assert block_inner_width(n_hidden_per_block=256, block_form="rectangular", bottleneck=0.25) == 256
+    he = ResNet(n_in=7, n_out=3, n_blocks=1, n_hidden_per_block=64, branch_init="he")
+    assert torch.count_nonzero(he.body.block0.branch.linear1.weight) > 0
+
+
+def test_conic_widths_fall_geometrically_to_the_output_size():
+    assert layer_widths(n_hidden=1024, n_layers=4, n_out=4, layer_form="conic") == [1024, 256, 64, 16]
+    assert layer_widths(n_hidden=256, n_layers=3, n_out=2, layer_form="rectangular") == [256, 256, 256]
+    widths = layer_widths(n_hidden=512, n_layers=32, n_out=3, layer_form="conic")
+    assert widths[0] == 512 and all(a >= b for a, b in zip(widths, widths[1:])) and min(widths) >= 3
+    assert layer_widths(n_hidden=100, n_layers=2, n_out=3, layer_form="conic", rounding="floor") == [100, 17]
+    assert layer_widths(n_hidden=100, n_layers=2, n_out=3, layer_form="conic", rounding="ceil") == [100, 18]
+    model = build_model("SNN", n_in=9, n_out=4, config={"n_hidden": 1024, "n_layers": 4, "layer_form": "conic"})
+    assert [m.out_features for m in model.modules() if isinstance(m, nn.Linear)] == [1024, 256, 64, 16, 4]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"n_layers": 0}, "n_layers must be a positive integer, however: n_layers=0"),
+        ({"dropout": 1.5}, "dropout must be in [0, 1), however: dropout=1.5"),
+        ({"layer_form": "conical"}, "layer_form must be one of rectangular, conic, however: layer_form='conical'"),
+        ({"family": "Selu"}, "family must be one of SNN, MSRAinit, BatchNorm, LayerNorm, WeightNorm, however: family='Selu'"),
+    ],
+)
+def test_bad_arguments_show_the_value(kwargs, message):
+    args = {"n_in": 4, "n_out": 2, "family": "SNN", "n_hidden": 8, "n_layers": 2, **kwargs}
+    with pytest.raises(ValueError) as err:
+        FNN(**args)
+    assert message in str(err.value)
+    with pytest.raises(TypeError):
+        FNN(4, 2, "SNN", 8, 2)  # keyword-only
+
+
+def test_every_paper_configuration_builds():
+    """All grids of all three benchmarks build on the meta device (no memory used)."""
+    n_out = {"uci": 3, "tox21": 12, "htru2": 1}
+    count = 0
+    for benchmark, methods in paper_grids().items():
+        assert set(methods) == set(METHODS)
+        for method, grid in methods.items():
+            for config in expand(grid):
+                with torch.device("meta"):
+                    build_model(method, n_in=30, n_out=n_out[benchmark], config=config)
+                count += 1
+    uci = 216 + 216 + 108 * 3 + 36 + 180
+    tox21 = 504 + 504 + 252 + 504 + 504 + 126 + 432  # WeightNorm and LayerNorm have dropout there
+    htru2 = 180 + 180 + 90 * 3 + 30 + 180
+    assert count == uci + tox21 + htru2
