@@ -36,13 +36,13 @@ def blobs(n: int = 240, d: int = 8, classes: int = 3, seed: int = 0) -> Task:
 
 
 ONE_CONFIG = {
-    "SNN": {"n_hidden": 64, "n_layers": 3, "lr": 0.01, "dropout": 0.05, "layer_form": "rectangular"},
-    "MSRAinit": {"n_hidden": 64, "n_layers": 3, "lr": 0.01, "dropout": 0.5, "layer_form": "conic"},
-    "BatchNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.01, "layer_form": "rectangular"},
-    "WeightNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.01, "layer_form": "rectangular"},
-    "LayerNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.01, "layer_form": "conic"},
-    "Highway": {"n_layers": 3, "lr": 0.01, "dropout": 0.0},
-    "ResNet": {"n_blocks": 2, "n_hidden_per_block": 64, "block_form": "diavolo", "bottleneck": 0.5, "lr": 0.01},
+    "SNN": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "dropout": 0.05, "layer_form": "rectangular"},
+    "MSRAinit": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "dropout": 0.5, "layer_form": "conic"},
+    "BatchNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "layer_form": "rectangular"},
+    "WeightNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "layer_form": "rectangular"},
+    "LayerNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "layer_form": "conic"},
+    "Highway": {"n_layers": 3, "lr": 0.1, "dropout": 0.0},
+    "ResNet": {"n_blocks": 2, "n_hidden_per_block": 64, "block_form": "diavolo", "bottleneck": 0.5, "lr": 0.1},
 }
 FAST = TrainSettings(epochs=20, batch_size=32, highway_width=64, device="cpu")
 
@@ -124,7 +124,7 @@ def test_selection_tie_break_more_layers_then_lower_lr_then_higher_dropout():
     assert select(rows)["config_id"] == 1  # a higher validation metric beats every tie-breaker
     no_dropout = grid_rows({**base, "depth": 2, "lr": 0.1}, {**base, "depth": 2, "lr": 0.01})
     assert select(no_dropout)["config_id"] == 1
-    assert select(grid_rows({**base, "depth": 2, "lr": 0.1, "status": "failed"})) is None
+    assert select(grid_rows({**base, "depth": 2, "lr": 0.01, "status": "failed"})) is None
 
 
 # --------------------------------------------------------------------------- failures, seeds
@@ -134,7 +134,7 @@ def test_a_diverging_or_failing_configuration_is_recorded_and_the_grid_goes_on()
     task = blobs()
     configs = [
         {"n_hidden": 64, "n_layers": 8, "lr": 1e6, "dropout": 0.0, "layer_form": "rectangular"},
-        {"n_hidden": 64, "n_layers": 0, "lr": 0.01, "dropout": 0.0, "layer_form": "rectangular"},
+        {"n_hidden": 64, "n_layers": 0, "lr": 0.1, "dropout": 0.0, "layer_form": "rectangular"},
         ONE_CONFIG["SNN"],
     ]
     rows, curves = run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=configs,
