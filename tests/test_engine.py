@@ -15,7 +15,7 @@ from conftest import REPO
 from snnbench.datasets.prepared import write_prepared, write_status
 from snnbench.engine import TrainSettings, config_seed, run_grid, summarize
 from snnbench.errors import ConfigError
-from snnbench.grids import expand, grid_size, load_grids, narrow, paper_grids
+from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
 from snnbench.metrics import mean_roc_auc, roc_auc
 from snnbench.selection import early_stopping_epoch, select, smooth
 from snnbench.tasks import Task
@@ -197,7 +197,10 @@ def test_settings_reject_unknown_and_bad_values():
 
 def test_config_grids_are_the_papers():
     ours = load_grids(REPO / "config" / "grids.yaml")
-    assert ours == paper_grids()
+    assert ours == default_grids() and load_grids(None) == ours
+    paper = paper_grids()
+    assert {b: {m: g for m, g in ours[b].items() if m not in ("RF", "SVM")} for b in ours} == paper
+    assert grid_size(ours["uci"]["SVM"]) == 110 and grid_size(ours["uci"]["RF"]) == 10
     sizes = {m: grid_size(g) for m, g in ours["uci"].items()}
     assert sizes == {"SNN": 216, "MSRAinit": 216, "BatchNorm": 108, "WeightNorm": 108, "LayerNorm": 108,
                      "Highway": 36, "ResNet": 180}

@@ -126,7 +126,7 @@ def _json_option(text: str | None, option: str) -> dict:
 def cmd_train(args: argparse.Namespace) -> int:
     from .datasets.prepared import PreparedDataset, card_path, read_card
     from .engine import TrainSettings, run_grid, settings_dict, summarize
-    from .grids import check_method, expand, get_grid, grid_size, load_grids, narrow
+    from .grids import BASELINES, check_method, expand, get_grid, grid_size, load_grids, narrow
     from .reference import published_uci_accuracy
     from .results import output_paths, write_outputs
     from .tasks import make_task
@@ -166,9 +166,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
     log.info("%s/%s/%s split %d: %d configurations, %s %s", args.benchmark, args.dataset, args.method, args.split,
              len(configs), task.metric, task.sizes())
-    frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
-                             split=args.split, configs=configs, settings=settings, threads=args.threads,
-                             progress=not args.quiet)
+    if args.method in BASELINES:
+        from .baselines import run_baseline_grid
+
+        frame, curves = run_baseline_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
+                                          split=args.split, configs=configs, seed=settings.seed,
+                                          threads=args.threads, progress=not args.quiet)
+    else:
+        frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
+                                 split=args.split, configs=configs, settings=settings, threads=args.threads,
+                                 progress=not args.quiet)
     summary = summarize(frame, hp_names=list(grid), extra=extra)
     paths = write_outputs(out, frame, curves, summary)
     counts = summary["counts"]
@@ -177,7 +184,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         published = extra.get("published_test_metric")
         print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: {len(configs)} configs "
               f"({counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed) in "
-              f"{summary['total_seconds']:.1f}s; selected {sel['hyperparameters']} epoch {sel['best_epoch']}: "
+              f"{summary['total_seconds']:.1f}s; selected {sel['hyperparameters']}"
+              + ("" if sel["best_epoch"] is None else f" epoch {sel['best_epoch']}") + ": "
               f"val {sel['val_metric']:.4f}, test {task.metric} {sel['test_metric']:.4f}"
               + (f" (published {published:.4f})" if published is not None else ""))
     else:
@@ -231,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = groups.add_parser("train", help="train a method's whole grid on one dataset and split; select on validation")
     p.add_argument("--benchmark", required=True, choices=("uci", "tox21", "htru2"))
     p.add_argument("--dataset", required=True, help="dataset name (tox21 and htru2: the benchmark's name)")
-    p.add_argument("--method", required=True, help="SNN, MSRAinit, BatchNorm, WeightNorm, LayerNorm, Highway or ResNet")
+    p.add_argument("--method", required=True,
+                   help="SNN, MSRAinit, BatchNorm, WeightNorm, LayerNorm, Highway, ResNet, or the baselines RF, SVM")
     p.add_argument("--split", type=int, default=0,
                    help="uci: data_py split column 0-3; htru2: outer test fold 0-9; tox21: repeat number (default 0)")
     p.add_argument("--prepared-dir", default="data/prepared")

@@ -340,18 +340,18 @@ def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any]
     summary.update(status="ok", reason=None, selected={
         "config_id": int(chosen["config_id"]),
         "hyperparameters": {k: _plain(chosen[k]) for k in hp_names},
-        "best_epoch": int(chosen["best_epoch"]),
+        "best_epoch": None if pd.isna(chosen["best_epoch"]) else int(chosen["best_epoch"]),
         "val_metric": float(chosen["val_metric"]),
         "val_metric_raw": float(chosen["val_metric_raw"]),
         "test_metric": float(chosen["test_metric"]),
         "seconds": float(chosen["seconds"]),
     })
+    summary["total_seconds"] = float(frame["seconds"].sum())
     refit = frame[frame["phase"] == "refit"]
     if not refit.empty:
         r = refit.iloc[0]
         summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),
                             "test_metric": float(r["test_metric"])}
-    summary["total_seconds"] = float(frame["seconds"].sum())
     return summary
 
 

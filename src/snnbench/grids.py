@@ -17,6 +17,8 @@ from .errors import ConfigError
 from .models import METHODS
 
 BENCHMARK_NAMES = ("uci", "tox21", "htru2")
+BASELINES = ("RF", "SVM")  # scikit-learn baselines (baselines.py); the FNN families are models.METHODS
+ALL_METHODS = (*METHODS, *BASELINES)
 Grid = dict[str, list[Any]]
 
 
@@ -26,10 +28,24 @@ def paper_grids() -> dict[str, dict[str, Grid]]:
     return _check_grids(yaml.safe_load(text), "snnbench/reference/snn_hparam_grids.yaml")
 
 
+# Our baselines' grids (not the paper's; docs/protocol.md B1, B2), the same as in config/grids.yaml.
+BASELINE_GRIDS: dict[str, Grid] = {
+    "RF": {"n_estimators": [500], "max_features": ["sqrt", 0.1, 0.3, 0.6, 1.0], "min_samples_leaf": [1, 5]},
+    "SVM": {"C": [2.0**e for e in range(-5, 16, 2)], "gamma": [2.0**e for e in range(-15, 4, 2)]},
+}
+
+
+def default_grids() -> dict[str, dict[str, Grid]]:
+    """The paper's FNN grids plus our UCI baseline grids: what config/grids.yaml holds."""
+    grids = paper_grids()
+    grids["uci"].update({m: {k: list(v) for k, v in g.items()} for m, g in BASELINE_GRIDS.items()})
+    return grids
+
+
 def load_grids(path: str | Path | None = None) -> dict[str, dict[str, Grid]]:
-    """Grids from a YAML file laid out like config/grids.yaml; ``None``: the paper's."""
+    """Grids from a YAML file laid out like config/grids.yaml; ``None``: ``default_grids()``."""
     if path is None:
-        return paper_grids()
+        return default_grids()
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -62,8 +78,8 @@ def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
 
 
 def check_method(method: str, *, setting: str = "train.methods") -> str:
-    if method not in METHODS:
-        raise ConfigError(f"unknown method {method!r} in {setting}; the methods are {', '.join(METHODS)}")
+    if method not in ALL_METHODS:
+        raise ConfigError(f"unknown method {method!r} in {setting}; the methods are {', '.join(ALL_METHODS)}")
     return method
 
 

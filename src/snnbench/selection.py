@@ -45,7 +45,7 @@ def early_stopping_epoch(curve: np.ndarray, *, window: int = 10, align: str = "t
 
 def tie_break_columns(frame: pd.DataFrame) -> list[tuple[str, bool]]:
     """(column, ascending) after the validation metric: more layers, lower lr, higher dropout."""
-    keys = [("depth", False)]
+    keys = [("depth", False)] if "depth" in frame else []
     if "lr" in frame:
         keys.append(("lr", True))
     if "dropout" in frame:
@@ -58,7 +58,7 @@ def select(rows: pd.DataFrame) -> pd.Series | None:
 
     Highest (smoothed) validation metric; ties, to ``TIE_DECIMALS`` decimals, go to more layers
     (blocks for ResNet), then the lower learning rate, then the higher dropout (the paper's
-    rule), and last to the earlier configuration in grid order.
+    rule), and last to the earlier configuration in grid order (the only rule for RF and SVM).
     """
     ok = rows[(rows["status"] == "ok") & (rows["phase"] == "grid")].copy()
     ok = ok[np.isfinite(ok["val_metric"].astype(float))]

@@ -72,15 +72,22 @@ import json
 
 from snnbench.engine import TrainSettings
 from snnbench.grids import get_grid, load_grids, narrow
+from snnbench.grids import BASELINES as BASELINE_NAMES
 from snnbench.models import METHODS as FNN_METHOD_NAMES
 
 TRAIN = config["train"]
 TRAIN_SETTING_KEYS = [f for f in TrainSettings.__dataclass_fields__ if f in TRAIN]
 FNN_METHODS = TRAIN["methods"]
-_GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS else {}
+BASELINE_METHODS = TRAIN["baselines"]
+_GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS or BASELINE_METHODS else {}
 
 
-def get_fnn_grid(benchmark, method):
+def methods_for(benchmark):
+    """FNNs on every benchmark; the RF and SVM baselines on UCI."""
+    return FNN_METHODS + (BASELINE_METHODS if benchmark == "uci" else [])
+
+
+def get_method_grid(benchmark, method):
     """The method's grid after train.narrow ('*' first, then the method's own entry), as JSON."""
     grid = get_grid(_GRIDS, benchmark, method)
     rules_for = TRAIN["narrow"].get(benchmark, {})
@@ -117,12 +124,12 @@ def get_train_summaries():
         f"{RESULTS}/train/{b}/{d}/{m}/split{s}.json"
         for b in config["benchmarks"]
         for d in datasets[b]
-        for m in FNN_METHODS
+        for m in methods_for(b)
         for s in get_train_splits(b)
     ]
 
 
 # Validate every grid and narrowing now: a typo stops the run before any job starts.
 for _b in config["benchmarks"]:
-    for _m in FNN_METHODS:
-        get_fnn_grid(_b, _m)
+    for _m in methods_for(_b):
+        get_method_grid(_b, _m)

@@ -1,5 +1,5 @@
-# FNN training: one job per benchmark, dataset, method and split; the whole grid runs inside
-# (`snnbench train`), selection on validation included.
+# Training: one job per benchmark, dataset, method and split; the whole grid runs inside
+# (`snnbench train`), selection on validation included. FNNs may use a GPU; RF and SVM (UCI) run on CPU.
 
 
 rule train_fnn:
@@ -11,13 +11,42 @@ rule train_fnn:
         summary=f"{RESULTS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.json",
     log:
         f"{LOGS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.log",
+    wildcard_constraints:
+        method="|".join(FNN_METHOD_NAMES),
     params:
         prepared_dir=lambda w, input: prepared_dir_of(input.card),
-        grid=lambda w: get_fnn_grid(w.benchmark, w.method),
+        grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=get_train_settings(),
     threads: TRAIN["threads"]
     resources:
         gpu=TRAIN["gpus"],
+        mem_mb=8000,
+    conda:
+        ENV
+    shell:
+        "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
+        " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
+        " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
+        " --threads {threads} --quiet --keep-going > {log} 2>&1"
+
+
+rule train_baseline:
+    input:
+        card=f"{PREPARED}/{{benchmark}}/{{dataset}}.json",
+    output:
+        table=f"{RESULTS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.csv",
+        curves=f"{RESULTS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.curves.csv.gz",
+        summary=f"{RESULTS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.json",
+    log:
+        f"{LOGS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.log",
+    wildcard_constraints:
+        method="|".join(BASELINE_NAMES),
+    params:
+        prepared_dir=lambda w, input: prepared_dir_of(input.card),
+        grid=lambda w: get_method_grid(w.benchmark, w.method),
+        settings=get_train_settings(),
+    threads: TRAIN["threads"]
+    resources:
         mem_mb=8000,
     conda:
         ENV
