@@ -195,6 +195,95 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if summary["selected"] or args.keep_going else 1
 
 
+def cmd_record_failure(args: argparse.Namespace) -> int:
+    """Write the outputs of a training job that crashed, so the run records it and goes on."""
+    import pandas as pd
+
+    from .results import write_outputs
+
+    tail = ""
+    if args.log and Path(args.log).is_file():
+        lines = Path(args.log).read_text(errors="replace").splitlines()
+        tail = " | ".join(line.strip() for line in lines[-5:] if line.strip())
+    reason = f"the training job crashed ({args.reason}); log {args.log}: {tail}"
+    summary = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "split": args.split,
+               "status": "failed", "reason": reason, "n_configs": 0, "selected": None}
+    write_outputs(args.out, pd.DataFrame(), pd.DataFrame(), summary)
+    print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: recorded as failed -> {args.out}")
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from .aggregate import aggregate
+
+    summaries = args.summaries or sorted(Path(args.train_dir).glob(f"{args.benchmark}/*/*/split*.json"))
+    if not summaries:
+        raise SnnbenchError(f"no training summaries for {args.benchmark} (looked under {args.train_dir})")
+    scores = aggregate(summaries, benchmark=args.benchmark, scores_out=args.out, failures_out=args.failures)
+    ours = scores[scores["source"] == "ours"]
+    print(f"{args.benchmark}: {len(ours)} jobs ({(ours['status'] == 'ok').sum()} ok), "
+          f"{(scores['source'] == 'published').sum()} published rows -> {args.out}")
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .figures import cd_diagram, depth_plot, snn_scatter
+    from .models import METHODS
+    from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
+    from .stats import size_groups
+    from .tables import accuracy_table, build_uci_tables
+
+    scores = pd.read_csv(args.scores, dtype={"split": str})
+    summary = pd.read_csv(args.data_summary)
+    out = Path(args.out_dir)
+    result = build_uci_tables(scores, summary, out)
+    fnns = [m for m in METHODS if m in set(scores.loc[scores["source"] == "ours", "method"])]
+    acc = accuracy_table(scores, methods=fnns).dropna(how="all")
+    groups = size_groups(table_a11()["N"].reindex(acc.index))
+    acc24 = pd.concat([acc, published_24_accuracies()[list(FD_REPRESENTATIVES)].reindex(acc.index)], axis=1)
+    figures = out / "figures"
+    for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24, "24 methods"), ("large", acc24, "24 methods")]:
+        sub = frame.loc[groups[group]]
+        try:
+            cd_diagram(sub, figures / f"cd_{group}", title=f"{label}, {group} datasets ({len(sub)})")
+        except ValueError as exc:  # too few complete datasets for the test
+            log.warning("no critical-difference diagram for %s: %s", group, exc)
+    if "SNN" in acc:
+        snn_scatter(acc, figures / "snn_vs_methods")
+    _, depth = depth_plot(scores, figures / "selected_depth")
+    depth.to_csv(out / "selected_depth.csv", index=False)
+    t1 = result["table1"]
+    print(f"uci tables: {result['datasets']} datasets, splits {', '.join(result['splits'])} -> {out}")
+    with pd.option_context("display.width", 200):
+        print(t1.to_string(index=False))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .stats import paper_check
+
+    if not args.published:
+        raise SnnbenchError("only --published is implemented here; our own statistics come with `snnbench tables`")
+    tables = paper_check(args.out_dir)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        for name, frame in tables.items():
+            print(f"== {name} (recomputed from the paper's published accuracies)")
+            print(frame.to_string(index=False))
+    print(f"-> {args.out_dir}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(f"-> {write_report(args.results_dir, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snnbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"snnbench {__version__}")
@@ -258,6 +347,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-going", action="store_true",
                    help="exit 0 when the dataset is unavailable or no configuration finished (the summary records it)")
     p.set_defaults(func=cmd_train)
+
+    p = groups.add_parser("record-failure", help="write the outputs of a crashed training job as a failed result")
+    p.add_argument("--benchmark", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--split", type=int, required=True)
+    p.add_argument("--out", required=True, help="the job's results table (.csv)")
+    p.add_argument("--log", help="the job's log; its last lines go into the reason")
+    p.add_argument("--reason", default="non-zero exit", help="what happened")
+    p.set_defaults(func=cmd_record_failure)
+
+    p = groups.add_parser("aggregate", help="training summaries -> scores.csv (ours + published rows) and failures.csv")
+    p.add_argument("summaries", nargs="*", help="summary .json files (default: all under --train-dir for the benchmark)")
+    p.add_argument("--benchmark", required=True, choices=("uci", "tox21", "htru2"))
+    p.add_argument("--train-dir", default="results/train")
+    p.add_argument("--out", required=True, help="scores table (.csv)")
+    p.add_argument("--failures", help="failures table (.csv)")
+    p.set_defaults(func=cmd_aggregate)
+
+    p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13 (ours beside the published) and figures")
+    p.add_argument("--scores", required=True, help="scores.csv from `snnbench aggregate`")
+    p.add_argument("--data-summary", required=True, help="results/data/summary.csv")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_tables)
+
+    p = groups.add_parser("stats", help="--published: the rank statistics on the paper's own accuracies (paper check)")
+    p.add_argument("--published", action="store_true", help="use Table A11 and Fernandez-Delgado's published accuracies")
+    p.add_argument("--out-dir", default="results/paper_check")
+    p.set_defaults(func=cmd_stats)
+
+    p = groups.add_parser("report", help="results/REPORT.md linking every table and figure")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--out", default="results/REPORT.md")
+    p.set_defaults(func=cmd_report)
 
     p = data.add_parser("sources", help="every source: URLs, mirror names, file counts")
     p.set_defaults(func=cmd_sources)

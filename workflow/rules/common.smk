@@ -64,7 +64,19 @@ def get_prepared_cards():
 
 
 def get_final_output():
-    return [f"{RESULTS}/data/summary.csv", *get_train_summaries()]
+    return [f"{RESULTS}/data/summary.csv", *get_train_summaries(), *get_report_inputs(), f"{RESULTS}/REPORT.md"]
+
+
+def get_report_inputs(wildcards=None):
+    """What the report links: the UCI tables when UCI is trained, and always the paper check."""
+    inputs = [f"{RESULTS}/data/summary.csv", f"{RESULTS}/paper_check/table1.csv"]
+    if "uci" in config["benchmarks"] and methods_for("uci"):
+        inputs += [f"{RESULTS}/uci/table1.csv"]
+    return inputs
+
+
+def get_uci_summaries(wildcards=None):
+    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/uci/")]
 
 
 # ---------------------------------------------------------------------------------- training

@@ -28,6 +28,9 @@ rule train_fnn:
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
         " --threads {threads} --quiet --keep-going > {log} 2>&1"
+        " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
+        " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
+        " >> {log} 2>&1"
 
 
 rule train_baseline:
@@ -55,3 +58,6 @@ rule train_baseline:
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
         " --threads {threads} --quiet --keep-going > {log} 2>&1"
+        " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
+        " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
+        " >> {log} 2>&1"

@@ -26,3 +26,94 @@ def published_uci_accuracy(dataset: str, method: str) -> float | None:
         return None
     value = table.at[dataset, method]
     return None if pd.isna(value) else float(value)
+
+
+# --- Fernandez-Delgado et al. 2014 and the paper's rank tables -------------------------------
+
+FNN_METHODS = ("SNN", "MSRAinit", "Highway", "ResNet", "BatchNorm", "WeightNorm", "LayerNorm")
+"""The seven FNN columns of Table A11, in the table's order."""
+
+FD_REPRESENTATIVES: dict[str, str] = {
+    "LibSVM_weka": "SVM",
+    "RRFglobal_caret": "RandomForest",
+    "gcvEarth_caret": "MARS",
+    "LogitBoost_weka": "Boosting",
+    "JRip_caret": "Rule-based",
+    "SimpleLogistic_weka": "LMR",
+    "mda_R": "DiscriminantAnalysis",
+    "ctreeBag_R": "Bagging",
+    "NNge_weka": "NearestNeighbour",
+    "rpart2_caret": "DecisionTree",
+    "Dagging_weka": "OtherEnsembles",
+    "lvq_caret": "NeuralNetworks",
+    "NaiveBayes_weka": "Bayesian",
+    "pam_caret": "OtherMethods",
+    "bayesglm_caret": "GLM",
+    "simpls_R": "PLSR",
+    "Stacking_weka": "Stacking",
+}
+"""The 17 Fernandez-Delgado classifiers of the paper's 24-method comparison -> family label
+(the labels of ``snn_published_uci_ranks.csv``'s ``method_group`` column)."""
+
+FD_DATASET_NAMES: dict[str, str] = {}
+"""Fernandez-Delgado's ``problema`` name -> our dataset name, where they differ. Empty on purpose:
+the 121 names of ``fd_classifier_accuracies.txt`` agree verbatim with
+``snnbench.datasets.uci.dataset_names()`` (tests/test_stats.py checks that all 121 map). Add an
+entry here should a future results file spell a dataset differently."""
+
+FD_SUMMARY_COLUMNS = ("min", "max", "mean", "std")
+"""Per-dataset summary columns at the right of the FD results file; not classifiers."""
+
+_FD_FILE = "fd_classifier_accuracies.txt"
+_FD_MISSING = "--"
+
+
+def _parse_fd_table(text: str) -> pd.DataFrame:
+    """Parse the FD results file: keep the full-width dataset rows, skip the separator and the
+    trailing ``mean``/``std`` rows (which lack the summary columns), values as given (percent)."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    header, body = lines[0], lines[1:]
+    if header[0] != "problema":
+        raise ValueError(f"{_FD_FILE}: the first column should be 'problema', however: {header[0]=}")
+    rows = [fields for fields in body if len(fields) == len(header)]
+    skipped = [fields[0] for fields in body if len(fields) != len(header)]
+    unexpected = [name for name in skipped if not (set(name) == {"-"} or name in ("mean", "std"))]
+    if unexpected:
+        raise ValueError(f"{_FD_FILE}: rows with a wrong number of fields, however: {unexpected=}")
+    table = pd.DataFrame(rows, columns=header).set_index("problema")
+    return table.replace(_FD_MISSING, float("nan")).astype(float)
+
+
+@lru_cache(maxsize=None)
+def fd_accuracies() -> pd.DataFrame:
+    """Fernandez-Delgado et al. 2014 test accuracies: index = our dataset names (121), columns =
+    their 179 classifiers, values as fractions 0..1, NaN where their run failed (``--``).
+
+    The file's per-dataset summary columns (``FD_SUMMARY_COLUMNS``) and its ``mean``/``std`` rows
+    are dropped; names are mapped with ``FD_DATASET_NAMES``.
+    """
+    table = _parse_fd_table(read_text(_FD_FILE)).drop(columns=list(FD_SUMMARY_COLUMNS))
+    table = table.rename(index=FD_DATASET_NAMES)
+    table.index.name = "dataset"
+    if table.index.has_duplicates or table.columns.has_duplicates:
+        raise ValueError(f"{_FD_FILE}: duplicate dataset or classifier names, however: {table.index[table.index.duplicated()].tolist()=} {table.columns[table.columns.duplicated()].tolist()=}")
+    return table / 100.0
+
+
+@lru_cache(maxsize=None)
+def published_ranks() -> pd.DataFrame:
+    """The paper's Table 1 (left and right) and Tables A12/A13 as published (one row per table and
+    method: statistic, value, p_value_vs_best, starred_in_paper); see README.md here."""
+    return pd.read_csv(io.StringIO(read_text("snn_published_uci_ranks.csv")))
+
+
+@lru_cache(maxsize=None)
+def published_24_accuracies() -> pd.DataFrame:
+    """Accuracies (fractions) of the paper's 24-method comparison, dataset x method: the seven FNN
+    columns of Table A11 followed by the 17 ``FD_REPRESENTATIVES`` from Fernandez-Delgado."""
+    fnn = table_a11().loc[:, list(FNN_METHODS)]
+    fd = fd_accuracies()
+    missing = sorted(set(fnn.index) ^ set(fd.index))
+    if missing:
+        raise ValueError(f"Table A11 and the FD results disagree on the datasets, however: {missing=}")
+    return pd.concat([fnn, fd.loc[fnn.index, list(FD_REPRESENTATIVES)]], axis=1)

@@ -1,0 +1,108 @@
+"""Training summaries -> one tidy score table per benchmark, and the list of what failed.
+
+``scores.csv``: one row per (dataset, method, split) of ours, plus the published rows (Table
+A11's FNN accuracies and, for UCI, Fernandez-Delgado et al.'s 17 family representatives) with
+``source = published``. ``failures.csv``: every job whose dataset or grid did not give a
+result, and every job with configurations that diverged or failed, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .datasets.prepared import atomic_write_bytes
+from .errors import DataError
+
+SCORE_COLUMNS = ["benchmark", "dataset", "method", "split", "source", "metric", "value", "val_metric", "status",
+                 "reason", "n_configs", "n_ok", "n_diverged", "n_failed", "best_epoch", "depth", "hyperparameters",
+                 "seconds"]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DataError("training summary is missing; run the training job again", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"training summary is not valid JSON ({exc}); delete it and train again",
+                        path=path, line=exc.lineno) from exc
+
+
+def _depth(method: str, hp: dict[str, Any] | None) -> float:
+    if not hp:
+        return math.nan
+    if method == "ResNet":
+        return float(hp.get("n_blocks", math.nan))
+    return float(hp.get("n_layers", math.nan))
+
+
+def score_rows(summaries: list[str | Path]) -> pd.DataFrame:
+    rows = []
+    for path in summaries:
+        s = _read(Path(path))
+        sel = s.get("selected") or {}
+        counts = s.get("counts") or {}
+        hp = sel.get("hyperparameters")
+        rows.append({
+            "benchmark": s["benchmark"], "dataset": s["dataset"], "method": s["method"], "split": s["split"],
+            "source": "ours", "metric": s.get("metric"), "value": sel.get("test_metric", math.nan),
+            "val_metric": sel.get("val_metric", math.nan), "status": s["status"], "reason": s.get("reason"),
+            "n_configs": s.get("n_configs", 0), "n_ok": counts.get("ok", 0), "n_diverged": counts.get("diverged", 0),
+            "n_failed": counts.get("failed", 0), "best_epoch": sel.get("best_epoch"), "depth": _depth(s["method"], hp),
+            "hyperparameters": json.dumps(hp, sort_keys=True) if hp else None,
+            "seconds": s.get("total_seconds", math.nan),
+        })
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def published_uci_rows(datasets: list[str]) -> pd.DataFrame:
+    """Table A11 (7 FNNs) and FD's 17 representatives for ``datasets``, as score rows."""
+    from .reference import FD_REPRESENTATIVES, published_24_accuracies
+
+    table = published_24_accuracies().reindex(datasets)
+    rows = []
+    for dataset, values in table.iterrows():
+        for method, value in values.items():
+            rows.append({"benchmark": "uci", "dataset": dataset, "method": method, "split": "paper",
+                         "source": "published", "metric": "accuracy", "value": value,
+                         "status": "ok" if pd.notna(value) else "missing",
+                         "reason": None if pd.notna(value) else "no published value",
+                         "hyperparameters": None,
+                         "origin": "Fernandez-Delgado et al. 2014" if method in FD_REPRESENTATIVES else "Table A11"})
+    frame = pd.DataFrame(rows)
+    return frame.reindex(columns=[*SCORE_COLUMNS, "origin"])
+
+
+def failure_rows(scores: pd.DataFrame) -> pd.DataFrame:
+    ours = scores[scores["source"] == "ours"]
+    bad = ours[(ours["status"] != "ok") | (ours["n_diverged"] > 0) | (ours["n_failed"] > 0)].copy()
+    bad["what"] = [
+        f"job {s}" if s != "ok" else f"{d} of {n} configurations diverged, {f} failed"
+        for s, d, f, n in zip(bad["status"], bad["n_diverged"], bad["n_failed"], bad["n_configs"])
+    ]
+    return bad[["benchmark", "dataset", "method", "split", "status", "what", "reason"]]
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_bytes(path, lambda f: f.write(frame.to_csv(index=False).encode()))
+
+
+def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | Path,
+              failures_out: str | Path | None = None) -> pd.DataFrame:
+    ours = score_rows(summaries)
+    if not ours.empty and set(ours["benchmark"]) != {benchmark}:
+        raise DataError(f"summaries of other benchmarks given for {benchmark}: {sorted(set(ours['benchmark']))}")
+    frames = [ours]
+    if benchmark == "uci":
+        frames.append(published_uci_rows(sorted(set(ours["dataset"]))))
+    scores = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    scores = scores.sort_values(["source", "dataset", "method", "split"], key=lambda c: c.astype(str), kind="mergesort")
+    _write_csv(scores, Path(scores_out))
+    if failures_out is not None:
+        _write_csv(failure_rows(scores), Path(failures_out))
+    return scores

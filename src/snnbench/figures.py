@@ -1,0 +1,80 @@
+"""Figures of the UCI comparison (matplotlib, PNG + SVG): critical-difference diagrams, SNN against
+every other method per dataset, and the selected depth per method next to the paper's means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .datasets.prepared import atomic_write_bytes  # noqa: E402
+
+# Mean selected depth the paper reports (Sec. 4.1): layers, blocks for ResNet.
+PUBLISHED_DEPTH = {"SNN": 10.8, "BatchNorm": 6.0, "WeightNorm": 3.8, "LayerNorm": 7.0, "Highway": 5.9,
+                   "MSRAinit": 7.1, "ResNet": 6.35}
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in (".png", ".svg"):
+        path = stem.with_suffix(suffix)
+
+        def write(f, fig=fig, fmt=suffix[1:]):
+            fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight")
+
+        atomic_write_bytes(path, write)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def cd_diagram(acc: pd.DataFrame, stem: Path, *, title: str) -> list[Path]:
+    """Critical-difference diagram (Friedman + Nemenyi on complete rows, via scikit-posthocs)."""
+    import scikit_posthocs as sp
+
+    from .stats import critical_difference
+
+    cd = critical_difference(acc)
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(cd["ranks"]) + 1.5))
+    sp.critical_difference_diagram(cd["ranks"], cd["p_values"], ax=ax)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, stem)
+
+
+def snn_scatter(acc: pd.DataFrame, stem: Path) -> list[Path]:
+    others = [m for m in acc.columns if m != "SNN"]
+    cols = min(4, len(others)) or 1
+    rows = -(-len(others) // cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax, method in zip(axes.flat, others):
+        pair = acc[["SNN", method]].dropna()
+        ax.scatter(pair[method], pair["SNN"], s=8)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+        wins = int((pair["SNN"] > pair[method]).sum())
+        ax.set_title(f"SNN vs {method}: {wins}/{len(pair)} wins", fontsize=8)
+        ax.set_xlabel(f"{method} accuracy", fontsize=8)
+        ax.set_ylabel("SNN accuracy", fontsize=8)
+    for ax in list(axes.flat)[len(others):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, stem)
+
+
+def depth_plot(scores: pd.DataFrame, stem: Path) -> tuple[list[Path], pd.DataFrame]:
+    ours = scores[(scores["source"] == "ours") & (scores["status"] == "ok") & scores["method"].isin(PUBLISHED_DEPTH)]
+    table = ours.groupby("method")["depth"].mean().rename("ours").to_frame()
+    table["published"] = pd.Series(PUBLISHED_DEPTH)
+    table = table.reindex([m for m in PUBLISHED_DEPTH if m in table.index])
+    fig, ax = plt.subplots(figsize=(6, 3))
+    x = range(len(table))
+    ax.bar([i - 0.2 for i in x], table["ours"], width=0.4, label="ours")
+    ax.bar([i + 0.2 for i in x], table["published"], width=0.4, label="published")
+    ax.set_xticks(list(x), table.index, rotation=30, fontsize=8)
+    ax.set_ylabel("mean selected depth (layers; ResNet: blocks)", fontsize=8)
+    ax.legend(fontsize=8)
+    return _save(fig, stem), table.reset_index()

@@ -1,0 +1,52 @@
+"""results/REPORT.md: one page linking every table and figure of the run, with Table 1 inline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .datasets.prepared import atomic_write_bytes
+
+
+def _link(path: Path, base: Path) -> str:
+    rel = path.relative_to(base).as_posix()
+    return f"[{rel}]({rel})"
+
+
+def write_report(results_dir: str | Path, out: str | Path) -> Path:
+    results = Path(results_dir)
+    out = Path(out)
+    lines = ["# snnbench report", "",
+             "Reproduction of the benchmarks of *Self-Normalizing Neural Networks* (Klambauer et al. 2017). "
+             "Every deviation from the paper's protocol is listed in docs/protocol.md.", ""]
+    uci = results / "uci"
+    if (uci / "table1.md").is_file():
+        lines += ["## UCI", "", (uci / "table1.md").read_text().strip(), ""]
+        lines += ["Tables (csv, md, tex):", ""]
+        lines += [f"- {_link(p, out.parent)}" for p in sorted(uci.glob("table*.md"))]
+        lines += ["", "Figures:", ""]
+        lines += [f"- {_link(p, out.parent)}" for p in sorted((uci / "figures").glob("*.png"))]
+        lines += ["", f"Scores of every job: {_link(uci / 'scores.csv', out.parent)}", ""]
+    failures = results / "failures.csv"
+    if failures.is_file():
+        frame = pd.read_csv(failures)
+        lines += ["## Failures", "",
+                  f"{len(frame)} jobs with a failed or unavailable dataset, or with diverged / failed configurations: "
+                  f"{_link(failures, out.parent)}", ""]
+        if len(frame):
+            counts = frame.groupby("status").size().to_dict()
+            lines += [f"By job status: {json.dumps(counts)}", ""]
+    check = results / "paper_check"
+    if (check / "table1.csv").is_file():
+        lines += ["## Paper check", "",
+                  "The same statistics run on the paper's own published accuracies (Table A11 and Fernandez-Delgado "
+                  "et al.'s), next to the published Table 1 / A12 / A13:", ""]
+        lines += [f"- {_link(p, out.parent)}" for p in sorted(check.glob("*.csv"))]
+        lines.append("")
+    summary = results / "data" / "summary.csv"
+    if summary.is_file():
+        lines += ["## Data", "", f"One row per dataset: {_link(summary, out.parent)}", ""]
+    atomic_write_bytes(out, lambda f: f.write("\n".join(lines).encode()))
+    return out

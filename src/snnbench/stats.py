@@ -1,0 +1,363 @@
+"""Rank statistics over datasets, as in the paper's UCI comparison (Table 1, Tables A12/A13).
+
+Every function takes a wide accuracy table ``acc``: index = dataset, columns = method, values =
+accuracy (higher is better), NaN where a method has no result. The functions are pure: they
+neither change ``acc`` nor touch files, except :func:`paper_check`, which writes its CSVs.
+
+The paper's procedure (reference/README.md): per dataset, rank the methods by accuracy (1 = best,
+ties get the average rank, a missing result gets the worst rank); average the ranks over the
+datasets; compare the best-ranked method with each other one by a one-sided paired Wilcoxon
+signed-rank test over the datasets, without multiple-testing correction; star p < 0.05.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .datasets.prepared import SMALL_N
+
+MissingRule = Literal["shared", "ordered"]
+WilcoxonMethod = Literal["auto", "exact", "asymptotic", "exact-if-small"]
+
+MISSING_RULES = ("shared", "ordered")
+WILCOXON_METHODS = ("auto", "exact", "asymptotic", "exact-if-small")
+EXACT_MAX_N = 50  # "exact-if-small": exact null distribution up to this many pairs (scipy's cut-off)
+ALPHA = 0.05
+
+
+# --- input checks ------------------------------------------------------------------------------
+
+
+def _check_acc(acc: pd.DataFrame, *, min_methods: int = 2) -> pd.DataFrame:
+    """Validate a wide accuracy table and return it as float; raise ValueError naming the problem."""
+    if not isinstance(acc, pd.DataFrame):
+        raise ValueError(f"acc must be a pandas DataFrame (dataset x method), however: {type(acc)=}")
+    if acc.shape[1] < min_methods:
+        raise ValueError(f"acc needs at least {min_methods} methods (columns), however: {list(acc.columns)=}")
+    if acc.columns.has_duplicates:
+        raise ValueError(f"acc has duplicate methods, however: {acc.columns[acc.columns.duplicated()].tolist()=}")
+    if acc.index.has_duplicates:
+        raise ValueError(f"acc has duplicate datasets, however: {acc.index[acc.index.duplicated()].tolist()=}")
+    try:
+        values = acc.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"acc must hold numbers (NaN = missing), however: {acc.dtypes.to_dict()=}") from exc
+    infinite = values.columns[np.isinf(values.to_numpy()).any(axis=0)].tolist()
+    if infinite:
+        raise ValueError(f"acc must be finite or NaN, however these methods hold inf: {infinite=}")
+    return values
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, however: {name}={value!r}")
+
+
+def _complete_rows(acc: pd.DataFrame) -> pd.DataFrame:
+    """The datasets on which every method has a result."""
+    return acc.loc[acc.notna().all(axis=1)]
+
+
+# --- ranks -------------------------------------------------------------------------------------
+
+
+def rank_table(acc: pd.DataFrame, *, missing: MissingRule = "shared") -> pd.DataFrame:
+    """Per-dataset ranks of the methods: 1 = best (highest accuracy), ties get their average rank.
+
+    A missing result gets the worst rank. With k methods and m of them missing on a dataset, the
+    present ones are ranked 1..k-m among themselves and the missing ones take positions k-m+1..k:
+
+    * ``missing="shared"`` (default): every missing method gets the average of those bottom
+      positions, k - (m-1)/2, i.e. the missing ones tie for last. It does not depend on the column
+      order, so it is the rule for our own results.
+    * ``missing="ordered"``: the bottom positions are handed out in column order (the first
+      missing column gets k-m+1), as a plain argsort ranking of NaN-last values would do.
+
+    Which reproduces the paper: only Table A11's ``trains`` row (4 of 7 FNNs missing) tells them
+    apart in Table 1 (left). ``ordered`` (Table A11 column order) gives the published average ranks
+    within 0.017 and SNN's exactly (sum 392.5); ``shared`` within 0.021 (MSRAinit +0.021,
+    ResNet -0.021). The other rows that disagree come from ties that Table A11's 4-decimal
+    rounding created. ``shared`` stays the default because a statistic should not depend on the
+    order of the columns; tests/test_stats.py records both.
+
+    Datasets on which every method is missing carry no information and are dropped.
+    """
+    _check_choice("missing", missing, MISSING_RULES)
+    values = _check_acc(acc)
+    values = values.loc[values.notna().any(axis=1)]
+    ranks = values.rank(axis=1, ascending=False, method="average", na_option="keep")
+    is_missing = values.isna()
+    n_present = values.notna().sum(axis=1).to_numpy()[:, None]
+    if missing == "shared":
+        n_missing = is_missing.sum(axis=1).to_numpy()[:, None]
+        fill = np.broadcast_to(n_present + (n_missing + 1) / 2.0, values.shape)
+    else:
+        fill = n_present + is_missing.cumsum(axis=1).to_numpy()
+    out = ranks.mask(is_missing, pd.DataFrame(fill, index=values.index, columns=values.columns))
+    return out.astype(float)
+
+
+def average_ranks(acc: pd.DataFrame, *, missing: MissingRule = "shared") -> pd.Series:
+    """Average rank of each method over the datasets (see :func:`rank_table`), best first.
+
+    Equal averages keep the column order.
+    """
+    means = rank_table(acc, missing=missing).mean(axis=0)
+    return means.sort_values(kind="stable").rename("avg_rank")
+
+
+def expected_rank(k: int) -> float:
+    """The average rank of k methods under no difference at all: (k + 1) / 2."""
+    if k < 1:
+        raise ValueError(f"k must be a positive number of methods, however: {k=}")
+    return (k + 1) / 2.0
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def holm(p_values: pd.Series) -> pd.Series:
+    """Holm's step-down adjustment of a family of p-values (NaN entries are left out of the family
+    and stay NaN). Adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j)) for the sorted p."""
+    p = pd.Series(p_values, dtype=float)
+    bad = p[(p < 0) | (p > 1)]
+    if not bad.empty:
+        raise ValueError(f"p-values must lie in [0, 1], however: {bad.to_dict()=}")
+    present = p.dropna()
+    order = np.argsort(present.to_numpy(), kind="stable")
+    m = len(present)
+    scaled = present.to_numpy()[order] * (m - np.arange(m))
+    adjusted_sorted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    adjusted = pd.Series(np.nan, index=p.index, dtype=float)
+    adjusted.loc[present.index[order]] = adjusted_sorted
+    return adjusted
+
+
+def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMethod = "auto") -> tuple[float, int]:
+    """One-sided paired Wilcoxon signed-rank test of "x is greater than y".
+
+    Pairs with a missing value are dropped; zero differences are dropped (``zero_method="wilcox"``).
+    ``method`` is scipy's (``auto``, ``exact``, ``asymptotic``), or ``exact-if-small``: exact null
+    distribution up to ``EXACT_MAX_N`` nonzero differences whatever the ties, normal approximation
+    above (scipy's ``auto`` falls back to the normal approximation whenever there are ties or
+    zeros; scipy's exact distribution with ties is conservative, see scipy gh-19872).
+    Returns (p-value, number of pairs used before dropping zeros); p is NaN when no nonzero
+    difference is left.
+    """
+    _check_choice("method", method, WILCOXON_METHODS)
+    pairs = pd.concat([pd.Series(x, dtype=float), pd.Series(y, dtype=float)], axis=1, join="inner").dropna()
+    n_pairs = len(pairs)
+    diff = pairs.iloc[:, 0] - pairs.iloc[:, 1]
+    n_nonzero = int((diff != 0).sum())
+    if n_nonzero == 0:
+        return math.nan, n_pairs
+    if method == "exact-if-small":
+        method = "exact" if n_nonzero <= EXACT_MAX_N else "asymptotic"
+    result = sps.wilcoxon(pairs.iloc[:, 0], pairs.iloc[:, 1], zero_method="wilcox", alternative="greater", method=method)
+    return float(result.pvalue), n_pairs
+
+
+def wilcoxon_vs_best(
+    acc: pd.DataFrame,
+    *,
+    missing: MissingRule = "shared",
+    method: WilcoxonMethod = "auto",
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
+    """The paper's comparison: average ranks, and the best-ranked method against each other one.
+
+    One row per method, best first (sorted by average rank; on equal averages the earlier column
+    is "best"). Columns: ``method``, ``avg_rank``, ``avg_rank_minus_expected`` (minus (k+1)/2),
+    ``p_value`` (one-sided paired Wilcoxon signed-rank test on the accuracies, alternative: the
+    best is greater; see :func:`paired_wilcoxon_greater`; NaN for the best itself), ``n_datasets``
+    (pairs used, after dropping datasets where either is missing; for the best: its own results),
+    ``p_holm`` (Holm-adjusted over the k-1 comparisons, beyond the paper), ``star``
+    (``p_value < alpha``, unadjusted, as in the paper).
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), however: {alpha=}")
+    values = _check_acc(acc)
+    ranks = average_ranks(values, missing=missing)
+    best = ranks.index[0]
+    rows = []
+    for name, avg in ranks.items():
+        if name == best:
+            p, n = math.nan, int(values[best].notna().sum())
+        else:
+            p, n = paired_wilcoxon_greater(values[best], values[name], method=method)
+        rows.append({"method": name, "avg_rank": float(avg), "p_value": p, "n_datasets": n})
+    table = pd.DataFrame(rows)
+    table.insert(2, "avg_rank_minus_expected", table["avg_rank"] - expected_rank(values.shape[1]))
+    table["p_holm"] = holm(table["p_value"]).to_numpy()
+    table["star"] = (table["p_value"] < alpha).to_numpy()
+    return table
+
+
+def friedman(acc: pd.DataFrame) -> dict:
+    """Friedman's chi-square test that all methods rank alike (scipy.stats.friedmanchisquare).
+
+    Uses the complete rows only: the datasets on which every method has a result (``n_dropped``
+    says how many others were left out). Returns dict(statistic, p_value, n_datasets, k, n_dropped).
+    """
+    values = _check_acc(acc, min_methods=3)
+    complete = _complete_rows(values)
+    if len(complete) < 2:
+        raise ValueError(f"friedman needs at least 2 datasets with every method present, however: {len(complete)=}")
+    result = sps.friedmanchisquare(*(complete[c].to_numpy() for c in complete.columns))
+    return {
+        "statistic": float(result.statistic),
+        "p_value": float(result.pvalue),
+        "n_datasets": len(complete),
+        "k": complete.shape[1],
+        "n_dropped": len(values) - len(complete),
+    }
+
+
+def nemenyi_cd(*, k: int, n_datasets: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of average ranks (Demsar 2006): q_alpha * sqrt(k(k+1) / 6N),
+    q_alpha = the studentized range quantile for k groups and infinite df, divided by sqrt 2."""
+    if k < 2 or n_datasets < 1:
+        raise ValueError(f"need k >= 2 methods and at least one dataset, however: {k=} {n_datasets=}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), however: {alpha=}")
+    q = sps.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6.0 * n_datasets)))
+
+
+def critical_difference(acc: pd.DataFrame, *, alpha: float = ALPHA) -> dict:
+    """What a critical-difference diagram needs, on the complete rows (every method present).
+
+    Returns dict(ranks = average ranks on those rows, best first; p_values = the Nemenyi pairwise
+    p-value matrix (scikit_posthocs.posthoc_nemenyi_friedman), method x method; cd = Nemenyi's
+    critical difference at ``alpha``; n_datasets; k; alpha). Feed ``ranks`` and ``p_values`` to
+    ``scikit_posthocs.critical_difference_diagram``; nothing is plotted here.
+    """
+    import scikit_posthocs  # imported here: it pulls in matplotlib
+
+    values = _check_acc(acc, min_methods=3)
+    complete = _complete_rows(values)
+    if len(complete) < 2:
+        raise ValueError(f"critical_difference needs at least 2 complete datasets, however: {len(complete)=}")
+    matrix = scikit_posthocs.posthoc_nemenyi_friedman(complete.to_numpy())
+    p_values = pd.DataFrame(matrix.to_numpy(), index=complete.columns, columns=complete.columns)
+    return {
+        "ranks": average_ranks(complete),
+        "p_values": p_values,
+        "cd": nemenyi_cd(k=complete.shape[1], n_datasets=len(complete), alpha=alpha),
+        "n_datasets": len(complete),
+        "k": complete.shape[1],
+        "alpha": alpha,
+    }
+
+
+# --- dataset groups ----------------------------------------------------------------------------
+
+
+def size_groups(sizes: pd.Series, *, small_n: int = SMALL_N) -> dict[str, pd.Index]:
+    """The paper's dataset groups from the sizes N (Series indexed by dataset): ``all``,
+    ``small`` (N < small_n) and ``large`` (N >= small_n); small_n defaults to 1000."""
+    raw = pd.Series(sizes)
+    n = pd.to_numeric(raw, errors="coerce")
+    bad = raw[n.isna() | (n < 0)]
+    if not bad.empty:
+        raise ValueError(f"sizes must be non-negative numbers, however: {bad.to_dict()=}")
+    return {"all": n.index, "small": n.index[n < small_n], "large": n.index[n >= small_n]}
+
+
+# --- the paper's own numbers -------------------------------------------------------------------
+
+
+def _compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, table: str, groups: dict[str, str]) -> pd.DataFrame:
+    """Our statistics next to one published table (rows of ``published_ranks()`` for ``table``)."""
+    pub = published.loc[published["table"] == table].set_index("method")
+    statistic = pub["statistic"].iloc[0]
+    ours_value = ours["avg_rank"] if statistic == "avg_rank" else ours["avg_rank_minus_expected"]
+    out = pd.DataFrame({"table": table, "subset": pub["subset"].iloc[0]}, index=ours.index)
+    out["method"] = ours["method"]
+    out["method_group"] = [pub["method_group"].get(m, groups.get(m, m)) for m in ours["method"]]
+    out["vs"] = ours["method"].iloc[0]
+    for column in ("n_datasets", "avg_rank", "avg_rank_minus_expected", "p_value", "p_holm", "star"):
+        out[column] = ours[column]
+    out["published_statistic"] = statistic
+    out["published_value"] = ours["method"].map(pub["value"]).astype(float)
+    out["published_p_value"] = ours["method"].map(pub["p_value_vs_best"]).astype(float)
+    out["published_star"] = ours["method"].map(pub["starred_in_paper"].map({"yes": True, "no": False})).astype("boolean")
+    out["rank_diff"] = ours_value.to_numpy() - out["published_value"]
+    out["p_rel_diff"] = out["p_value"] / out["published_p_value"] - 1.0
+    return out.reset_index(drop=True)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` atomically: a temporary file in the same folder, then os.replace,
+    so ``path`` never holds a partial table. The file is made world-readable (0644)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            frame.to_csv(f, index=False)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def paper_check(
+    out_dir: str | Path,
+    *,
+    missing: MissingRule = "shared",
+    wilcoxon_method: WilcoxonMethod = "exact-if-small",
+) -> dict[str, pd.DataFrame]:
+    """Run these statistics on the paper's own numbers and set them next to the published ones.
+
+    Inputs: Table A11 (7 FNNs, 121 datasets) and Fernandez-Delgado's accuracies of the 17
+    representatives (``reference.published_24_accuracies``); groups by Table A11's N. Writes, into
+    ``out_dir``:
+
+    * ``table1.csv``: Table 1 left (7 FNNs, all 121 datasets, avg rank minus 4) and Table 1 right
+      (24 methods, the 46 large datasets, avg rank minus 12.5; all 24 rows, the published columns
+      empty where the paper prints none);
+    * ``tableA12.csv``: 24 methods, the 75 small datasets; ``tableA13.csv``: 24 methods, the 46
+      large ones (avg rank).
+
+    One row per method and table, best first; ``vs`` = our best, which every p-value compares
+    against; ``rank_diff`` = ours minus published in the published statistic; ``p_rel_diff`` =
+    ours / published - 1. ``wilcoxon_method="exact-if-small"`` reproduces Table A13's p-values
+    far better than scipy's ``auto``: Table A11/FD rounding creates ties and zero differences, on
+    which ``auto`` switches to the normal approximation, while the paper's tiny p-values (down to
+    2.8e-14 for 46 datasets) are exact ones. Returns the three tables keyed by file stem.
+    """
+    from . import reference
+
+    published = reference.published_ranks()
+    sizes = reference.table_a11()["N"]
+    groups = size_groups(sizes)
+    acc24 = reference.published_24_accuracies()
+    fnn = acc24.loc[:, list(reference.FNN_METHODS)]
+    families = dict(reference.FD_REPRESENTATIVES)
+
+    def compare(acc: pd.DataFrame, table: str) -> pd.DataFrame:
+        ours = wilcoxon_vs_best(acc, missing=missing, method=wilcoxon_method)
+        return _compare_with_published(ours, published, table=table, groups=families)
+
+    table1 = pd.concat(
+        [compare(fnn.loc[groups["all"]], "Table1-left"), compare(acc24.loc[groups["large"]], "Table1-right")],
+        ignore_index=True,
+    )
+    results = {
+        "table1": table1,
+        "tableA12": compare(acc24.loc[groups["small"]], "TableA12").drop(columns="avg_rank_minus_expected"),
+        "tableA13": compare(acc24.loc[groups["large"]], "TableA13").drop(columns="avg_rank_minus_expected"),
+    }
+    out = Path(out_dir)
+    for stem, frame in results.items():
+        _write_csv(frame, out / f"{stem}.csv")
+    return results

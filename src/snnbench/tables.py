@@ -1,0 +1,189 @@
+"""The paper's UCI tables (1, A11, A12, A13) from our scores, with the published numbers beside them.
+
+Every table is written as ``.csv``, ``.md`` and ``.tex``, with a caption (in the .md and .tex,
+and in ``captions.json``) naming the data used, the protocol and the deviations.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .datasets.prepared import atomic_write_bytes
+from .models import METHODS as FNNS
+
+PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
+DEVIATIONS = ("Deviations and assumptions: docs/protocol.md (optimiser plain SGD, batch 128, "
+              "Highway width 512, ResNet zero-initialised branches, ...).")
+
+
+def accuracy_table(scores: pd.DataFrame, *, methods: list[str], source: str = "ours",
+                   split: Any | None = None) -> pd.DataFrame:
+    """Wide table dataset x method of accuracies; several splits are averaged unless ``split`` picks one."""
+    rows = scores[(scores["source"] == source) & (scores["status"] == "ok") & scores["method"].isin(methods)]
+    if split is not None:
+        rows = rows[rows["split"].astype(str) == str(split)]
+    wide = rows.pivot_table(index="dataset", columns="method", values="value", aggfunc="mean")
+    return wide.reindex(columns=methods)
+
+
+def _published(table: str) -> pd.DataFrame:
+    from .reference import published_ranks
+
+    ranks = published_ranks()
+    out = ranks[ranks["table"] == table][["method", "method_group", "value", "p_value_vs_best", "starred_in_paper"]]
+    return out.rename(columns={"value": "published", "p_value_vs_best": "published_p",
+                               "starred_in_paper": "published_star"})
+
+
+def rank_comparison(acc: pd.DataFrame, *, published_table: str | None, statistic: str) -> pd.DataFrame:
+    """Average ranks and one-sided Wilcoxon p-values of ours, with the published table joined on method."""
+    from .stats import wilcoxon_vs_best
+
+    ours = wilcoxon_vs_best(acc)
+    value = "avg_rank_minus_expected" if statistic.startswith("avg_rank_minus") else "avg_rank"
+    ours = ours.rename(columns={value: statistic})
+    keep = ["method", statistic, "p_value", "p_holm", "star", "n_datasets"]
+    ours = ours[keep]
+    if published_table is None:
+        return ours
+    table = ours.merge(_published(published_table), on="method", how="left")
+    table["difference"] = table[statistic] - table["published"]
+    return table
+
+
+def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if col.startswith("p_") or col.endswith("_p"):
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.1e}")
+        elif out[col].dtype.kind == "f":
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    return out
+
+
+def write_table(frame: pd.DataFrame, stem: Path, caption: str) -> list[Path]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    shown = _fmt(frame)
+    paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")]
+    atomic_write_bytes(paths[0], lambda f: f.write(frame.to_csv(index=False).encode()))
+    md = f"{caption}\n\n{shown.to_markdown(index=False)}\n"
+    atomic_write_bytes(paths[1], lambda f: f.write(md.encode()))
+    tex = shown.to_latex(index=False, caption=caption, label=f"tab:{stem.name}", escape=True)
+    atomic_write_bytes(paths[2], lambda f: f.write(tex.encode()))
+    return paths
+
+
+def data_caption(summary: pd.DataFrame, used: list[str]) -> str:
+    uci = summary[summary["benchmark"] == "uci"]
+    missing = uci[uci["status"] != "ok"]
+    text = f"{len(used)} of 121 UCI datasets"
+    if len(missing):
+        text += "; " + ", ".join(f"{r.dataset} {r.status}" for r in missing.itertuples())
+    return text
+
+
+def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
+                     *, baselines: tuple[str, ...] = ("RF", "SVM")) -> dict[str, Any]:
+    """Write table1, tableA11, tableA12, tableA13 and table_baselines; returns the captions."""
+    from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
+    from .stats import size_groups
+
+    out_dir = Path(out_dir)
+    ours = scores[scores["source"] == "ours"]
+    splits = sorted(ours["split"].astype(str).unique())
+    fnns = [m for m in FNNS if m in set(ours["method"])]
+    acc = accuracy_table(scores, methods=fnns)
+    used = sorted(acc.dropna(how="all").index)
+    acc = acc.loc[used]
+    sizes = table_a11()["N"].reindex(used)
+    groups = size_groups(sizes)
+    protocol = PAPER_SPLIT_NOTE if splits == ["0"] else f"mean over data_py split columns {', '.join(splits)}"
+    failures = ours[ours["status"] != "ok"]
+    failed_text = (f" Failed or unavailable jobs (recorded in failures.csv): {len(failures)}."
+                   if len(failures) else "")
+    base = f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {DEVIATIONS}"
+    captions: dict[str, str] = {}
+
+    # Table 1 (left): the 7 FNNs over all datasets; rank minus 4 = (7 + 1) / 2.
+    t1 = rank_comparison(acc, published_table="Table1-left", statistic="avg_rank_minus_expected")
+    captions["table1"] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
+                          f"paired Wilcoxon p-values against the best, over {acc.shape[0]} datasets, next to the "
+                          f"published values (Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper). {base}")
+    write_table(t1, out_dir / "table1", captions["table1"])
+
+    # The 24-method comparison: our 7 FNNs + Fernandez-Delgado's 17 published representatives.
+    fd = published_24_accuracies()[list(FD_REPRESENTATIVES)].reindex(used)
+    acc24 = pd.concat([acc, fd], axis=1)
+    label = " (24 methods: our 7 FNNs + Fernandez-Delgado et al.'s 17 published family representatives, "
+    for name, group, table, stat in [
+        ("table1_right", "large", "Table1-right", "avg_rank_minus_expected"),
+        ("tableA12", "small", "TableA12", "avg_rank"),
+        ("tableA13", "large", "TableA13", "avg_rank"),
+    ]:
+        sub = acc24.loc[groups[group]]
+        frame = rank_comparison(sub, published_table=table, statistic=stat)
+        frame.insert(1, "source", ["published (FD 2014)" if m in FD_REPRESENTATIVES else "ours" for m in frame["method"]])
+        captions[name] = (f"{table}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), {sub.shape[0]} "
+                          f"datasets{label}labelled 'published'); {stat}. {base}")
+        write_table(frame, out_dir / name, captions[name])
+
+    # Table A11: per-dataset accuracies, ours next to the paper's.
+    a11 = table_a11().reindex(used)
+    per_split = ours[ours["status"] == "ok"].pivot_table(index="dataset", columns="method", values="value", aggfunc="std")
+    rows = pd.DataFrame({"dataset": used, "N": a11["N"].to_numpy(), "M": a11["M"].to_numpy()})
+    for method in [*fnns, *[b for b in baselines if b in set(ours["method"])]]:
+        mine = accuracy_table(scores, methods=[method])[method].reindex(used)
+        rows[method] = mine.to_numpy()
+        if len(splits) > 1 and method in per_split:
+            rows[f"{method}_std"] = per_split[method].reindex(used).to_numpy()
+        if method in a11:
+            rows[f"{method}_published"] = a11[method].to_numpy()
+            rows[f"{method}_diff"] = rows[method] - rows[f"{method}_published"]
+    captions["tableA11"] = (f"Table A11: test accuracy per dataset, ours next to the published (Klambauer et al. 2017);"
+                            f" RF and SVM are our baselines (no published column). {base}")
+    write_table(rows, out_dir / "tableA11", captions["tableA11"])
+
+    # Our FNNs and our baselines, ranked together (beyond the paper).
+    mine = [*fnns, *[b for b in baselines if b in set(ours["method"])]]
+    acc_b = accuracy_table(scores, methods=mine).reindex(used)
+    parts = []
+    for group in ("all", "small", "large"):
+        sub = acc_b.loc[groups[group]]
+        if sub.dropna(how="all").empty:
+            continue
+        frame = rank_comparison(sub, published_table=None, statistic="avg_rank")
+        frame.insert(0, "group", group)
+        parts.append(frame)
+    baseline_table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    captions["table_baselines"] = (f"Our FNNs and our RF / SVM baselines (same splits, validation-selected grids), "
+                                   f"average ranks and Wilcoxon p-values per size group (beyond the paper). {base}")
+    write_table(baseline_table, out_dir / "table_baselines", captions["table_baselines"])
+
+    # Stability across splits (beyond the paper): Table 1 statistics per split column.
+    if len(splits) > 1:
+        parts = []
+        for split in splits:
+            per = accuracy_table(scores, methods=fnns, split=split).reindex(used).dropna(how="all")
+            frame = rank_comparison(per, published_table=None, statistic="avg_rank_minus_expected")
+            frame.insert(0, "split", split)
+            parts.append(frame)
+        captions["table1_per_split"] = f"Table 1 (left) statistics per data_py split column (beyond the paper). {base}"
+        write_table(pd.concat(parts, ignore_index=True), out_dir / "table1_per_split", captions["table1_per_split"])
+
+    atomic_write_bytes(out_dir / "captions.json", lambda f: f.write((json.dumps(captions, indent=1) + "\n").encode()))
+    return {"captions": captions, "datasets": len(used), "splits": splits,
+            "table1": t1, "friedman": _friedman(acc)}
+
+
+def _friedman(acc: pd.DataFrame) -> dict[str, Any]:
+    from .stats import friedman
+
+    try:
+        return friedman(acc)
+    except ValueError as exc:
+        return {"error": str(exc), "statistic": np.nan, "p_value": np.nan}

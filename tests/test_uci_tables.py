@@ -1,0 +1,123 @@
+"""Baselines, aggregation, the UCI tables and figures, the report, and a crashed job's record."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO
+from test_engine import blobs
+
+from snnbench.aggregate import aggregate
+from snnbench.baselines import run_baseline_grid
+from snnbench.reference import table_a11
+from snnbench.results import write_outputs
+from snnbench.tables import build_uci_tables
+
+
+@pytest.mark.parametrize("method,configs", [
+    ("RF", [{"n_estimators": 50, "max_features": "sqrt", "min_samples_leaf": 1}]),
+    ("SVM", [{"C": 2.0, "gamma": 0.125}, {"C": -1.0, "gamma": 0.125}]),
+])
+def test_baselines_learn_and_record_failures(method, configs):
+    rows, curves = run_baseline_grid(blobs(), benchmark="uci", dataset="blobs", method=method, split=0,
+                                     configs=configs, threads=1, progress=False)
+    assert rows.loc[0, "status"] == "ok" and rows.loc[0, "test_metric"] > 0.9
+    assert curves.empty and rows.loc[0, "metric"] == "accuracy"
+    if len(configs) > 1:
+        assert rows.loc[1, "status"] == "failed" and "C" in rows.loc[1, "error"]
+
+
+def test_baselines_score_binary_tasks_by_roc_auc():
+    from snnbench.tasks import Task
+
+    task = blobs(classes=2, seed=3)
+    binary = Task(kind="binary", n_out=1, X=task.X, y={k: v.astype(np.float32)[:, None] for k, v in task.y.items()})
+    rows, _ = run_baseline_grid(binary, benchmark="htru2", dataset="htru2", method="SVM", split=0,
+                                configs=[{"C": 2.0, "gamma": 0.125}], progress=False)
+    assert rows.loc[0, "metric"] == "roc_auc" and rows.loc[0, "test_metric"] > 0.95
+
+
+def fake_run(tmp_path, datasets, *, seed=0, noise=0.02):
+    """Summaries of our 7 FNNs + RF + SVM: published Table A11 accuracies plus noise (a made-up run)."""
+    rng = np.random.default_rng(seed)
+    a11 = table_a11()
+    paths = []
+    for dataset in datasets:
+        for method in ["SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet", "RF", "SVM"]:
+            out = tmp_path / "train" / dataset / f"{method}.csv"
+            base = a11.at[dataset, method] if method in a11 else a11.at[dataset, "SNN"]
+            value = float(np.clip(base + rng.normal(0, noise), 0, 1)) if pd.notna(base) else 0.5
+            depth_key = "n_blocks" if method == "ResNet" else "n_layers"
+            summary = {"benchmark": "uci", "dataset": dataset, "method": method, "split": 0, "metric": "accuracy",
+                       "status": "ok", "reason": None, "n_configs": 4,
+                       "counts": {"ok": 3, "diverged": 1 if method == "SNN" else 0, "failed": 0},
+                       "selected": {"config_id": 1, "hyperparameters": {depth_key: 4}, "best_epoch": 30,
+                                    "val_metric": value, "test_metric": value}, "total_seconds": 1.0}
+            if dataset == datasets[-1] and method == "ResNet":
+                summary.update(status="failed", reason="the training job crashed (exit 137)", selected=None, counts={})
+            write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
+            paths.append(out.with_suffix(".json"))
+    return paths
+
+
+def test_aggregate_tables_figures_and_report(tmp_path):
+    datasets = list(table_a11().index[:40])
+    summaries = fake_run(tmp_path, datasets)
+    scores = aggregate(summaries, benchmark="uci", scores_out=tmp_path / "uci" / "scores.csv",
+                       failures_out=tmp_path / "failures.csv")
+    ours = scores[scores["source"] == "ours"]
+    assert len(ours) == 40 * 9 and (ours["status"] == "ok").sum() == 40 * 9 - 1
+    published = scores[scores["source"] == "published"]
+    assert len(published) == 40 * 24 and set(published["origin"]) == {"Table A11", "Fernandez-Delgado et al. 2014"}
+    failures = pd.read_csv(tmp_path / "failures.csv")
+    assert len(failures) == 41  # 40 SNN jobs with a diverged configuration + the crashed ResNet job
+    assert "exit 137" in failures.loc[failures["status"] == "failed", "reason"].iloc[0]
+
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": [*datasets, "miniboone"],
+                            "status": ["ok"] * 40 + ["unavailable"]})
+    result = build_uci_tables(pd.read_csv(tmp_path / "uci" / "scores.csv", dtype={"split": str}), summary,
+                              tmp_path / "uci")
+    t1 = pd.read_csv(tmp_path / "uci" / "table1.csv")
+    assert len(t1) == 7 and t1["avg_rank_minus_expected"].sum() == pytest.approx(0, abs=1e-9)
+    assert set(t1.columns) >= {"method", "p_value", "p_holm", "n_datasets", "published", "published_p", "difference"}
+    best = t1.iloc[0]
+    assert np.isnan(best["p_value"]) and t1["p_value"].iloc[1:].between(0, 1).all()
+    caption = (tmp_path / "uci" / "table1.md").read_text().splitlines()[0]
+    assert "40 of 121 UCI datasets; miniboone unavailable" in caption and "failures.csv" in caption
+    a12 = pd.read_csv(tmp_path / "uci" / "tableA12.csv")
+    assert len(a12) == 24 and (a12["source"] == "published (FD 2014)").sum() == 17
+    a11 = pd.read_csv(tmp_path / "uci" / "tableA11.csv")
+    assert len(a11) == 40 and {"SNN", "SNN_published", "SNN_diff", "RF", "SVM"} <= set(a11.columns)
+    assert "\\begin{table}" in (tmp_path / "uci" / "table1.tex").read_text()
+    assert result["datasets"] == 40
+
+    from snnbench.cli import main
+
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    assert main(["tables", "--scores", str(tmp_path / "uci" / "scores.csv"), "--data-summary",
+                 str(tmp_path / "summary.csv"), "--out-dir", str(tmp_path / "uci")]) == 0
+    figures = {p.name for p in (tmp_path / "uci" / "figures").iterdir()}
+    assert {"cd_all.png", "cd_all.svg", "snn_vs_methods.png", "selected_depth.png"} <= figures
+    depth = pd.read_csv(tmp_path / "uci" / "selected_depth.csv")
+    assert depth.set_index("method").at["SNN", "ours"] == 4 and depth.set_index("method").at["SNN", "published"] == 10.8
+
+    assert main(["report", "--results-dir", str(tmp_path), "--out", str(tmp_path / "REPORT.md")]) == 0
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "[uci/table1.md](uci/table1.md)" in report and "41 jobs" in report
+
+
+def test_a_crashed_job_is_recorded_as_failed(tmp_path):
+    log = tmp_path / "job.log"
+    log.write_text("Traceback (most recent call last):\nRuntimeError: CUDA out of memory\n")
+    out = tmp_path / "split0.csv"
+    result = subprocess.run([sys.executable, "-m", "snnbench", "record-failure", "--benchmark", "uci", "--dataset",
+                             "iris", "--method", "SNN", "--split", "0", "--out", str(out), "--log", str(log),
+                             "--reason", "exit 1"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["status"] == "failed" and "CUDA out of memory" in summary["reason"] and "exit 1" in summary["reason"]

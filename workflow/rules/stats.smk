@@ -1,0 +1,69 @@
+# Aggregate the training summaries, compute the rank statistics, write the paper's tables and
+# figures (UCI), check the statistics on the paper's own numbers, and write the report.
+
+
+rule aggregate_uci:
+    input:
+        get_uci_summaries,
+    output:
+        scores=report(f"{RESULTS}/uci/scores.csv", category="UCI", caption="../report/scores.rst"),
+        failures=f"{RESULTS}/failures.csv",
+    log:
+        f"{LOGS}/aggregate/uci.log",
+    conda:
+        ENV
+    shell:
+        "python -m snnbench aggregate --benchmark uci --out {output.scores} --failures {output.failures} {input}"
+        " > {log} 2>&1"
+
+
+rule tables_uci:
+    input:
+        scores=f"{RESULTS}/uci/scores.csv",
+        data_summary=f"{RESULTS}/data/summary.csv",
+    output:
+        table1=report(f"{RESULTS}/uci/table1.csv", category="UCI", caption="../report/table1.rst"),
+        tableA11=report(f"{RESULTS}/uci/tableA11.csv", category="UCI", caption="../report/tableA11.rst"),
+        tableA12=report(f"{RESULTS}/uci/tableA12.csv", category="UCI", caption="../report/tableA12.rst"),
+        tableA13=report(f"{RESULTS}/uci/tableA13.csv", category="UCI", caption="../report/tableA13.rst"),
+        figures=report(directory(f"{RESULTS}/uci/figures"), patterns=["{name}.png"], category="UCI",
+                       caption="../report/figures.rst"),
+    log:
+        f"{LOGS}/tables/uci.log",
+    params:
+        out_dir=lambda w, output: str(Path(output.table1).parent),
+    conda:
+        ENV
+    shell:
+        "python -m snnbench tables --scores {input.scores} --data-summary {input.data_summary}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule paper_check:
+    output:
+        table1=report(f"{RESULTS}/paper_check/table1.csv", category="Paper check", caption="../report/paper_check.rst"),
+        tableA12=f"{RESULTS}/paper_check/tableA12.csv",
+        tableA13=f"{RESULTS}/paper_check/tableA13.csv",
+    log:
+        f"{LOGS}/paper_check.log",
+    params:
+        out_dir=lambda w, output: str(Path(output.table1).parent),
+    conda:
+        ENV
+    shell:
+        "python -m snnbench stats --published --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule write_report:
+    input:
+        get_report_inputs,
+    output:
+        f"{RESULTS}/REPORT.md",
+    log:
+        f"{LOGS}/report.log",
+    params:
+        results_dir=lambda w, output: str(Path(output[0]).parent),
+    conda:
+        ENV
+    shell:
+        "python -m snnbench report --results-dir {params.results_dir} --out {output} > {log} 2>&1"
