@@ -226,6 +226,11 @@ def test_roc_auc_matches_scikit_learn_with_ties_and_masks_missing_labels():
     score = np.round(rng.normal(size=500) + y, 1)  # many ties
     assert roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
     assert np.isnan(roc_auc(np.ones(5), np.arange(5.0)))
+    from scipy.stats import rankdata
+
+    from snnbench.metrics import average_ranks
+
+    assert np.array_equal(average_ranks(score), rankdata(score))
     Y = np.stack([y, 1 - y], axis=1).astype(float)
     Y[:100, 1] = np.nan
     logits = np.stack([score, -score], axis=1)

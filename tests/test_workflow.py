@@ -82,16 +82,34 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert (tmp_path / "results" / "logs" / "download" / "uci121.log").is_file()
     train = tmp_path / "results" / "train"
     summaries = {p.relative_to(train).as_posix(): json.loads(p.read_text()) for p in train.glob("*/*/*/*.json")}
-    assert len(summaries) == 12  # (5 UCI datasets + HTRU2 fold 0) x (SNN, MSRAinit)
+    assert len(summaries) == 6 * 9 + 7  # 6 UCI datasets x (7 FNNs + RF + SVM), HTRU2 fold 0 x 7 FNNs
     iris = summaries["uci/iris/SNN/split0.json"]
     assert iris["status"] == "ok" and iris["n_configs"] == 2 and iris["settings"]["epochs"] == 20
-    assert iris["grid"] == {"n_hidden": [256], "n_layers": [2, 8], "lr": [0.01], "dropout": [0.05],
+    assert iris["grid"] == {"n_hidden": [256], "n_layers": [2, 8], "lr": [0.01], "dropout": [0],
                             "layer_form": ["rectangular"]}
     assert summaries["uci/miniboone/MSRAinit/split0.json"]["status"] == "unavailable"
+    assert summaries["uci/iris/SVM/split0.json"]["n_configs"] == 6
     htru2 = summaries["htru2/htru2/SNN/split0.json"]
     assert htru2["metric"] == "roc_auc" and htru2["selected"]["test_metric"] > 0.9
     assert htru2["sizes"] == {"train": 14319, "validation": 1789, "test": 1790}
     assert (tmp_path / "results" / "logs" / "train" / "uci" / "iris" / "SNN" / "split0.log").is_file()
+    # the UCI tables, figures and report
+    uci = tmp_path / "results" / "uci"
+    t1 = list(csv.DictReader(open(uci / "table1.csv")))
+    assert [r["method"] for r in t1] and len(t1) == 7
+    assert abs(sum(float(r["avg_rank_minus_expected"]) for r in t1)) < 1e-9
+    assert all(int(r["n_datasets"]) == 5 for r in t1[1:])
+    caption = (uci / "table1.md").read_text().splitlines()[0]
+    assert "5 of 121 UCI datasets; miniboone unavailable" in caption
+    assert len(list(csv.DictReader(open(uci / "tableA12.csv")))) == 24
+    assert len(list(csv.DictReader(open(uci / "tableA11.csv")))) == 5
+    assert {"cd_all.png", "cd_small.png", "snn_vs_methods.svg", "selected_depth.png"} <= {
+        p.name for p in (uci / "figures").iterdir()}
+    failures = list(csv.DictReader(open(tmp_path / "results" / "failures.csv")))
+    assert {r["dataset"] for r in failures if r["status"] == "unavailable"} == {"miniboone"}
+    check = list(csv.DictReader(open(tmp_path / "results" / "paper_check" / "table1.csv")))
+    assert check[0]["method"] == "SNN"
+    assert "[uci/table1.md](uci/table1.md)" in (tmp_path / "results" / "REPORT.md").read_text()
     again = snakemake("--cores", "2", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -52,6 +52,7 @@ def rank_comparison(acc: pd.DataFrame, *, published_table: str | None, statistic
     if published_table is None:
         return ours
     table = ours.merge(_published(published_table), on="method", how="left")
+    table["published_star"] = table["published_star"].fillna("")
     table["difference"] = table[statistic] - table["published"]
     return table
 
@@ -108,6 +109,10 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
                    if len(failures) else "")
     base = f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {DEVIATIONS}"
     captions: dict[str, str] = {}
+
+    if len(fnns) < len(FNNS):
+        base += (f" Only {len(fnns)} of the 7 FNNs were run ({', '.join(fnns)}): ranks and expected ranks are "
+                 "over those, so the differences to the published values compare unlike sets.")
 
     # Table 1 (left): the 7 FNNs over all datasets; rank minus 4 = (7 + 1) / 2.
     t1 = rank_comparison(acc, published_table="Table1-left", statistic="avg_rank_minus_expected")
