@@ -75,7 +75,7 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv")))
     by_name = {r["dataset"]: r for r in rows}
-    assert [r["benchmark"] for r in rows] == ["uci"] * 5 + ["htru2"]
+    assert [r["benchmark"] for r in rows] == ["uci"] * 6 + ["htru2"]
     assert by_name["iris"]["status"] == "ok" and (by_name["iris"]["n"], by_name["iris"]["d"]) == ("150", "4")
     assert by_name["miniboone"]["status"] == "unavailable"
     assert by_name["htru2"]["n"] == "17898"
@@ -127,7 +127,7 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
     damaged.write_bytes(damaged.read_bytes().replace(b"\t0.", b"\t1.", 1))
     shutil.copytree(mirror / "htru2", folder / "htru2")
     config = write_config(tmp_path, mirror=str(folder), benchmarks=["uci"], uci={"datasets": ["iris", "wine"]},
-                          train={"methods": []})
+                          train={"methods": [], "baselines": []})
     result = snakemake("--cores", "2", "--configfile", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {r["dataset"]: r for r in csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv"))}

@@ -98,6 +98,10 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     ours = scores[scores["source"] == "ours"]
     splits = sorted(ours["split"].astype(str).unique())
     fnns = [m for m in FNNS if m in set(ours["method"])]
+    if not fnns:
+        from .errors import DataError
+
+        raise DataError("the scores hold no FNN result; the UCI tables compare the FNNs (train.methods)")
     acc = accuracy_table(scores, methods=fnns)
     used = sorted(acc.dropna(how="all").index)
     acc = acc.loc[used]
