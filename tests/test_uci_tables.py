@@ -42,26 +42,26 @@ def test_baselines_score_binary_tasks_by_roc_auc():
     assert rows.loc[0, "metric"] == "roc_auc" and rows.loc[0, "test_metric"] > 0.95
 
 
-def fake_run(tmp_path, datasets, *, seed=0, noise=0.02):
+def fake_run(tmp_path, datasets, *, seed=0, noise=0.02, splits=(0,)):
     """Summaries of our 7 FNNs + RF + SVM: published Table A11 accuracies plus noise (a made-up run)."""
     rng = np.random.default_rng(seed)
     a11 = table_a11()
     paths = []
-    for dataset in datasets:
-        for method in ["SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet", "RF", "SVM"]:
-            out = tmp_path / "train" / dataset / f"{method}.csv"
-            base = a11.at[dataset, method] if method in a11 else a11.at[dataset, "SNN"]
-            value = float(np.clip(base + rng.normal(0, noise), 0, 1)) if pd.notna(base) else 0.5
-            depth_key = "n_blocks" if method == "ResNet" else "n_layers"
-            summary = {"benchmark": "uci", "dataset": dataset, "method": method, "split": 0, "metric": "accuracy",
-                       "status": "ok", "reason": None, "n_configs": 4,
-                       "counts": {"ok": 3, "diverged": 1 if method == "SNN" else 0, "failed": 0},
-                       "selected": {"config_id": 1, "hyperparameters": {depth_key: 4}, "best_epoch": 30,
-                                    "val_metric": value, "test_metric": value}, "total_seconds": 1.0}
-            if dataset == datasets[-1] and method == "ResNet":
-                summary.update(status="failed", reason="the training job crashed (exit 137)", selected=None, counts={})
-            write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
-            paths.append(out.with_suffix(".json"))
+    methods = ["SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet", "RF", "SVM"]
+    for dataset, split, method in [(d, k, m) for d in datasets for k in splits for m in methods]:
+        out = tmp_path / "train" / dataset / method / f"split{split}.csv"
+        base = a11.at[dataset, method] if method in a11 else a11.at[dataset, "SNN"]
+        value = float(np.clip(base + rng.normal(0, noise), 0, 1)) if pd.notna(base) else 0.5
+        depth_key = "n_blocks" if method == "ResNet" else "n_layers"
+        summary = {"benchmark": "uci", "dataset": dataset, "method": method, "split": split, "metric": "accuracy",
+                   "status": "ok", "reason": None, "n_configs": 4,
+                   "counts": {"ok": 3, "diverged": 1 if method == "SNN" else 0, "failed": 0},
+                   "selected": {"config_id": 1, "hyperparameters": {depth_key: 4}, "best_epoch": 30,
+                                "val_metric": value, "test_metric": value}, "total_seconds": 1.0}
+        if dataset == datasets[-1] and method == "ResNet" and split == 0:
+            summary.update(status="failed", reason="the training job crashed (exit 137)", selected=None, counts={})
+        write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
+        paths.append(out.with_suffix(".json"))
     return paths
 
 
@@ -121,3 +121,21 @@ def test_a_crashed_job_is_recorded_as_failed(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["status"] == "failed" and "CUDA out of memory" in summary["reason"] and "exit 1" in summary["reason"]
+
+
+def test_all_four_split_columns_give_mean_std_and_per_split_statistics(tmp_path):
+    datasets = list(table_a11().index[:12])
+    summaries = fake_run(tmp_path, datasets, splits=(0, 1, 2, 3))
+    scores = aggregate(summaries, benchmark="uci", scores_out=tmp_path / "scores.csv")
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": datasets, "status": "ok"})
+    result = build_uci_tables(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}), summary, tmp_path / "uci")
+    assert result["splits"] == ["0", "1", "2", "3"]
+    a11 = pd.read_csv(tmp_path / "uci" / "tableA11.csv")
+    ours = scores[(scores["source"] == "ours") & (scores["method"] == "SNN") & (scores["dataset"] == datasets[0])]
+    assert a11.loc[0, "SNN"] == pytest.approx(ours["value"].mean())
+    assert a11.loc[0, "SNN_std"] == pytest.approx(ours["value"].std())
+    per_split = pd.read_csv(tmp_path / "uci" / "table1_per_split.csv")
+    assert sorted(per_split["split"].unique()) == [0, 1, 2, 3] and len(per_split) == 28
+    assert "mean over data_py split columns 0, 1, 2, 3" in (tmp_path / "uci" / "table1.md").read_text()
+    friedman = pd.read_csv(tmp_path / "uci" / "friedman.csv")
+    assert list(friedman["group"]) == ["all", "small", "large"] and friedman.loc[0, "k"] == 7

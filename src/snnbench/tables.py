@@ -184,9 +184,19 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         captions["table1_per_split"] = f"Table 1 (left) statistics per data_py split column (beyond the paper). {base}"
         write_table(pd.concat(parts, ignore_index=True), out_dir / "table1_per_split", captions["table1_per_split"])
 
+    # Friedman test per group (beyond the paper), on the datasets where every method has a result.
+    friedman_rows = []
+    for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24.loc[groups["small"]], "24 methods"),
+                                ("large", acc24.loc[groups["large"]], "24 methods")]:
+        friedman_rows.append({"group": group, "methods": label, **_friedman(frame if group != "all" else acc)})
+    friedman_table = pd.DataFrame(friedman_rows)
+    captions["friedman"] = ("Friedman test per size group on the datasets where every method has a result "
+                            f"(beyond the paper). {base}")
+    write_table(friedman_table, out_dir / "friedman", captions["friedman"])
+
     atomic_write_bytes(out_dir / "captions.json", lambda f: f.write((json.dumps(captions, indent=1) + "\n").encode()))
     return {"captions": captions, "datasets": len(used), "splits": splits,
-            "table1": t1, "friedman": _friedman(acc)}
+            "table1": t1, "friedman": friedman_table}
 
 
 def _friedman(acc: pd.DataFrame) -> dict[str, Any]:
