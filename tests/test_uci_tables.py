@@ -81,7 +81,7 @@ def test_aggregate_tables_figures_and_report(tmp_path):
     summary = pd.DataFrame({"benchmark": "uci", "dataset": [*datasets, "miniboone"],
                             "status": ["ok"] * 40 + ["unavailable"]})
     result = build_uci_tables(pd.read_csv(tmp_path / "uci" / "scores.csv", dtype={"split": str}), summary,
-                              tmp_path / "uci")
+                              tmp_path / "uci", settings={"optimizer": "sgd", "batch_size": 128, "device": "cpu"})
     t1 = pd.read_csv(tmp_path / "uci" / "table1.csv")
     assert len(t1) == 7 and t1["avg_rank_minus_expected"].sum() == pytest.approx(0, abs=1e-9)
     assert set(t1.columns) >= {"method", "p_value", "p_holm", "n_datasets", "published", "published_p", "difference"}
@@ -89,6 +89,7 @@ def test_aggregate_tables_figures_and_report(tmp_path):
     assert np.isnan(best["p_value"]) and t1["p_value"].iloc[1:].between(0, 1).all()
     caption = (tmp_path / "uci" / "table1.md").read_text().splitlines()[0]
     assert "40 of 121 UCI datasets; miniboone unavailable" in caption and "failures.csv" in caption
+    assert "settings the paper leaves open: optimizer=sgd, batch_size=128 (every entry" in caption
     a12 = pd.read_csv(tmp_path / "uci" / "tableA12.csv")
     assert len(a12) == 24 and (a12["source"] == "published (FD 2014)").sum() == 17
     a11 = pd.read_csv(tmp_path / "uci" / "tableA11.csv")

@@ -238,7 +238,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     scores = pd.read_csv(args.scores, dtype={"split": str})
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
-    result = build_uci_tables(scores, summary, out)
+    result = build_uci_tables(scores, summary, out, settings=_json_option(args.settings, "--settings") or None)
     fnns = [m for m in METHODS if m in set(scores.loc[scores["source"] == "ours", "method"])]
     acc = accuracy_table(scores, methods=fnns).dropna(how="all")
     groups = size_groups(table_a11()["N"].reindex(acc.index))
@@ -370,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", required=True, help="scores.csv from `snnbench aggregate`")
     p.add_argument("--data-summary", required=True, help="results/data/summary.csv")
     p.add_argument("--out-dir", required=True)
+    p.add_argument("--settings", help="the run's training settings as JSON (listed in the captions)")
     p.set_defaults(func=cmd_tables)
 
     p = groups.add_parser("stats", help="--published: the rank statistics on the paper's own accuracies (paper check)")

@@ -32,11 +32,12 @@ rule tables_uci:
         f"{LOGS}/tables/uci.log",
     params:
         out_dir=lambda w, output: str(Path(output.table1).parent),
+        settings=get_train_settings(),
     conda:
         ENV
     shell:
         "python -m snnbench tables --scores {input.scores} --data-summary {input.data_summary}"
-        " --out-dir {params.out_dir} > {log} 2>&1"
+        " --out-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
 
 
 rule paper_check:
