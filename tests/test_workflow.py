@@ -82,7 +82,7 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert (tmp_path / "results" / "logs" / "download" / "uci121.log").is_file()
     train = tmp_path / "results" / "train"
     summaries = {p.relative_to(train).as_posix(): json.loads(p.read_text()) for p in train.glob("*/*/*/*.json")}
-    assert len(summaries) == 6 * 9 + 7  # 6 UCI datasets x (7 FNNs + RF + SVM), HTRU2 fold 0 x 7 FNNs
+    assert len(summaries) == 6 * 9 + 3 * 9  # (6 UCI datasets + 3 HTRU2 folds) x (7 FNNs + RF + SVM)
     iris = summaries["uci/iris/SNN/split0.json"]
     assert iris["status"] == "ok" and iris["n_configs"] == 2 and iris["settings"]["epochs"] == 20
     assert iris["grid"] == {"n_hidden": [256], "n_layers": [2, 8], "lr": [0.01], "dropout": [0],
@@ -109,7 +109,12 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert {r["dataset"] for r in failures if r["status"] == "unavailable"} == {"miniboone"}
     check = list(csv.DictReader(open(tmp_path / "results" / "paper_check" / "table1.csv")))
     assert check[0]["method"] == "SNN"
-    assert "[uci/table1.md](uci/table1.md)" in (tmp_path / "results" / "REPORT.md").read_text()
+    report = (tmp_path / "results" / "REPORT.md").read_text()
+    assert "[uci/table1.md](uci/table1.md)" in report and "## HTRU2" in report
+    table3 = {r["method"]: r for r in csv.DictReader(open(tmp_path / "results" / "htru2" / "table3.csv"))}
+    assert table3["SNN"]["n_folds"] == "3" and float(table3["SNN"]["auc_mean"]) > 0.9
+    assert table3["SNN"]["published_mean"] == "0.9803" and table3["RF"]["source"] == "ours"
+    assert "NaiveBayes (Lyon et al. 2016)" in table3
     again = snakemake("--cores", "2", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -78,6 +78,18 @@ def published_uci_rows(datasets: list[str]) -> pd.DataFrame:
     return frame.reindex(columns=[*SCORE_COLUMNS, "origin"])
 
 
+def published_htru2_rows() -> pd.DataFrame:
+    """Table 3's published AUC means (the paper's FNNs and the rows it quotes from Lyon et al. 2016)."""
+    from .reference import published_htru2_table3
+
+    table = published_htru2_table3()
+    frame = pd.DataFrame({"benchmark": "htru2", "dataset": "htru2", "method": table["method"], "split": "paper",
+                          "source": "published", "metric": "roc_auc", "value": table["auc_mean"], "status": "ok",
+                          "origin": ["Table 3" if k == "FNN" else "Lyon et al. 2016 (quoted in Table 3)"
+                                     for k in table["kind"]]})
+    return frame.reindex(columns=[*SCORE_COLUMNS, "origin"])
+
+
 def failure_rows(scores: pd.DataFrame) -> pd.DataFrame:
     ours = scores[scores["source"] == "ours"]
     bad = ours[(ours["status"] != "ok") | (ours["n_diverged"] > 0) | (ours["n_failed"] > 0)].copy()
@@ -100,6 +112,8 @@ def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | 
     frames = [ours]
     if benchmark == "uci":
         frames.append(published_uci_rows(sorted(set(ours["dataset"]))))
+    elif benchmark == "htru2":
+        frames.append(published_htru2_rows())
     scores = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     scores = scores.sort_values(["source", "dataset", "method", "split"], key=lambda c: c.astype(str), kind="mergesort")
     _write_csv(scores, Path(scores_out))

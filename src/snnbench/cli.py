@@ -229,12 +229,27 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_tables(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    if args.benchmark == "htru2":
+        from .htru2_tables import build_htru2_tables
+
+        scores = pd.read_csv(args.scores, dtype={"split": str})
+        result = build_htru2_tables(scores, args.out_dir, settings=_json_option(args.settings, "--settings") or None,
+                                    n_folds=args.n_folds)
+        print(f"htru2 table 3: folds {', '.join(map(str, result['folds']))} -> {args.out_dir}")
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(result["table3"].to_string(index=False))
+        return 0
+    if args.benchmark != "uci":
+        raise SnnbenchError(f"no tables for {args.benchmark} yet")
+
     from .figures import cd_diagram, depth_plot, snn_scatter
     from .models import METHODS
     from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
     from .stats import size_groups
     from .tables import accuracy_table, build_uci_tables
 
+    if not args.data_summary:
+        raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
     scores = pd.read_csv(args.scores, dtype={"split": str})
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
@@ -366,9 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failures", help="failures table (.csv)")
     p.set_defaults(func=cmd_aggregate)
 
-    p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13 (ours beside the published) and figures")
+    p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13; HTRU2: Table 3 (ours beside the published), figures")
+    p.add_argument("--benchmark", default="uci", choices=("uci", "htru2"))
     p.add_argument("--scores", required=True, help="scores.csv from `snnbench aggregate`")
-    p.add_argument("--data-summary", required=True, help="results/data/summary.csv")
+    p.add_argument("--data-summary", help="results/data/summary.csv (uci)")
+    p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--settings", help="the run's training settings as JSON (listed in the captions)")
     p.set_defaults(func=cmd_tables)

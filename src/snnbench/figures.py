@@ -78,3 +78,16 @@ def depth_plot(scores: pd.DataFrame, stem: Path) -> tuple[list[Path], pd.DataFra
     ax.set_ylabel("mean selected depth (layers; ResNet: blocks)", fontsize=8)
     ax.legend(fontsize=8)
     return _save(fig, stem), table.reset_index()
+
+
+def per_fold_plot(folds: pd.DataFrame, stem: Path) -> list[Path]:
+    """HTRU2: the test ROC-AUC of every outer fold per method (points), and the mean (bar)."""
+    methods = list(folds.columns)
+    fig, ax = plt.subplots(figsize=(1.0 * len(methods) + 2, 3))
+    for i, method in enumerate(methods):
+        values = folds[method].dropna()
+        ax.scatter([i] * len(values), values, s=12, alpha=0.7)
+        ax.hlines(values.mean(), i - 0.3, i + 0.3, color="black")
+    ax.set_xticks(range(len(methods)), methods, rotation=30, fontsize=8)
+    ax.set_ylabel("test ROC-AUC per outer fold", fontsize=8)
+    return _save(fig, stem)

@@ -36,9 +36,10 @@ BASELINE_GRIDS: dict[str, Grid] = {
 
 
 def default_grids() -> dict[str, dict[str, Grid]]:
-    """The paper's FNN grids plus our UCI baseline grids: what config/grids.yaml holds."""
+    """The paper's FNN grids plus our baseline grids (UCI, HTRU2): what config/grids.yaml holds."""
     grids = paper_grids()
-    grids["uci"].update({m: {k: list(v) for k, v in g.items()} for m, g in BASELINE_GRIDS.items()})
+    for benchmark in ("uci", "htru2"):
+        grids[benchmark].update({m: {k: list(v) for k, v in g.items()} for m, g in BASELINE_GRIDS.items()})
     return grids
 
 

@@ -29,6 +29,11 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         lines += ["", "Figures:", ""]
         lines += [f"- {_link(p, out.parent)}" for p in sorted((uci / "figures").glob("*.png"))]
         lines += ["", f"Scores of every job: {_link(uci / 'scores.csv', out.parent)}", ""]
+    htru2 = results / "htru2"
+    if (htru2 / "table3.md").is_file():
+        lines += ["## HTRU2", "", (htru2 / "table3.md").read_text().strip(), ""]
+        lines += [f"- {_link(p, out.parent)}" for p in sorted((htru2 / "figures").glob("*.png"))]
+        lines += [f"- Scores of every job: {_link(htru2 / 'scores.csv', out.parent)}", ""]
     failures = results / "failures.csv"
     if failures.is_file():
         frame = pd.read_csv(failures)

@@ -23,10 +23,13 @@ CAPTION_SETTINGS = ("optimizer", "momentum", "batch_size", "loss", "epochs", "sm
                     "resnet_branch_init", "tf32", "seed")
 
 
-def deviations_text(settings: dict[str, Any] | None) -> str:
-    """The caption's list of deviations: the unstated settings of this run and the data deviations."""
-    text = ("Deviations: validation folds as the authors published them (median 20.1 % of the non-test rows, "
-            "not 15 %; U3); RF and SVM are ours, the other 17 methods Fernandez-Delgado et al.'s published results")
+UCI_NOTES = ("validation folds as the authors published them (median 20.1 % of the non-test rows, not 15 %; U3)",
+             "RF and SVM are ours, the other 17 methods Fernandez-Delgado et al.'s published results")
+
+
+def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...] = UCI_NOTES) -> str:
+    """The caption's list of deviations: the benchmark's data notes and the run's unstated settings."""
+    text = "Deviations: " + "; ".join(notes)
     if settings:
         chosen = ", ".join(f"{k}={settings[k]}" for k in CAPTION_SETTINGS if k in settings)
         text += f"; settings the paper leaves open: {chosen}"

@@ -72,11 +72,17 @@ def get_report_inputs(wildcards=None):
     inputs = [f"{RESULTS}/data/summary.csv", f"{RESULTS}/paper_check/table1.csv"]
     if "uci" in config["benchmarks"] and FNN_METHODS:
         inputs += [f"{RESULTS}/uci/table1.csv"]
+    if "htru2" in config["benchmarks"] and methods_for("htru2"):
+        inputs += [f"{RESULTS}/htru2/table3.csv"]
     return inputs
 
 
 def get_uci_summaries(wildcards=None):
     return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/uci/")]
+
+
+def get_htru2_summaries(wildcards=None):
+    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/htru2/")]
 
 
 # ---------------------------------------------------------------------------------- training
@@ -95,8 +101,8 @@ _GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS or BASELINE_METHODS else {}
 
 
 def methods_for(benchmark):
-    """FNNs on every benchmark; the RF and SVM baselines on UCI."""
-    return FNN_METHODS + (BASELINE_METHODS if benchmark == "uci" else [])
+    """FNNs on every benchmark; the RF and SVM baselines on UCI and HTRU2."""
+    return FNN_METHODS + (BASELINE_METHODS if benchmark in ("uci", "htru2") else [])
 
 
 def get_method_grid(benchmark, method):

@@ -40,6 +40,40 @@ rule tables_uci:
         " --out-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
 
 
+rule aggregate_htru2:
+    input:
+        get_htru2_summaries,
+    output:
+        scores=report(f"{RESULTS}/htru2/scores.csv", category="HTRU2", caption="../report/htru2_scores.rst"),
+        failures=f"{RESULTS}/htru2/failures.csv",
+    log:
+        f"{LOGS}/aggregate/htru2.log",
+    conda:
+        ENV
+    shell:
+        "python -m snnbench aggregate --benchmark htru2 --out {output.scores} --failures {output.failures} {input}"
+        " > {log} 2>&1"
+
+
+rule tables_htru2:
+    input:
+        scores=f"{RESULTS}/htru2/scores.csv",
+    output:
+        table3=report(f"{RESULTS}/htru2/table3.csv", category="HTRU2", caption="../report/table3.rst"),
+        figure=report(f"{RESULTS}/htru2/figures/auc_per_fold.png", category="HTRU2", caption="../report/table3.rst"),
+    log:
+        f"{LOGS}/tables/htru2.log",
+    params:
+        out_dir=lambda w, output: str(Path(output.table3).parent),
+        settings=get_train_settings(),
+        n_folds=config["htru2"]["n_folds"],
+    conda:
+        ENV
+    shell:
+        "python -m snnbench tables --benchmark htru2 --scores {input.scores} --out-dir {params.out_dir}"
+        " --n-folds {params.n_folds} --settings {params.settings:q} > {log} 2>&1"
+
+
 rule paper_check:
     output:
         table1=report(f"{RESULTS}/paper_check/table1.csv", category="Paper check", caption="../report/paper_check.rst"),
