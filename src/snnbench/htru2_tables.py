@@ -52,7 +52,11 @@ def table3(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     lyon = published[published["kind"] != "FNN"]
     quoted = pd.DataFrame({"method": lyon["method"] + " (Lyon et al. 2016)", "source": "published (quoted by the paper)",
                            "published_mean": lyon["auc_mean"].to_numpy()})
-    return pd.concat([table, quoted], ignore_index=True)
+    table = pd.concat([table, quoted], ignore_index=True)
+    table["star"] = table["star"].map({True: "yes", False: "no"}).fillna("")
+    table["published_star"] = table["published_star"].fillna("")
+    table[["n_folds", "n_pairs"]] = table[["n_folds", "n_pairs"]].astype("Int64")
+    return table
 
 
 def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, settings: dict[str, Any] | None = None,
@@ -70,7 +74,7 @@ def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, settings: d
                "are our baselines; Naive Bayes, C4.5 and SVM of Lyon et al. 2016 are quoted by the paper."
                + (f" Failed jobs: {len(failed)} (see failures.csv)." if len(failed) else "")
                + " " + deviations_text(settings, notes=HTRU2_NOTES))
-    write_table(table, out_dir / "table3", caption)
+    write_table(table, out_dir / "table3", caption, decimals=4)
     per_fold_plot(fold_table(scores), out_dir / "figures" / "auc_per_fold")
     atomic_write_bytes(out_dir / "caption_table3.txt", lambda f: f.write((caption + "\n").encode()))
     return {"table3": table, "caption": caption, "folds": folds}

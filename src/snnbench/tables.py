@@ -72,22 +72,25 @@ def rank_comparison(acc: pd.DataFrame, *, published_table: str | None, statistic
     return table
 
 
-def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
+def _fmt(frame: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if col.startswith("p_") or col.endswith("_p"):
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.1e}")
         elif out[col].dtype.kind == "f":
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{decimals}f}")
+        else:
+            out[col] = out[col].map(lambda v: "" if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v))
+                                    else v)
     return out
 
 
-def write_table(frame: pd.DataFrame, stem: Path, caption: str) -> list[Path]:
+def write_table(frame: pd.DataFrame, stem: Path, caption: str, *, decimals: int = 3) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
-    shown = _fmt(frame)
+    shown = _fmt(frame, decimals)
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")]
     atomic_write_bytes(paths[0], lambda f: f.write(frame.to_csv(index=False).encode()))
-    md = f"{caption}\n\n{shown.to_markdown(index=False)}\n"
+    md = f"{caption}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n"
     atomic_write_bytes(paths[1], lambda f: f.write(md.encode()))
     tex = shown.to_latex(index=False, caption=caption, label=f"tab:{stem.name}", escape=True)
     atomic_write_bytes(paths[2], lambda f: f.write(tex.encode()))
