@@ -209,6 +209,8 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
                                 ("large", acc24.loc[groups["large"]], "24 methods")]:
         friedman_rows.append({"group": group, "methods": label, **_friedman(frame if group != "all" else acc)})
     friedman_table = pd.DataFrame(friedman_rows)
+    counts = [c for c in ("n_datasets", "k", "n_dropped") if c in friedman_table]
+    friedman_table[counts] = friedman_table[counts].astype("Int64")
     captions["friedman"] = ("Friedman test per size group on the datasets where every method has a result "
                             f"(beyond the paper). {base}")
     write_table(friedman_table, out_dir / "friedman", captions["friedman"])
