@@ -42,19 +42,16 @@ def build_estimator(method: str, config: dict[str, Any], *, seed: int, threads: 
 
 
 def _scores(estimator, X: np.ndarray, n_out: int) -> np.ndarray:
-    """Scores shaped like FNN logits: (n, classes), argmax = the predicted class."""
-    if hasattr(estimator, "predict_proba") and not isinstance(estimator, SVC):
-        proba = estimator.predict_proba(X)
-    else:
-        decision = estimator.decision_function(X)
-        proba = np.stack([-decision, decision], axis=1) if decision.ndim == 1 else None
-        if proba is None:  # one-vs-one decision values: turn the votes into one-hot scores
-            pred = estimator.predict(X)
-            proba = np.zeros((len(X), n_out))
-            proba[np.arange(len(X)), pred] = 1.0
-            return proba
+    """Scores shaped like FNN logits: (n, classes), argmax = the predicted class; classes missing
+    from the training rows keep score 0."""
     full = np.zeros((len(X), n_out))
-    full[:, estimator.classes_] = proba  # classes missing from the training rows keep score 0
+    if not isinstance(estimator, SVC):
+        full[:, estimator.classes_] = estimator.predict_proba(X)
+    elif len(estimator.classes_) == 2:
+        decision = estimator.decision_function(X)
+        full[:, estimator.classes_] = np.stack([-decision, decision], axis=1)
+    else:  # one-vs-one votes: the predicted class scores 1
+        full[np.arange(len(X)), estimator.predict(X)] = 1.0
     return full
 
 

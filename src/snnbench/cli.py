@@ -125,7 +125,9 @@ def _json_option(text: str | None, option: str) -> dict:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .datasets.prepared import PreparedDataset, card_path, read_card
-    from .engine import TrainSettings, run_grid, settings_dict, summarize
+    from dataclasses import asdict
+
+    from .engine import TrainSettings, run_grid, summarize
     from .grids import BASELINES, check_method, expand, get_grid, grid_size, load_grids, narrow
     from .reference import published_uci_accuracy
     from .results import output_paths, write_outputs
@@ -147,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = args.out or f"results/train/{args.benchmark}/{args.dataset}/{args.method}/split{args.split}.csv"
     output_paths(out)  # checks the name before any work
     extra = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "split": args.split,
-             "grid": grid, "grid_size": grid_size(grid), "settings": settings_dict(settings)}
+             "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
     if args.benchmark == "uci":
         extra["published_test_metric"] = published_uci_accuracy(args.dataset, args.method)
         extra["published_source"] = "Table A11"
@@ -242,11 +244,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
     if args.benchmark != "uci":
         raise SnnbenchError(f"no tables for {args.benchmark} yet")
 
-    from .figures import cd_diagram, depth_plot, snn_scatter
-    from .models import METHODS
-    from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
-    from .stats import size_groups
-    from .tables import accuracy_table, build_uci_tables
+    from .figures import write_uci_figures
+    from .tables import build_uci_tables
 
     if not args.data_summary:
         raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
@@ -254,21 +253,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
     result = build_uci_tables(scores, summary, out, settings=_json_option(args.settings, "--settings") or None)
-    fnns = [m for m in METHODS if m in set(scores.loc[scores["source"] == "ours", "method"])]
-    acc = accuracy_table(scores, methods=fnns).dropna(how="all")
-    groups = size_groups(table_a11()["N"].reindex(acc.index))
-    acc24 = pd.concat([acc, published_24_accuracies()[list(FD_REPRESENTATIVES)].reindex(acc.index)], axis=1)
-    figures = out / "figures"
-    for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24, "24 methods"), ("large", acc24, "24 methods")]:
-        sub = frame.loc[groups[group]]
-        try:
-            cd_diagram(sub, figures / f"cd_{group}", title=f"{label}, {group} datasets ({len(sub)})")
-        except ValueError as exc:  # too few complete datasets for the test
-            log.warning("no critical-difference diagram for %s: %s", group, exc)
-    if "SNN" in acc:
-        snn_scatter(acc, figures / "snn_vs_methods")
-    _, depth = depth_plot(scores, figures / "selected_depth")
-    depth.to_csv(out / "selected_depth.csv", index=False)
+    for warning in write_uci_figures(scores, result, out / "figures"):
+        log.warning("%s", warning)
     t1 = result["table1"]
     print(f"uci tables: {result['datasets']} datasets, splits {', '.join(result['splits'])} -> {out}")
     with pd.option_context("display.width", 200):

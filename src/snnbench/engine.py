@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from .errors import ConfigError
 from .metrics import evaluate
 from .models import build_model, depth_of
 from .progress import GridProgress
-from .selection import ALIGNS, early_stopping_epoch, select
+from .selection import ALIGNS, early_stopping_epoch, hyperparameters, select
 from .tasks import Task
 
 log = logging.getLogger("snnbench.train")
@@ -339,7 +339,7 @@ def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any]
         return summary
     summary.update(status="ok", reason=None, selected={
         "config_id": int(chosen["config_id"]),
-        "hyperparameters": {k: _plain(chosen[k]) for k in hp_names},
+        "hyperparameters": hyperparameters(chosen, hp_names),
         "best_epoch": None if pd.isna(chosen["best_epoch"]) else int(chosen["best_epoch"]),
         "val_metric": float(chosen["val_metric"]),
         "val_metric_raw": float(chosen["val_metric_raw"]),
@@ -353,11 +353,3 @@ def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any]
         summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),
                             "test_metric": float(r["test_metric"])}
     return summary
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def settings_dict(settings: TrainSettings) -> dict[str, Any]:
-    return asdict(settings)

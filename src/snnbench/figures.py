@@ -91,3 +91,21 @@ def per_fold_plot(folds: pd.DataFrame, stem: Path) -> list[Path]:
     ax.set_xticks(range(len(methods)), methods, rotation=30, fontsize=8)
     ax.set_ylabel("test ROC-AUC per outer fold", fontsize=8)
     return _save(fig, stem)
+
+
+def write_uci_figures(scores: pd.DataFrame, tables: dict, out_dir: Path) -> list[str]:
+    """The UCI figures from what ``tables.build_uci_tables`` returned; returns what could not be drawn."""
+    skipped = []
+    acc, acc24, groups = tables["acc"], tables["acc24"], tables["groups"]
+    for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24, "24 methods"), ("large", acc24, "24 methods")]:
+        sub = frame.loc[groups[group]]
+        try:
+            cd_diagram(sub, out_dir / f"cd_{group}", title=f"{label}, {group} datasets ({len(sub)})")
+        except ValueError as exc:  # too few complete datasets for the test
+            skipped.append(f"no critical-difference diagram for {group}: {exc}")
+    if "SNN" in acc:
+        snn_scatter(acc, out_dir / "snn_vs_methods")
+    _, depth = depth_plot(scores, out_dir / "selected_depth")
+    depth_csv = out_dir.parent / "selected_depth.csv"
+    atomic_write_bytes(depth_csv, lambda f: f.write(depth.to_csv(index=False).encode()))
+    return skipped

@@ -41,7 +41,7 @@ def table3(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
         rows.append({
             "method": method, "source": "ours", "n_folds": len(values), "auc_mean": values.mean(),
             "auc_std": values.std(ddof=1) if len(values) > 1 else float("nan"),
-            "p_value_vs_SNN": p, "n_pairs": n, "star": bool(p is not None and p == p and p < alpha),
+            "p_value_vs_SNN": p, "n_pairs": n, "star": bool(p is not None and pd.notna(p) and p < alpha),
             "published_mean": None if pub is None else pub["auc_mean"],
             "published_std": None if pub is None else pub["auc_std"],
             "published_p": None if pub is None else pub["p_value_vs_SNN"],

@@ -45,7 +45,3 @@ def write_outputs(table: str | Path, frame: pd.DataFrame, curves: pd.DataFrame, 
     body = {"result_version": RESULT_VERSION, **_clean(summary)}
     atomic_write_bytes(paths["summary"], lambda f: f.write((json.dumps(body, indent=1) + "\n").encode()))
     return paths
-
-
-def read_summary(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())

@@ -207,7 +207,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     friedman_rows = []
     for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24.loc[groups["small"]], "24 methods"),
                                 ("large", acc24.loc[groups["large"]], "24 methods")]:
-        friedman_rows.append({"group": group, "methods": label, **_friedman(frame if group != "all" else acc)})
+        friedman_rows.append({"group": group, "methods": label, **_friedman(frame)})
     friedman_table = pd.DataFrame(friedman_rows)
     counts = [c for c in ("n_datasets", "k", "n_dropped") if c in friedman_table]
     friedman_table[counts] = friedman_table[counts].astype("Int64")
@@ -216,7 +216,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     write_table(friedman_table, out_dir / "friedman", captions["friedman"])
 
     atomic_write_bytes(out_dir / "captions.json", lambda f: f.write((json.dumps(captions, indent=1) + "\n").encode()))
-    return {"captions": captions, "datasets": len(used), "splits": splits,
+    return {"captions": captions, "datasets": len(used), "splits": splits, "acc": acc, "acc24": acc24, "groups": groups,
             "table1": t1, "friedman": friedman_table}
 
 
