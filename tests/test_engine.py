@@ -16,9 +16,9 @@ from snnbench.datasets.prepared import write_prepared, write_status
 from snnbench.engine import TrainSettings, config_seed, run_grid, summarize
 from snnbench.errors import ConfigError
 from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
-from snnbench.metrics import mean_roc_auc, roc_auc
+from snnbench.metrics import mean_roc_auc, roc_auc, task_roc_aucs
 from snnbench.selection import early_stopping_epoch, select, smooth
-from snnbench.tasks import Task
+from snnbench.tasks import Task, subsample_rows
 
 # --------------------------------------------------------------------------- synthetic tasks
 
@@ -71,11 +71,36 @@ def test_binary_and_multitask_outputs_train_with_masked_labels():
         other = 1 - v.copy()
         other[rng.random(len(v)) < 0.4] = np.nan
         y2[k] = np.hstack([v, other])
-    multitask = Task(kind="multitask", n_out=2, X=task.X, y=y2)
+    multitask = Task(kind="multitask", n_out=2, X=task.X, y=y2, info={"tasks": ["A", "B"]})
     rows, _ = run_grid(multitask, benchmark="tox21", dataset="tox21", method="MSRAinit", split=0,
                        configs=[{**ONE_CONFIG["MSRAinit"], "l2": 0.001}], settings=FAST, threads=1, progress=False)
-    assert rows.iloc[0]["status"] == "ok", rows.iloc[0]["error"]
-    assert rows.iloc[0]["metric"] == "mean_roc_auc" and rows.iloc[0]["test_metric"] > 0.95
+    row = rows.iloc[0]
+    assert row["status"] == "ok", row["error"]
+    assert row["metric"] == "mean_roc_auc" and row["test_metric"] > 0.95
+    # each task's test AUC at the early-stopping epoch; the metric is their mean
+    assert row["test_A"] > 0.95 and row["test_B"] > 0.95
+    assert row["test_metric"] == pytest.approx((row["test_A"] + row["test_B"]) / 2)
+    summary = summarize(rows, hp_names=list(ONE_CONFIG["MSRAinit"]) + ["l2"])
+    assert summary["selected"]["test_per_task"] == {"A": row["test_A"], "B": row["test_B"]}
+
+
+def test_multitask_metric_leaves_out_a_task_with_one_test_class():
+    Y = np.array([[0, 1], [1, 1], [0, np.nan], [1, 1]], dtype=float)
+    logits = np.array([[0.1, 0.3], [0.9, 0.2], [0.2, 0.0], [0.8, 0.1]])
+    assert np.isnan(task_roc_aucs(Y, logits)[1]) and task_roc_aucs(Y, logits)[0] == 1.0
+    assert mean_roc_auc(Y, logits) == 1.0
+
+
+def test_training_subsample_keeps_validation_and_test_whole():
+    rows = (np.arange(100), np.arange(100, 120), np.arange(120, 150))
+    one = subsample_rows(rows, 30, seed=0)
+    assert len(one[0]) == 30 and set(one[0]) <= set(rows[0]) and np.all(np.diff(one[0]) > 0)
+    assert one[1] is rows[1] and one[2] is rows[2]
+    assert np.array_equal(subsample_rows(rows, 30, seed=0)[0], one[0])
+    assert not np.array_equal(subsample_rows(rows, 30, seed=1)[0], one[0])
+    assert subsample_rows(rows, None, seed=0) is rows and subsample_rows(rows, 500, seed=0) is rows
+    with pytest.raises(ConfigError, match="max_train_rows"):
+        TrainSettings(max_train_rows=1)
 
 
 # --------------------------------------------------------------------------- early stopping

@@ -1,7 +1,8 @@
 """Random forest and RBF-kernel SVM baselines (scikit-learn), through the FNNs' result contract.
 
-Each configuration is fitted on the training rows, selected on the same validation rows and
-scored on the same test rows as the FNNs; rows, curves (none: no epochs) and summary have the
+Each configuration is fitted on the training rows (Tox21: one estimator per task, on the rows
+with that task's label), selected on the same validation rows and scored on the same test rows
+as the FNNs; rows, curves (none: no epochs) and summary have the
 FNN engine's columns, so aggregation treats every method alike.
 """
 
@@ -20,10 +21,9 @@ from . import __version__
 from .engine import config_seed
 from .errors import ConfigError
 from .grids import BASELINES
-from .metrics import evaluate
+from .metrics import evaluate, mean_of_tasks, roc_auc
 from .progress import GridProgress
 from .tasks import Task
-
 
 
 def build_estimator(method: str, config: dict[str, Any], *, seed: int, threads: int | None):
@@ -55,28 +55,62 @@ def _scores(estimator, X: np.ndarray, n_out: int) -> np.ndarray:
     return full
 
 
+def _fit_single(method: str, config: dict[str, Any], task: Task, *, seed: int, threads: int | None) -> tuple[float, float]:
+    """UCI and HTRU2: one estimator; (validation metric, test metric)."""
+    estimator = build_estimator(method, config, seed=seed, threads=threads)
+    estimator.fit(task.X["train"], task.y["train"].ravel().astype(np.int64))
+    n_out = max(task.n_out, 2)
+    y_val, y_test = task.y["validation"], task.y["test"]
+    val = evaluate(task.metric, y_val.ravel() if task.kind == "binary" else y_val,
+                   _scores(estimator, task.X["validation"], n_out))
+    test = evaluate(task.metric, y_test.ravel() if task.kind == "binary" else y_test,
+                    _scores(estimator, task.X["test"], n_out))
+    return val, test
+
+
+def _fit_per_task(method: str, config: dict[str, Any], task: Task, *, seed: int,
+                  threads: int | None) -> tuple[float, float, list[float]]:
+    """Tox21: one estimator per task, fitted on the training rows that have the task's label;
+    (mean validation AUC, mean test AUC, test AUC per task). A task whose training labels hold
+    one class only gets NaN and is left out of the means."""
+    val_aucs, test_aucs = [], []
+    for t in range(task.n_out):
+        y = task.y["train"][:, t]
+        present = ~np.isnan(y)
+        if len(np.unique(y[present])) < 2:
+            val_aucs.append(float("nan"))
+            test_aucs.append(float("nan"))
+            continue
+        estimator = build_estimator(method, config, seed=seed + t, threads=threads)
+        estimator.fit(task.X["train"][present], y[present].astype(np.int64))
+        for part, out in (("validation", val_aucs), ("test", test_aucs)):
+            labels = task.y[part][:, t]
+            keep = ~np.isnan(labels)
+            score = _scores(estimator, task.X[part][keep], 2)
+            out.append(roc_auc(labels[keep], score[:, 1] - score[:, 0]))
+    return mean_of_tasks(val_aucs), mean_of_tasks(test_aucs), test_aucs
+
+
 def run_baseline_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: int,
                       configs: list[dict[str, Any]], seed: int = 0, threads: int | None = None,
                       progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit every configuration; returns (one row per configuration, an empty curves table)."""
-    if task.kind == "multitask":
-        raise ConfigError(f"the {method} baseline is for single-label benchmarks (uci, htru2), however: {benchmark=}")
-    y_train = task.y["train"].ravel().astype(np.int64)
+    """Fit every configuration; returns (one row per configuration, an empty curves table).
+    Multitask (Tox21): one estimator per task and configuration, selected on the mean
+    validation AUC over tasks, as the FNNs are (docs/protocol.md B3)."""
+    task_columns = task.task_columns()
     bar = GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=[1.0] * len(configs)) if progress else None
     rows = []
     for config_id, config in enumerate(configs):
         config_seed_value = config_seed(seed, benchmark, dataset, split, method, config)
         start = time.perf_counter()
         status, error, val, test = "ok", None, float("nan"), float("nan")
+        per_task = [float("nan")] * len(task_columns)
         try:
-            estimator = build_estimator(method, config, seed=config_seed_value, threads=threads)
-            estimator.fit(task.X["train"], y_train)
-            n_out = max(task.n_out, 2)
-            y_val, y_test = task.y["validation"], task.y["test"]
-            val = evaluate(task.metric, y_val.ravel() if task.kind == "binary" else y_val,
-                           _scores(estimator, task.X["validation"], n_out))
-            test = evaluate(task.metric, y_test.ravel() if task.kind == "binary" else y_test,
-                            _scores(estimator, task.X["test"], n_out))
+            if task.kind == "multitask":
+                val, test, per_task = _fit_per_task(method, config, task, seed=config_seed_value % 2**31,
+                                                    threads=threads)
+            else:
+                val, test = _fit_single(method, config, task, seed=config_seed_value, threads=threads)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # recorded, and the grid goes on
@@ -88,6 +122,7 @@ def run_baseline_grid(task: Task, *, benchmark: str, dataset: str, method: str, 
             "error": error, "best_epoch": None, "epochs_run": 0, "val_metric": val, "val_metric_raw": val,
             "test_metric": test, "seconds": round(seconds, 4), "device": "cpu", "threads": threads,
             "sklearn_version": sklearn.__version__, "snnbench_version": __version__,
+            **dict(zip(task_columns, per_task)),
         })
         if bar:
             shown = " ".join(f"{k}={v}" for k, v in config.items())

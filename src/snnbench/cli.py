@@ -164,7 +164,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{args.benchmark}/{args.dataset}/{args.method}: dataset {meta['status']} ({meta['reason']}) -> {out}")
         return 0 if args.keep_going else 1
     data = PreparedDataset.load(card)
-    task = make_task(args.benchmark, data, args.split, htru2_output=settings.htru2_output)
+    task = make_task(args.benchmark, data, args.split, htru2_output=settings.htru2_output,
+                     max_train_rows=settings.max_train_rows, subsample_seed=settings.seed)
     extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
     log.info("%s/%s/%s split %d: %d configurations, %s %s", args.benchmark, args.dataset, args.method, args.split,
              len(configs), task.metric, task.sizes())
@@ -223,6 +224,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         raise SnnbenchError(f"no training summaries for {args.benchmark} (looked under {args.train_dir})")
     scores = aggregate(summaries, benchmark=args.benchmark, scores_out=args.out, failures_out=args.failures)
     ours = scores[scores["source"] == "ours"]
+    if "scope" in ours:
+        ours = ours[ours["scope"] != "depth"]
     print(f"{args.benchmark}: {len(ours)} jobs ({(ours['status'] == 'ok').sum()} ok), "
           f"{(scores['source'] == 'published').sum()} published rows -> {args.out}")
     return 0
@@ -241,8 +244,17 @@ def cmd_tables(args: argparse.Namespace) -> int:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(result["table3"].to_string(index=False))
         return 0
-    if args.benchmark != "uci":
-        raise SnnbenchError(f"no tables for {args.benchmark} yet")
+    if args.benchmark == "tox21":
+        from .tox21_tables import build_tox21_tables
+
+        scores = pd.read_csv(args.scores, dtype={"split": str})
+        result = build_tox21_tables(scores, args.out_dir, settings=_json_option(args.settings, "--settings") or None)
+        print(f"tox21 table 2: depths {', '.join(map(str, result['depths']))} -> {args.out_dir}")
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            from .tox21_tables import table2_shown
+
+            print(table2_shown(result["table2"], result["depths"]).to_string(index=False))
+        return 0
 
     from .figures import write_uci_figures
     from .tables import build_uci_tables
@@ -367,8 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failures", help="failures table (.csv)")
     p.set_defaults(func=cmd_aggregate)
 
-    p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13; HTRU2: Table 3 (ours beside the published), figures")
-    p.add_argument("--benchmark", default="uci", choices=("uci", "htru2"))
+    p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13; Tox21: Table 2; HTRU2: Table 3 "
+                                         "(ours beside the published), figures")
+    p.add_argument("--benchmark", default="uci", choices=("uci", "tox21", "htru2"))
     p.add_argument("--scores", required=True, help="scores.csv from `snnbench aggregate`")
     p.add_argument("--data-summary", help="results/data/summary.csv (uci)")
     p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")

@@ -23,11 +23,11 @@ from torch import nn
 
 from . import __version__
 from .errors import ConfigError
-from .metrics import evaluate
+from .metrics import evaluate, mean_of_tasks, task_roc_aucs
 from .models import build_model, depth_of
 from .progress import GridProgress
 from .selection import ALIGNS, early_stopping_epoch, hyperparameters, select
-from .tasks import Task
+from .tasks import Task, per_task_columns
 
 log = logging.getLogger("snnbench.train")
 
@@ -59,6 +59,7 @@ class TrainSettings:
     highway_gate_bias: float = -1.0
     resnet_branch_init: str = "zero"
     eval_batch_size: int = 8192
+    max_train_rows: int | None = None  # quick tours only: a seeded subset of the training rows
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -68,6 +69,9 @@ class TrainSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a positive integer")
+        if self.max_train_rows is not None and (isinstance(self.max_train_rows, bool)
+                                                 or not isinstance(self.max_train_rows, int) or self.max_train_rows < 2):
+            raise bad("max_train_rows", "must be null or an integer >= 2")
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
@@ -140,6 +144,14 @@ class ConfigResult:
     val_metric_raw: float = float("nan")
     test_metric: float = float("nan")
     seconds: float = 0.0
+    test_task_curves: list[list[float]] | None = None  # multitask: per epoch, each task's test AUC
+
+    @property
+    def test_per_task(self) -> list[float] | None:
+        """Multitask: each task's test AUC at the early-stopping epoch."""
+        if self.test_task_curves is None or self.best_epoch is None:
+            return None
+        return self.test_task_curves[self.best_epoch]
 
 
 def _loss_fn(task: Task, loss: str):
@@ -214,6 +226,7 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
         n = len(X)
         order = torch.Generator().manual_seed(seed ^ 0x5EED5EED)
         y_val, y_test = task.y["validation"], task.y["test"]
+        per_task: list[list[float]] = []
         for epoch in range(epochs):
             model.train()
             total = torch.zeros((), device=device)
@@ -234,12 +247,18 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
                 return ConfigResult("diverged", f"training loss became {mean_loss} in epoch {epoch + 1}", curves,
                                     seconds=time.perf_counter() - start)
             curves.val.append(evaluate(task.metric, y_val, _logits(model, data.X["validation"], settings.eval_batch_size)))
-            curves.test.append(evaluate(task.metric, y_test, _logits(model, data.X["test"], settings.eval_batch_size)))
+            test_logits = _logits(model, data.X["test"], settings.eval_batch_size)
+            if task.kind == "multitask":
+                per_task.append(task_roc_aucs(y_test, test_logits).tolist())
+                curves.test.append(mean_of_tasks(per_task[-1]))
+            else:
+                curves.test.append(evaluate(task.metric, y_test, test_logits))
         best, smoothed = early_stopping_epoch(np.asarray(curves.val), window=settings.smoothing_window,
                                               align=settings.smoothing_align)
         return ConfigResult("ok", None, curves, best_epoch=best, val_metric=smoothed,
                             val_metric_raw=curves.val[best], test_metric=curves.test[best],
-                            seconds=time.perf_counter() - start)
+                            seconds=time.perf_counter() - start,
+                            test_task_curves=per_task if task.kind == "multitask" else None)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # recorded, and the grid goes on
@@ -276,6 +295,7 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
             costs.append(1)
     bar = GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=costs) if progress else None
     base = {"benchmark": benchmark, "dataset": dataset, "method": method, "split": split, "metric": task.metric}
+    task_columns = task.task_columns()
     rows, curve_frames = [], []
 
     def record(config_id: int, config: dict[str, Any], seed: int, result: ConfigResult, n_params: int, phase: str) -> dict:
@@ -286,7 +306,8 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
                "val_metric_raw": result.val_metric_raw, "test_metric": result.test_metric,
                "final_train_loss": result.curves.train_loss[-1] if result.curves.train_loss else float("nan"),
                "seconds": round(result.seconds, 4), "device": str(device), "threads": torch.get_num_threads(),
-               "torch_version": torch.__version__, "snnbench_version": __version__}
+               "torch_version": torch.__version__, "snnbench_version": __version__,
+               **dict(zip(task_columns, result.test_per_task or [float("nan")] * len(task_columns)))}
         rows.append(row)
         n = len(result.curves.train_loss)
         curve_frames.append(pd.DataFrame({
@@ -346,6 +367,9 @@ def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any]
         "test_metric": float(chosen["test_metric"]),
         "seconds": float(chosen["seconds"]),
     })
+    tasks = per_task_columns(frame.columns)
+    if tasks:
+        summary["selected"]["test_per_task"] = {name: float(chosen[c]) for c, name in tasks.items()}
     summary["total_seconds"] = float(frame["seconds"].sum())
     refit = frame[frame["phase"] == "refit"]
     if not refit.empty:

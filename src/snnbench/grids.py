@@ -33,13 +33,20 @@ BASELINE_GRIDS: dict[str, Grid] = {
     "RF": {"n_estimators": [500], "max_features": ["sqrt", 0.1, 0.3, 0.6, 1.0], "min_samples_leaf": [1, 5]},
     "SVM": {"C": [2.0**e for e in range(-5, 16, 2)], "gamma": [2.0**e for e in range(-15, 4, 2)]},
 }
+# Tox21: one estimator per task and configuration on ~9,000 labelled compounds, so smaller grids
+# (docs/protocol.md B3); gamma brackets 1/d for the 290 rdkit features (and the DeepTox set's).
+TOX21_BASELINE_GRIDS: dict[str, Grid] = {
+    "RF": {"n_estimators": [500], "max_features": ["sqrt", 0.1, 0.3], "min_samples_leaf": [1, 5]},
+    "SVM": {"C": [1.0, 8.0, 64.0], "gamma": [2.0**-11, 2.0**-9, 2.0**-7]},
+}
 
 
 def default_grids() -> dict[str, dict[str, Grid]]:
-    """The paper's FNN grids plus our baseline grids (UCI, HTRU2): what config/grids.yaml holds."""
+    """The paper's FNN grids plus our baseline grids: what config/grids.yaml holds."""
     grids = paper_grids()
-    for benchmark in ("uci", "htru2"):
-        grids[benchmark].update({m: {k: list(v) for k, v in g.items()} for m, g in BASELINE_GRIDS.items()})
+    for benchmark, baseline_grids in (("uci", BASELINE_GRIDS), ("htru2", BASELINE_GRIDS),
+                                      ("tox21", TOX21_BASELINE_GRIDS)):
+        grids[benchmark].update({m: {k: list(v) for k, v in g.items()} for m, g in baseline_grids.items()})
     return grids
 
 

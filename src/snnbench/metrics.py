@@ -31,13 +31,24 @@ def accuracy(y: np.ndarray, logits: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
-def mean_roc_auc(Y: np.ndarray, logits: np.ndarray) -> float:
-    """Mean over tasks of the ROC-AUC on the rows where the task's label is present (not NaN)."""
+def task_roc_aucs(Y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """Per task (column), the ROC-AUC on the rows where the task's label is present (not NaN)."""
     aucs = []
     for t in range(Y.shape[1]):
         present = ~np.isnan(Y[:, t])
         aucs.append(roc_auc(Y[present, t], logits[present, t]))
-    aucs = np.asarray(aucs)
+    return np.asarray(aucs, dtype=np.float64)
+
+
+def mean_roc_auc(Y: np.ndarray, logits: np.ndarray) -> float:
+    """Mean over tasks of the ROC-AUC on the rows where the task's label is present (not NaN);
+    a task whose present labels hold one class only is left out of the mean."""
+    return mean_of_tasks(task_roc_aucs(Y, logits))
+
+
+def mean_of_tasks(aucs: np.ndarray) -> float:
+    """The mean of the defined per-task AUCs; NaN when none is defined."""
+    aucs = np.asarray(aucs, dtype=np.float64)
     return float(np.nanmean(aucs)) if np.any(~np.isnan(aucs)) else float("nan")
 
 

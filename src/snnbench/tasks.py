@@ -43,6 +43,23 @@ class Task:
     def sizes(self) -> dict[str, int]:
         return {part: int(len(x)) for part, x in self.X.items()}
 
+    def task_names(self) -> list[str]:
+        """Multitask: the output columns' names (Tox21's assays), else ``task<i>``."""
+        names = self.info.get("tasks")
+        return list(names) if names else [f"task{i}" for i in range(self.n_out)]
+
+    def task_columns(self) -> list[str]:
+        """The result-table columns holding per-task test metrics (multitask only)."""
+        return [TASK_PREFIX + name for name in self.task_names()] if self.kind == "multitask" else []
+
+
+TASK_PREFIX = "test_"
+
+
+def per_task_columns(columns) -> dict[str, str]:
+    """Result-table column -> task name, for the per-task test metric columns among ``columns``."""
+    return {c: c[len(TASK_PREFIX):] for c in columns if c.startswith(TASK_PREFIX) and c != "test_metric"}
+
 
 def _zscore(X: np.ndarray, train: np.ndarray) -> np.ndarray:
     """Standardise with mean and standard deviation of the training rows only (constant -> 1)."""
@@ -66,15 +83,37 @@ def n_splits(benchmark: str, data: PreparedDataset) -> int:
     return 10**6  # Tox21: any number of repeats
 
 
-def make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output: str = "logit") -> Task:
-    """The arrays of ``split`` under the paper's protocol for ``benchmark``."""
+def subsample_rows(rows: tuple[np.ndarray, np.ndarray, np.ndarray], max_train_rows: int | None,
+                   seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep a seeded random subset of at most ``max_train_rows`` training rows (validation and test
+    stay whole); ``None`` keeps everything. For quick tours, never for a reproduction."""
+    if max_train_rows is None or len(rows[0]) <= max_train_rows:
+        return rows
+    if isinstance(max_train_rows, bool) or not isinstance(max_train_rows, int) or max_train_rows < 2:
+        raise ConfigError(f"max_train_rows must be an integer >= 2, however: {max_train_rows=}")
+    keep = np.sort(np.random.default_rng(seed).choice(rows[0], size=max_train_rows, replace=False))
+    return keep, rows[1], rows[2]
+
+
+def make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output: str = "logit",
+              max_train_rows: int | None = None, subsample_seed: int = 0) -> Task:
+    """The arrays of ``split`` under the paper's protocol for ``benchmark``; with ``max_train_rows``,
+    trained on a seeded subset of the training rows (the same subset for every split of a run)."""
     if not isinstance(split, int) or not 0 <= split < n_splits(benchmark, data):
         raise ConfigError(f"split must be in 0..{n_splits(benchmark, data) - 1} for {benchmark}, however: {split=}")
+    task = _make_task(benchmark, data, split, htru2_output=htru2_output,
+                      subsample=lambda rows: subsample_rows(rows, max_train_rows, subsample_seed))
+    if max_train_rows is not None:
+        task.info["max_train_rows"] = max_train_rows
+    return task
+
+
+def _make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output: str, subsample) -> Task:
     a = data.arrays
     if benchmark == "uci":
         from .datasets.uci import paper_split
 
-        rows = paper_split(a, split)
+        rows = subsample(paper_split(a, split))
         y = a["y"].astype(np.int64)
         # The originals are standardised already (docs/protocol.md D2).
         return Task(kind="multiclass", n_out=int(data.meta["classes"]), X=_parts(a["X"].astype(np.float32), rows),
@@ -82,7 +121,7 @@ def make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output
     if benchmark == "htru2":
         from .datasets.htru2 import nested_split
 
-        rows = nested_split(a["fold"], split)
+        rows = subsample(nested_split(a["fold"], split))
         X = _zscore(a["X"], rows[0])
         if htru2_output == "softmax":
             return Task(kind="multiclass", n_out=2, X=_parts(X, rows), y=_parts(a["y"].astype(np.int64), rows),
@@ -97,9 +136,11 @@ def make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output
         rows = tuple(np.flatnonzero(split_col == k) for k in (0, 1, 2))
         if any(len(r) == 0 for r in rows):
             raise DataError("Tox21 arrays lack a training, validation or test row; prepare the dataset again")
+        rows = subsample(rows)
         X = _zscore(a["X"], rows[0])
         Y = a["Y"].astype(np.float32)
         Y[a["Y"] < 0] = np.nan
         return Task(kind="multitask", n_out=int(Y.shape[1]), X=_parts(X, rows), y=_parts(Y, rows),
-                    info={"split": f"official split, repeat {split}", "feature_set": data.meta.get("feature_set")})
+                    info={"split": f"official split, repeat {split}", "feature_set": data.meta.get("feature_set"),
+                          "tasks": [str(t) for t in a["tasks"]] if "tasks" in a else None})
     raise ConfigError(f"unknown benchmark {benchmark!r}")
