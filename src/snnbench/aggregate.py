@@ -2,7 +2,9 @@
 
 ``scores.csv``: one row per (dataset, method, split) of ours, plus the published rows (Table
 A11's FNN accuracies and, for UCI, Fernandez-Delgado et al.'s 17 family representatives) with
-``source = published``. ``failures.csv``: every job whose dataset or grid did not give a
+``source = published``. Tox21 adds, per job, one row per depth (``scope = depth``: the
+configuration selected on validation among that depth's), beside the job's overall selection
+(``scope = selected``), with each task's test AUC in ``test_<task>`` columns. ``failures.csv``: every job whose dataset or grid did not give a
 result, and every job with configurations that diverged or failed, with the reason.
 """
 
@@ -17,10 +19,11 @@ import pandas as pd
 
 from .datasets.prepared import atomic_write_bytes
 from .errors import DataError
+from .tasks import TASK_PREFIX, per_task_columns
 
 SCORE_COLUMNS = ["benchmark", "dataset", "method", "split", "source", "metric", "value", "val_metric", "status",
                  "reason", "n_configs", "n_ok", "n_diverged", "n_failed", "best_epoch", "depth", "hyperparameters",
-                 "seconds"]
+                 "seconds", "n_train", "feature_set"]
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -55,9 +58,54 @@ def score_rows(summaries: list[str | Path]) -> pd.DataFrame:
             "n_configs": s.get("n_configs", 0), "n_ok": counts.get("ok", 0), "n_diverged": counts.get("diverged", 0),
             "n_failed": counts.get("failed", 0), "best_epoch": sel.get("best_epoch"), "depth": _depth(s["method"], hp),
             "hyperparameters": json.dumps(hp, sort_keys=True) if hp else None,
-            "seconds": s.get("total_seconds", math.nan),
+            "seconds": s.get("total_seconds", math.nan), "n_train": (s.get("sizes") or {}).get("train"),
+            "feature_set": (s.get("split_info") or {}).get("feature_set"),
+            **{TASK_PREFIX + t: v for t, v in (sel.get("test_per_task") or {}).items()},
         })
-    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    frame = pd.DataFrame(rows)
+    return frame.reindex(columns=[*SCORE_COLUMNS, *[c for c in frame.columns if c not in SCORE_COLUMNS]])
+
+
+def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
+    """Tox21: per depth of one job, the configuration selected on validation among that depth's
+    configurations (Table 2's cells), read from the job's results table beside its summary."""
+    from .results import output_paths
+    from .selection import hyperparameters, select
+
+    s = _read(Path(summary_path))
+    if s.get("status") != "ok":
+        return []
+    table = output_paths(Path(summary_path).with_suffix(".csv"))["table"]
+    try:
+        frame = pd.read_csv(table)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        raise DataError("results table of a finished job is missing or empty; run the training job again",
+                        path=table) from None
+    if "depth" not in frame:  # RF and SVM have no depth
+        return []
+    hp_names = list(s.get("grid") or {})
+    tasks = per_task_columns(frame.columns)
+    out = []
+    for depth, rows in frame.groupby("depth", sort=True):
+        chosen = select(rows)
+        grid_rows = rows[rows["phase"] == "grid"]
+        out.append({
+            "benchmark": s["benchmark"], "dataset": s["dataset"], "method": s["method"], "split": s["split"],
+            "source": "ours", "scope": "depth", "metric": s.get("metric"),
+            "value": math.nan if chosen is None else float(chosen["test_metric"]),
+            "val_metric": math.nan if chosen is None else float(chosen["val_metric"]),
+            "status": "ok" if chosen is not None else "failed",
+            "reason": None if chosen is not None else f"no configuration of depth {depth} finished",
+            "n_configs": len(grid_rows), "n_ok": int((grid_rows["status"] == "ok").sum()),
+            "n_diverged": int((grid_rows["status"] == "diverged").sum()),
+            "n_failed": int((grid_rows["status"] == "failed").sum()),
+            "best_epoch": None if chosen is None else chosen["best_epoch"], "depth": float(depth),
+            "hyperparameters": None if chosen is None else json.dumps(hyperparameters(chosen, hp_names), sort_keys=True),
+            "seconds": float(grid_rows["seconds"].sum()), "n_train": (s.get("sizes") or {}).get("train"),
+            "feature_set": (s.get("split_info") or {}).get("feature_set"),
+            **({} if chosen is None else {c: float(chosen[c]) for c in tasks}),
+        })
+    return out
 
 
 def published_uci_rows(datasets: list[str]) -> pd.DataFrame:
@@ -90,8 +138,27 @@ def published_htru2_rows() -> pd.DataFrame:
     return frame.reindex(columns=[*SCORE_COLUMNS, "origin"])
 
 
+def published_tox21_rows() -> pd.DataFrame:
+    """Table 2's published cells (AUC, as a fraction) and the challenge winner the paper quotes."""
+    from .reference import TOX21_CHALLENGE_WINNER, published_tox21_table2
+
+    table = published_tox21_table2()
+    frame = pd.DataFrame({"benchmark": "tox21", "dataset": "tox21", "method": table["method"], "split": "paper",
+                          "source": "published", "scope": "depth", "metric": "mean_roc_auc",
+                          "value": table["auc_x100_mean"] / 100.0, "depth": table["depth"].astype(float),
+                          "status": ["ok" if pd.notna(v) else "missing" for v in table["auc_x100_mean"]],
+                          "origin": "Table 2"})
+    winner = pd.DataFrame([{"benchmark": "tox21", "dataset": "tox21", "method": TOX21_CHALLENGE_WINNER["method"],
+                            "split": "paper", "source": "published", "scope": "selected", "metric": "mean_roc_auc",
+                            "value": TOX21_CHALLENGE_WINNER["auc"], "status": "ok",
+                            "origin": TOX21_CHALLENGE_WINNER["origin"]}])
+    return pd.concat([frame, winner], ignore_index=True).reindex(columns=[*SCORE_COLUMNS, "scope", "origin"])
+
+
 def failure_rows(scores: pd.DataFrame) -> pd.DataFrame:
     ours = scores[scores["source"] == "ours"]
+    if "scope" in ours:  # Tox21's per-depth rows repeat their job's counts
+        ours = ours[ours["scope"] != "depth"]
     bad = ours[(ours["status"] != "ok") | (ours["n_diverged"] > 0) | (ours["n_failed"] > 0)].copy()
     bad["what"] = [
         f"job {s}" if s != "ok" else f"{d} of {n} configurations diverged, {f} failed"
@@ -114,8 +181,12 @@ def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | 
         frames.append(published_uci_rows(sorted(set(ours["dataset"]))))
     elif benchmark == "htru2":
         frames.append(published_htru2_rows())
+    elif benchmark == "tox21":
+        ours["scope"] = "selected"
+        frames += [pd.DataFrame([row for path in summaries for row in depth_rows(path)]), published_tox21_rows()]
     scores = pd.concat([f for f in frames if not f.empty], ignore_index=True)
-    scores = scores.sort_values(["source", "dataset", "method", "split"], key=lambda c: c.astype(str), kind="mergesort")
+    order = ["source", "dataset", "method", "split"] + (["scope", "depth"] if benchmark == "tox21" else [])
+    scores = scores.sort_values(order, key=lambda c: c if c.name == "depth" else c.astype(str), kind="mergesort")
     _write_csv(scores, Path(scores_out))
     if failures_out is not None:
         _write_csv(failure_rows(scores), Path(failures_out))

@@ -109,3 +109,29 @@ def write_uci_figures(scores: pd.DataFrame, tables: dict, out_dir: Path) -> list
     depth_csv = out_dir.parent / "selected_depth.csv"
     atomic_write_bytes(depth_csv, lambda f: f.write(depth.to_csv(index=False).encode()))
     return skipped
+
+
+def auc_depth_plot(table: pd.DataFrame, depths: list[int], stem: Path) -> list[Path]:
+    """Tox21: test AUC x 100 against depth per method (ours: solid with ± std bars; the paper's
+    Table 2: dashed, same colour), the view of how depth hurts BatchNorm and not SNN."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ours = table[table["source"] == "ours"]
+    for i, (_, row) in enumerate(ours.iterrows()):
+        color = f"C{i % 10}"
+        mean = [row.get(f"{d}", float("nan")) for d in depths]
+        if any(pd.notna(m) for m in mean):
+            std = [row.get(f"{d}_std", float("nan")) for d in depths]
+            ax.errorbar(depths, mean, yerr=[0 if pd.isna(s) else s for s in std], color=color, marker="o", ms=3,
+                        capsize=2, label=row["method"])
+        elif pd.notna(row.get("selected")):  # RF, SVM: no depth
+            ax.axhline(row["selected"], color=color, lw=1, ls=":", label=f"{row['method']} (no depth)")
+        published = [row.get(f"{d}_published", float("nan")) for d in depths]
+        if any(pd.notna(p) for p in published):
+            ax.plot(depths, published, color=color, ls="--", lw=1, alpha=0.7)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.set_xlabel("depth (layers; blocks for ResNet)", fontsize=8)
+    ax.set_ylabel("test ROC-AUC x 100 (mean over tasks)", fontsize=8)
+    ax.set_title("Tox21: ours (solid, ± std over repeats) and Table 2 (dashed)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, stem)

@@ -20,7 +20,7 @@ PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 # The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).
 CAPTION_SETTINGS = ("optimizer", "momentum", "batch_size", "loss", "epochs", "smoothing_window", "smoothing_align",
                     "refit", "conic_rounding", "norm_position", "highway_width", "highway_gate_bias",
-                    "resnet_branch_init", "tf32", "seed")
+                    "resnet_branch_init", "tf32", "seed", "max_train_rows")
 
 
 UCI_NOTES = ("validation folds as the authors published them (median 20.1 % of the non-test rows, not 15 %; U3)",
@@ -85,9 +85,12 @@ def _fmt(frame: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return out
 
 
-def write_table(frame: pd.DataFrame, stem: Path, caption: str, *, decimals: int = 3) -> list[Path]:
+def write_table(frame: pd.DataFrame, stem: Path, caption: str, *, decimals: int = 3,
+                shown: pd.DataFrame | None = None) -> list[Path]:
+    """``frame`` as .csv (numbers); as .md and .tex with the caption, formatted to ``decimals``, or
+    ``shown`` (already formatted text cells) where the printed layout differs from the numbers'."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    shown = _fmt(frame, decimals)
+    shown = _fmt(frame, decimals) if shown is None else shown
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")]
     atomic_write_bytes(paths[0], lambda f: f.write(frame.to_csv(index=False).encode()))
     md = f"{caption}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n"

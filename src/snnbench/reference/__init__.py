@@ -124,3 +124,15 @@ def published_htru2_table3() -> pd.DataFrame:
     """Table 3: HTRU2 AUC mean and std over 10 folds, p-value against SNN; the rows of kind
     ``reference(Lyon et al. 2016)`` are quoted by the paper, not its own runs."""
     return pd.read_csv(io.StringIO(read_text("snn_published_htru2_table3.csv")))
+
+
+@lru_cache(maxsize=None)
+def published_tox21_table2() -> pd.DataFrame:
+    """Table 2: Tox21 mean test AUC x 100 and its std over 5 repeats, per method and depth (layers;
+    blocks for ResNet); NaN where the paper has no cell (ResNet at 32)."""
+    return pd.read_csv(io.StringIO(read_text("snn_published_tox21_table2.csv")), na_values=["NA"])
+
+
+TOX21_CHALLENGE_WINNER = {"method": "DeepTox (Tox21 challenge winner)", "auc": 0.846,
+                          "origin": "Mayr et al. 2016, quoted in the paper's Tox21 section"}
+"""The 2015 challenge winner's mean test AUC, which the paper quotes beside Table 2."""
