@@ -75,14 +75,15 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv")))
     by_name = {r["dataset"]: r for r in rows}
-    assert [r["benchmark"] for r in rows] == ["uci"] * 6 + ["htru2"]
+    assert [r["benchmark"] for r in rows] == ["uci"] * 6 + ["tox21", "htru2"]
     assert by_name["iris"]["status"] == "ok" and (by_name["iris"]["n"], by_name["iris"]["d"]) == ("150", "4")
     assert by_name["miniboone"]["status"] == "unavailable"
     assert by_name["htru2"]["n"] == "17898"
     assert (tmp_path / "results" / "logs" / "download" / "uci121.log").is_file()
     train = tmp_path / "results" / "train"
     summaries = {p.relative_to(train).as_posix(): json.loads(p.read_text()) for p in train.glob("*/*/*/*.json")}
-    assert len(summaries) == 6 * 9 + 3 * 9  # (6 UCI datasets + 3 HTRU2 folds) x (7 FNNs + RF + SVM)
+    # (6 UCI datasets + 3 HTRU2 folds) x (7 FNNs + RF + SVM), Tox21 2 repeats x (7 FNNs + RF) + SVM once
+    assert len(summaries) == 6 * 9 + 3 * 9 + 2 * 8 + 1
     iris = summaries["uci/iris/SNN/split0.json"]
     assert iris["status"] == "ok" and iris["n_configs"] == 2 and iris["settings"]["epochs"] == 20
     assert iris["grid"] == {"n_hidden": [256], "n_layers": [2, 8], "lr": [0.01], "dropout": [0],
@@ -91,7 +92,10 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert summaries["uci/iris/SVM/split0.json"]["n_configs"] == 6
     htru2 = summaries["htru2/htru2/SNN/split0.json"]
     assert htru2["metric"] == "roc_auc" and htru2["selected"]["test_metric"] > 0.9
-    assert htru2["sizes"] == {"train": 14319, "validation": 1789, "test": 1790}
+    assert htru2["sizes"] == {"train": 4000, "validation": 1789, "test": 1790}  # train.subsample
+    tox21 = summaries["tox21/tox21/SNN/split1.json"]
+    assert tox21["metric"] == "mean_roc_auc" and tox21["sizes"] == {"train": 2000, "validation": 296, "test": 647}
+    assert len(tox21["selected"]["test_per_task"]) == 12 and tox21["selected"]["test_metric"] > 0.6
     assert (tmp_path / "results" / "logs" / "train" / "uci" / "iris" / "SNN" / "split0.log").is_file()
     # the UCI tables, figures and report
     uci = tmp_path / "results" / "uci"
@@ -115,6 +119,15 @@ def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
     assert table3["SNN"]["n_folds"] == "3" and float(table3["SNN"]["auc_mean"]) > 0.9
     assert table3["SNN"]["published_mean"] == "0.9803" and table3["RF"]["source"] == "ours"
     assert "NaiveBayes (Lyon et al. 2016)" in table3
+    tox21_dir = tmp_path / "results" / "tox21"
+    table2 = {r["method"]: r for r in csv.DictReader(open(tox21_dir / "table2.csv"))}
+    assert list(table2)[:7] == ["SNN", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "MSRAinit", "ResNet"]
+    assert table2["SNN"]["2_n"] == "2" and table2["SNN"]["2_published"] == "83.7" and float(table2["SNN"]["3"]) > 60
+    assert table2["SVM"]["n_repeats"] == "1" and "DeepTox (Tox21 challenge winner)" in table2
+    caption = (tox21_dir / "table2.md").read_text().splitlines()[0]
+    assert "Features: rdkit" in caption and "indicative only" in caption and "subset of 2000" in caption
+    assert len(list(csv.DictReader(open(tox21_dir / "table2_tasks.csv")))) == 9
+    assert (tox21_dir / "figures" / "auc_vs_depth.png").is_file() and "## Tox21" in report
     again = snakemake("--cores", "2", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -29,20 +29,28 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         lines += ["", "Figures:", ""]
         lines += [f"- {_link(p, out.parent)}" for p in sorted((uci / "figures").glob("*.png"))]
         lines += ["", f"Scores of every job: {_link(uci / 'scores.csv', out.parent)}", ""]
+    tox21 = results / "tox21"
+    if (tox21 / "table2.md").is_file():
+        lines += ["## Tox21", "", (tox21 / "table2.md").read_text().strip(), ""]
+        lines += [f"- {_link(p, out.parent)}" for p in sorted(tox21.glob("table2*.md"))]
+        lines += [f"- {_link(p, out.parent)}" for p in sorted((tox21 / "figures").glob("*.png"))]
+        lines += [f"- Scores of every job and depth: {_link(tox21 / 'scores.csv', out.parent)}", ""]
     htru2 = results / "htru2"
     if (htru2 / "table3.md").is_file():
         lines += ["## HTRU2", "", (htru2 / "table3.md").read_text().strip(), ""]
         lines += [f"- {_link(p, out.parent)}" for p in sorted((htru2 / "figures").glob("*.png"))]
         lines += [f"- Scores of every job: {_link(htru2 / 'scores.csv', out.parent)}", ""]
-    failures = results / "failures.csv"
-    if failures.is_file():
-        frame = pd.read_csv(failures)
+    failure_files = [(name, path) for name, path in (("UCI", results / "failures.csv"),
+                                                     ("Tox21", tox21 / "failures.csv"),
+                                                     ("HTRU2", htru2 / "failures.csv")) if path.is_file()]
+    if failure_files:
         lines += ["## Failures", "",
-                  f"{len(frame)} jobs with a failed or unavailable dataset, or with diverged / failed configurations: "
-                  f"{_link(failures, out.parent)}", ""]
-        if len(frame):
-            counts = frame.groupby("status").size().to_dict()
-            lines += [f"By job status: {json.dumps(counts)}", ""]
+                  "Jobs with a failed or unavailable dataset, or with diverged / failed configurations:", ""]
+        for name, path in failure_files:
+            frame = pd.read_csv(path)
+            counts = json.dumps(frame.groupby("status").size().to_dict()) if len(frame) else ""
+            lines += [f"- {name}: {len(frame)} jobs {counts} {_link(path, out.parent)}".replace("  ", " ")]
+        lines.append("")
     check = results / "paper_check"
     if (check / "table1.csv").is_file():
         lines += ["## Paper check", "",

@@ -74,6 +74,8 @@ def get_report_inputs(wildcards=None):
         inputs += [f"{RESULTS}/uci/table1.csv"]
     if "htru2" in config["benchmarks"] and methods_for("htru2"):
         inputs += [f"{RESULTS}/htru2/table3.csv"]
+    if "tox21" in config["benchmarks"] and methods_for("tox21"):
+        inputs += [f"{RESULTS}/tox21/table2.csv"]
     return inputs
 
 
@@ -83,6 +85,10 @@ def get_uci_summaries(wildcards=None):
 
 def get_htru2_summaries(wildcards=None):
     return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/htru2/")]
+
+
+def get_tox21_summaries(wildcards=None):
+    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/tox21/")]
 
 
 # ---------------------------------------------------------------------------------- training
@@ -101,8 +107,8 @@ _GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS or BASELINE_METHODS else {}
 
 
 def methods_for(benchmark):
-    """FNNs on every benchmark; the RF and SVM baselines on UCI and HTRU2."""
-    return FNN_METHODS + (BASELINE_METHODS if benchmark in ("uci", "htru2") else [])
+    """The FNNs and the RF / SVM baselines, on every benchmark."""
+    return FNN_METHODS + BASELINE_METHODS
 
 
 def get_method_grid(benchmark, method):
@@ -115,12 +121,24 @@ def get_method_grid(benchmark, method):
     return json.dumps(grid, separators=(",", ":"))
 
 
-def get_train_settings():
-    """The train section's training settings as the JSON that `snnbench train --settings` reads."""
-    return json.dumps({k: TRAIN[k] for k in TRAIN_SETTING_KEYS}, separators=(",", ":"), sort_keys=True)
+def get_train_settings(benchmark=None):
+    """The train section's training settings as the JSON that `snnbench train --settings` reads;
+    with the benchmark's train.subsample as max_train_rows where one is set."""
+    settings = {k: TRAIN[k] for k in TRAIN_SETTING_KEYS}
+    if benchmark in TRAIN["subsample"]:
+        settings["max_train_rows"] = TRAIN["subsample"][benchmark]
+    return json.dumps(settings, separators=(",", ":"), sort_keys=True)
 
 
-def get_train_splits(benchmark):
+def get_train_mem_mb(wildcards):
+    return TRAIN["mem_mb"][wildcards.benchmark]
+
+
+def get_train_splits(benchmark, method=None):
+    """UCI: data_py split columns; HTRU2: outer folds; Tox21: repeats (the SVM, deterministic,
+    runs repeat 0 only: its other repeats would be identical)."""
+    if benchmark == "tox21" and method == "SVM":
+        return [0]
     if benchmark == "uci":
         return TRAIN["uci_splits"]
     if benchmark == "htru2":
@@ -143,7 +161,7 @@ def get_train_summaries():
         for b in config["benchmarks"]
         for d in datasets[b]
         for m in methods_for(b)
-        for s in get_train_splits(b)
+        for s in get_train_splits(b, m)
     ]
 
 

@@ -1,5 +1,6 @@
-# Aggregate the training summaries, compute the rank statistics, write the paper's tables and
-# figures (UCI), check the statistics on the paper's own numbers, and write the report.
+# Aggregate the training summaries, compute the statistics, write the paper's tables and figures
+# (UCI: 1, A11-A13; Tox21: 2; HTRU2: 3), check the statistics on the paper's own numbers, and
+# write the report.
 
 
 rule aggregate_uci:
@@ -32,7 +33,7 @@ rule tables_uci:
         f"{LOGS}/tables/uci.log",
     params:
         out_dir=lambda w, output: str(Path(output.table1).parent),
-        settings=get_train_settings(),
+        settings=get_train_settings("uci"),
     conda:
         ENV
     shell:
@@ -65,13 +66,47 @@ rule tables_htru2:
         f"{LOGS}/tables/htru2.log",
     params:
         out_dir=lambda w, output: str(Path(output.table3).parent),
-        settings=get_train_settings(),
+        settings=get_train_settings("htru2"),
         n_folds=config["htru2"]["n_folds"],
     conda:
         ENV
     shell:
         "python -m snnbench tables --benchmark htru2 --scores {input.scores} --out-dir {params.out_dir}"
         " --n-folds {params.n_folds} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule aggregate_tox21:
+    input:
+        get_tox21_summaries,
+    output:
+        scores=report(f"{RESULTS}/tox21/scores.csv", category="Tox21", caption="../report/tox21_scores.rst"),
+        failures=f"{RESULTS}/tox21/failures.csv",
+    log:
+        f"{LOGS}/aggregate/tox21.log",
+    conda:
+        ENV
+    shell:
+        "python -m snnbench aggregate --benchmark tox21 --out {output.scores} --failures {output.failures} {input}"
+        " > {log} 2>&1"
+
+
+rule tables_tox21:
+    input:
+        scores=f"{RESULTS}/tox21/scores.csv",
+    output:
+        table2=report(f"{RESULTS}/tox21/table2.csv", category="Tox21", caption="../report/table2.rst"),
+        tasks=report(f"{RESULTS}/tox21/table2_tasks.csv", category="Tox21", caption="../report/table2_tasks.rst"),
+        figure=report(f"{RESULTS}/tox21/figures/auc_vs_depth.png", category="Tox21", caption="../report/table2.rst"),
+    log:
+        f"{LOGS}/tables/tox21.log",
+    params:
+        out_dir=lambda w, output: str(Path(output.table2).parent),
+        settings=get_train_settings("tox21"),
+    conda:
+        ENV
+    shell:
+        "python -m snnbench tables --benchmark tox21 --scores {input.scores} --out-dir {params.out_dir}"
+        " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule paper_check:

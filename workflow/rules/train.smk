@@ -1,5 +1,6 @@
-# Training: one job per benchmark, dataset, method and split; the whole grid runs inside
-# (`snnbench train`), selection on validation included. FNNs may use a GPU; RF and SVM (UCI) run on CPU.
+# Training: one job per benchmark, dataset, method and split (UCI split column, HTRU2 outer fold,
+# Tox21 repeat); the whole grid runs inside (`snnbench train`), selection on validation included.
+# FNNs may use a GPU; RF and SVM run on CPU. Memory per benchmark: train.mem_mb.
 
 
 rule train_fnn:
@@ -16,11 +17,11 @@ rule train_fnn:
     params:
         prepared_dir=lambda w, input: prepared_dir_of(input.card),
         grid=lambda w: get_method_grid(w.benchmark, w.method),
-        settings=get_train_settings(),
+        settings=lambda w: get_train_settings(w.benchmark),
     threads: TRAIN["threads"]
     resources:
         gpu=TRAIN["gpus"],
-        mem_mb=8000,
+        mem_mb=get_train_mem_mb,
     conda:
         ENV
     shell:
@@ -47,10 +48,10 @@ rule train_baseline:
     params:
         prepared_dir=lambda w, input: prepared_dir_of(input.card),
         grid=lambda w: get_method_grid(w.benchmark, w.method),
-        settings=get_train_settings(),
+        settings=lambda w: get_train_settings(w.benchmark),
     threads: TRAIN["threads"]
     resources:
-        mem_mb=8000,
+        mem_mb=get_train_mem_mb,
     conda:
         ENV
     shell:
