@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -10,7 +11,8 @@ from torch import nn
 
 from snnbench.grids import expand, paper_grids
 from snnbench.models import (
-    FNN, METHODS, SELU_ALPHA, SELU_LAMBDA, Highway, ResNet, block_inner_width, build_model, layer_widths,
+    FNN, METHODS, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, build_model,
+    init_linear, layer_widths, seed_dropout,
 )
 
 
@@ -61,7 +63,7 @@ def test_snn_stays_normalised_with_alpha_dropout_in_training_mode():
     torch.manual_seed(1)
     x = torch.randn(4096, 100)
     model = FNN(n_in=100, n_out=2, family="SNN", n_hidden=512, n_layers=32, dropout=0.05).train()
-    stats = layer_stats(model, x, nn.AlphaDropout)
+    stats = layer_stats(model, x, Dropout)
     assert len(stats) == 32
     for layer, (mean, var) in enumerate(stats, 1):
         assert abs(mean) < MEAN_TOL and abs(var - 1) < VAR_TOL, f"layer {layer}: {mean:.3f}, {var:.3f}"
@@ -75,7 +77,7 @@ def test_alpha_dropout_keeps_mean_and_variance_like_the_paper_formula(p):
     x = torch.randn(1_000_000)
     model = FNN(n_in=4, n_out=2, family="SNN", n_hidden=8, n_layers=1, dropout=p).train()
     drop = model.body.dropout0
-    assert isinstance(drop, nn.AlphaDropout) and drop.p == p
+    assert isinstance(drop, Dropout) and drop.alpha and float(drop.p) == pytest.approx(p)
     y = drop(x)
     assert abs(y.mean().item()) < 0.01 and abs(y.var().item() - 1) < 0.01
     alpha_prime = -SELU_LAMBDA * SELU_ALPHA
@@ -89,6 +91,39 @@ def test_alpha_dropout_keeps_mean_and_variance_like_the_paper_formula(p):
     assert torch.equal(drop(x), x)
 
 
+def test_dropout_masks_are_a_function_of_seed_and_call():
+    """Counter-based masks: the same seed gives the same sequence of masks, another seed or the
+    next call another mask; a stack of dropout layers under torch.vmap draws exactly each
+    member's masks; rate 0 is the identity."""
+    x = torch.ones(64, 32)
+    first, second = (seed_dropout(Dropout(0.5), 7) for _ in range(2))
+    masks = [first(x) for _ in range(3)]
+    assert all(torch.equal(m, second(x)) for m in masks)
+    assert not torch.equal(masks[0], masks[1])
+    other = seed_dropout(Dropout(0.5), 8)
+    assert not torch.equal(other(x), masks[0])
+    assert set(masks[0].unique().tolist()) == {0.0, 2.0}  # inverted dropout: kept units scaled by 1/(1-p)
+    members = [seed_dropout(Dropout(p, alpha=True), s) for p, s in ((0.1, 1), (0.0, 2), (0.5, 3))]
+    params, buffers = torch.func.stack_module_state(members)
+    template = copy.deepcopy(members[0]).to("meta")
+    stacked = torch.vmap(lambda b, x: torch.func.functional_call(template, b, (x,)), in_dims=(0, None))(buffers, x)
+    for k, member in enumerate(members):
+        assert torch.equal(stacked[k], member(x)), k
+    assert torch.equal(stacked[1], x)  # rate 0: exactly the identity
+
+
+def test_weight_norm_layer_reparameterises_its_initial_weights():
+    torch.manual_seed(0)
+    linear = init_linear(nn.Linear(30, 20), gain=2.0)
+    wn = WeightNormLinear(linear)
+    assert torch.allclose(wn.weight, linear.weight, atol=1e-6)
+    x = torch.randn(5, 30)
+    assert torch.allclose(wn(x), linear(x), atol=1e-5)
+    with torch.no_grad():
+        wn.g.mul_(2.0)
+    assert torch.allclose(wn.weight.norm(dim=1), 2 * linear.weight.norm(dim=1), rtol=1e-5)
+
+
 def weight_std_ratio(linear: nn.Linear, gain: float) -> float:
     return linear.weight.detach().std().item() / math.sqrt(gain / linear.in_features)
 
@@ -98,7 +133,7 @@ def weight_std_ratio(linear: nn.Linear, gain: float) -> float:
 def test_fnn_initialisation(method, gain):
     torch.manual_seed(3)
     model = build_model(method, n_in=300, n_out=3, config={"n_hidden": 512, "n_layers": 3, "layer_form": "rectangular"})
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    linears = [m for m in model.modules() if isinstance(m, (nn.Linear, WeightNormLinear))]
     assert len(linears) == 4
     for linear in linears:
         assert abs(weight_std_ratio(linear, gain) - 1) < 0.05
@@ -108,24 +143,23 @@ def test_fnn_initialisation(method, gain):
     assert (nn.LayerNorm in kinds) == (method == "LayerNorm")
     assert (nn.SELU in kinds) == (method == "SNN") and (nn.ReLU in kinds) == (method != "SNN")
     if method == "WeightNorm":
-        assert all(hasattr(m, "parametrizations") for m in linears[:-1])
-        g = linears[0].parametrizations.weight.original0
-        assert torch.allclose(g.squeeze(), linears[0].weight.detach().norm(dim=1), rtol=1e-5)
+        assert all(isinstance(m, WeightNormLinear) for m in linears[:-1])
+        assert torch.allclose(linears[0].g.squeeze(), linears[0].v.detach().norm(dim=1), rtol=1e-5)
 
 
 def test_norm_position_puts_the_normalisation_before_or_after_relu():
     before = build_model("BatchNorm", n_in=5, n_out=2, config={"n_hidden": 8, "n_layers": 1, "layer_form": "rectangular"})
     after = build_model("BatchNorm", n_in=5, n_out=2, config={"n_hidden": 8, "n_layers": 1, "layer_form": "rectangular"},
                         architecture={"norm_position": "after_activation"})
-    assert [type(m) for m in before.body] == [nn.Linear, nn.BatchNorm1d, nn.ReLU]
-    assert [type(m) for m in after.body] == [nn.Linear, nn.ReLU, nn.BatchNorm1d]
+    assert [type(m) for m in before.body] == [nn.Linear, nn.BatchNorm1d, nn.ReLU, Dropout]
+    assert [type(m) for m in after.body] == [nn.Linear, nn.ReLU, nn.BatchNorm1d, Dropout]
 
 
 def test_highway_initialisation_and_gate_bias():
     torch.manual_seed(4)
     model = Highway(n_in=20, n_out=3, n_layers=3, width=256, gate_bias=-1.0, dropout=0.5)
-    layers = [m for m in model.body if not isinstance(m, nn.Dropout)]
-    assert len(layers) == 3 and sum(isinstance(m, nn.Dropout) for m in model.body) == 3
+    layers = [m for m in model.body if not isinstance(m, Dropout)]
+    assert len(layers) == 3 and sum(isinstance(m, Dropout) for m in model.body) == 3
     for layer in layers:
         assert torch.all(layer.gate.bias == -1.0)
         assert abs(weight_std_ratio(layer.transform, 2.0) - 1) < 0.05
@@ -135,7 +169,7 @@ def test_highway_initialisation_and_gate_bias():
 
 def test_resnet_block_shapes_and_identity_start():
     model = ResNet(n_in=7, n_out=3, n_blocks=3, n_hidden_per_block=512, block_form="diavolo", bottleneck=0.25)
-    for block in model.body:
+    for block in (m for m in model.body if not isinstance(m, Dropout)):
         assert (block.branch.linear0.in_features, block.branch.linear0.out_features) == (512, 128)
         assert (block.branch.linear1.in_features, block.branch.linear1.out_features) == (128, 512)
         assert torch.count_nonzero(block.branch.linear1.weight) == 0

@@ -11,9 +11,10 @@ import math
 from collections import OrderedDict
 from typing import Any
 
+import hashlib
+
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import weight_norm
 
 METHODS = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")
 NORMS = {"BatchNorm": "batch", "LayerNorm": "layer", "WeightNorm": "weight"}
@@ -26,6 +27,7 @@ BRANCH_INITS = ("zero", "he")
 # SELU constants of the paper (eq. 2, the fixed point mean 0 / variance 1), to double precision.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_LAMBDA = 1.0507009873554804934193349852946
+ALPHA_PRIME = -SELU_LAMBDA * SELU_ALPHA  # the value a dropped SELU unit takes
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -67,6 +69,105 @@ def layer_widths(*, n_hidden: int, n_layers: int, n_out: int, layer_form: str = 
     return [max(int(rounder(n_hidden * ratio**i)), floor_width) for i in range(n_layers)]
 
 
+# --------------------------------------------------------------------------- dropout
+
+_M32 = 0xFFFFFFFF
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (xorshift-multiply finaliser) of int64 tensors holding 32-bit
+    values, in place; the multipliers are odd and below 2^31, so no product overflows int64."""
+    x.bitwise_xor_(x >> 16).mul_(0x7FEB352D).bitwise_and_(_M32)
+    x.bitwise_xor_(x >> 15).mul_(0x2C1B3C6D).bitwise_and_(_M32)
+    return x.bitwise_xor_(x >> 16)
+
+
+def hash_bits(seed: torch.Tensor, counter: torch.Tensor, shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """32 pseudo-random bits (int64 in [0, 2^32)) per element of ``shape``, a pure function of
+    (seed, counter, element index): a counter-based generator, the same whether one model or a
+    stack of models (``torch.vmap`` over seeds) draws them."""
+    key = _mix32((seed ^ _mix32((counter ^ (seed >> 32)) & _M32)) & _M32)
+    index = torch.arange(math.prod(shape), device=device, dtype=torch.int64).view(shape)
+    # index * odd constant is a bijection mod 2^32 (and below 2^63 for < 2^31 elements)
+    return _mix32(((index * 0x61C88647) & _M32) ^ key)
+
+
+class Dropout(nn.Module):
+    """Dropout (``alpha=False``) or the SNN's alpha dropout (``alpha=True``, Sec. 3 of the paper:
+    dropped units are set to alpha' = -lambda * alpha, then the affine a * x + b restores mean 0
+    and variance 1).
+
+    The rate ``p`` and the mask seed are buffers, so configurations that differ only in their
+    dropout rate or seed stack into one batched model (``batched.py``). Masks are drawn from a
+    counter-based hash of (``seed``, number of training calls, element), not from torch's global
+    generator: a stacked model reproduces each member's masks exactly. At p = 0 the module is
+    the identity (exactly), so it is always present.
+    """
+
+    def __init__(self, p: float = 0.0, *, alpha: bool = False) -> None:
+        super().__init__()
+        _probability("dropout", p)
+        self.alpha = alpha
+        # Python-side switch: False skips the mask computation when the rate is 0 (a batched
+        # model whose members all have rate 0 switches it off the same way).
+        self.active = p > 0
+        self.register_buffer("p", torch.tensor(float(p)))
+        self.register_buffer("seed", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+
+    def extra_repr(self) -> str:
+        return f"p={float(self.p) if self.p.device.type != 'meta' else '?'}, alpha={self.alpha}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or not self.active:
+            return x
+        threshold = (self.p.double() * 2.0**32).to(torch.int64)
+        keep = hash_bits(self.seed, self.calls, x.shape, x.device) >= threshold
+        self.calls.add_(1)
+        kept = keep.to(x.dtype)
+        if self.alpha:
+            # a * (x if kept else alpha') + b, as scale * x + shift
+            q = 1.0 - self.p
+            a = (q + ALPHA_PRIME**2 * q * (1.0 - q)) ** -0.5
+            b = -a * (1.0 - q) * ALPHA_PRIME
+            return torch.addcmul((a * ALPHA_PRIME) * (1.0 - kept) + b, a * kept, x)
+        return x * (kept / (1.0 - self.p))
+
+
+def seed_dropout(model: nn.Module, seed: int) -> nn.Module:
+    """Give every ``Dropout`` of ``model`` its own mask seed derived from ``seed`` (and reset its
+    call counter), so a configuration's masks depend on its seed only."""
+    for i, module in enumerate(m for m in model.modules() if isinstance(m, Dropout)):
+        digest = hashlib.sha256(f"{seed}/{i}".encode()).digest()
+        module.seed.fill_(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+        module.calls.zero_()
+    return model
+
+
+# --------------------------------------------------------------------------- layers
+
+
+class WeightNormLinear(nn.Module):
+    """A linear layer with weight normalisation (Salimans & Kingma 2016): weight = g * v / ||v||
+    (row norms), from an initialised ``nn.Linear``; g starts at ||v||, so the initial weights are
+    the given ones. Written with plain tensor operations so it stacks (``torch.vmap``)."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        v = linear.weight.detach().clone()
+        self.v = nn.Parameter(v)
+        self.g = nn.Parameter(v.norm(dim=1, keepdim=True))
+        self.bias = nn.Parameter(linear.bias.detach().clone())
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.g * self.v / self.v.norm(dim=1, keepdim=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight, self.bias)
+
+
 def init_linear(layer: nn.Linear, *, gain: float) -> nn.Linear:
     """Weights N(0, gain / fan_in), bias 0: gain 1 is LeCun's (SNN), gain 2 is He's / MSRA."""
     nn.init.normal_(layer.weight, mean=0.0, std=math.sqrt(gain / layer.in_features))
@@ -76,7 +177,8 @@ def init_linear(layer: nn.Linear, *, gain: float) -> nn.Linear:
 
 
 class FNN(nn.Module):
-    """A plain feed-forward net: [Linear -> (norm) -> activation -> dropout] x n_layers -> Linear.
+    """A plain feed-forward net: [Linear -> (norm) -> activation -> dropout] x n_layers -> Linear
+    (the dropout is the identity at rate 0).
 
     ``family`` picks the paper's variant: ``SNN`` (SELU, LeCun init, alpha dropout), ``MSRAinit``
     (ReLU, He init, dropout), ``BatchNorm`` / ``LayerNorm`` / ``WeightNorm`` (ReLU, He init,
@@ -102,7 +204,7 @@ class FNN(nn.Module):
             linear = init_linear(nn.Linear(width_in, width), gain=gain)
             if norm == "weight":
                 # weight = g * v / ||v||; g starts at ||v|| so the initial weights are He's.
-                linear = weight_norm(linear, dim=0)
+                linear = WeightNormLinear(linear)
             layers.append((f"linear{i}", linear))
             block = []
             if norm in ("batch", "layer"):
@@ -111,9 +213,7 @@ class FNN(nn.Module):
             block.insert(0 if norm_position == "after_activation" else len(block), act)
             for name, module in block:
                 layers.append((f"{name}{i}", module))
-            if dropout > 0:
-                drop = nn.AlphaDropout(dropout) if family == "SNN" else nn.Dropout(dropout)
-                layers.append((f"dropout{i}", drop))
+            layers.append((f"dropout{i}", Dropout(dropout, alpha=family == "SNN")))
             width_in = width
         self.body = nn.Sequential(OrderedDict(layers))
         self.head = init_linear(nn.Linear(width_in, n_out), gain=gain)
@@ -156,8 +256,7 @@ class Highway(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         for i in range(n_layers):
             layers.append((f"highway{i}", HighwayLayer(width=width, gate_bias=gate_bias)))
-            if dropout > 0:
-                layers.append((f"dropout{i}", nn.Dropout(dropout)))
+            layers.append((f"dropout{i}", Dropout(dropout)))
         self.body = nn.Sequential(OrderedDict(layers))
         self.head = init_linear(nn.Linear(width, n_out), gain=2.0)
 
@@ -220,8 +319,7 @@ class ResNet(nn.Module):
         blocks: list[tuple[str, nn.Module]] = []
         for i in range(n_blocks):
             blocks.append((f"block{i}", ResidualBlock(width=n, inner=inner, branch_init=branch_init)))
-            if dropout > 0:
-                blocks.append((f"dropout{i}", nn.Dropout(dropout)))
+            blocks.append((f"dropout{i}", Dropout(dropout)))
         self.body = nn.Sequential(OrderedDict(blocks))
         self.head = init_linear(nn.Linear(n, n_out), gain=2.0)
 
