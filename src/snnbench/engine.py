@@ -3,7 +3,8 @@
 Per configuration: ``epochs`` epochs of minibatch training; after each epoch the validation and
 test metric; the early-stopping epoch read off the validation curve smoothed by a moving
 average; the test metric at that epoch. Over the grid: selection on validation with the paper's
-tie-break (``selection.select``). The batched engine of a later step is checked against this one.
+tie-break (``selection.select``). The batched engine (``batched.py``, the default on CUDA) is
+checked against this one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 from . import __version__
 from .errors import ConfigError
 from .metrics import evaluate, mean_of_tasks, task_roc_aucs
-from .models import build_model, depth_of
+from .models import build_model, depth_of, seed_dropout
 from .progress import GridProgress
 from .selection import ALIGNS, early_stopping_epoch, hyperparameters, select
 from .tasks import Task, per_task_columns
@@ -34,6 +35,7 @@ log = logging.getLogger("snnbench.train")
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("cross_entropy", "squared_error")
 STATUSES = ("ok", "diverged", "failed")
+ENGINES = ("auto", "batched", "reference")
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,22 @@ class TrainSettings:
     resnet_branch_init: str = "zero"
     eval_batch_size: int = 8192
     max_train_rows: int | None = None  # quick tours only: a seeded subset of the training rows
+    engine: str = "auto"  # auto: batched on CUDA, reference on CPU; batched (batched.py); reference
+    max_group_size: int = 64  # members of one batched group at most (memory may allow fewer)
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"train.{name} {why}, however: {name}={getattr(self, name)!r}")
 
-        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a positive integer")
         if self.max_train_rows is not None and (isinstance(self.max_train_rows, bool)
                                                  or not isinstance(self.max_train_rows, int) or self.max_train_rows < 2):
             raise bad("max_train_rows", "must be null or an integer >= 2")
+        if self.engine not in ENGINES:
+            raise bad("engine", f"must be one of {', '.join(ENGINES)}")
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
@@ -145,6 +151,7 @@ class ConfigResult:
     test_metric: float = float("nan")
     seconds: float = 0.0
     test_task_curves: list[list[float]] | None = None  # multitask: per epoch, each task's test AUC
+    engine: str = "reference"
 
     @property
     def test_per_task(self) -> list[float] | None:
@@ -160,8 +167,10 @@ def _loss_fn(task: Task, loss: str):
             return nn.functional.cross_entropy
 
         def bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            # the mean over the present labels, written without boolean indexing (torch.vmap)
             present = ~torch.isnan(y)
-            return nn.functional.binary_cross_entropy_with_logits(logits[present], y[present])
+            each = nn.functional.binary_cross_entropy_with_logits(logits, torch.where(present, y, 0.0), reduction="none")
+            return torch.where(present, each, 0.0).sum() / present.sum().clamp(min=1)
 
         return bce
     if task.kind == "multiclass":
@@ -173,7 +182,8 @@ def _loss_fn(task: Task, loss: str):
 
     def squared(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         present = ~torch.isnan(y)
-        return ((torch.sigmoid(logits[present]) - y[present]) ** 2).mean()
+        each = (torch.sigmoid(logits) - torch.where(present, y, 0.0)) ** 2
+        return torch.where(present, each, 0.0).sum() / present.sum().clamp(min=1)
 
     return squared
 
@@ -219,7 +229,8 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
     try:
         torch.manual_seed(seed)
         model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config,
-                            architecture=settings.architecture()).to(device)
+                            architecture=settings.architecture())
+        model = seed_dropout(model, seed).to(device)
         optimizer = _optimizer(model, lr=float(config["lr"]), l2=float(config.get("l2", 0.0)), settings=settings)
         loss_fn = _loss_fn(task, settings.loss)
         X, y = data.combined(train_parts)
@@ -305,7 +316,8 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
                "epochs_run": len(result.curves.train_loss), "val_metric": result.val_metric,
                "val_metric_raw": result.val_metric_raw, "test_metric": result.test_metric,
                "final_train_loss": result.curves.train_loss[-1] if result.curves.train_loss else float("nan"),
-               "seconds": round(result.seconds, 4), "device": str(device), "threads": torch.get_num_threads(),
+               "seconds": round(result.seconds, 4), "engine": result.engine,
+               "device": str(device), "threads": torch.get_num_threads(),
                "torch_version": torch.__version__, "snnbench_version": __version__,
                **dict(zip(task_columns, result.test_per_task or [float("nan")] * len(task_columns)))}
         rows.append(row)
@@ -318,17 +330,33 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
         }))
         return row
 
-    for config_id, config in enumerate(configs):
-        seed = config_seed(settings.seed, benchmark, dataset, split, method, config)
-        result = train_config(method, config, data, settings=settings, seed=seed, device=device)
-        record(config_id, config, seed, result, costs[config_id], "grid")
+    seeds = [config_seed(settings.seed, benchmark, dataset, split, method, config) for config in configs]
+
+    def done(config_id: int, result: ConfigResult) -> None:
+        config = configs[config_id]
+        record(config_id, config, seeds[config_id], result, costs[config_id], "grid")
         if bar:
             shown = " ".join(f"{k}={v}" for k, v in config.items())
             outcome = (f"val {result.val_metric:.4f} test {result.test_metric:.4f} @ epoch {result.best_epoch + 1}"
                        if result.status == "ok" else f"{result.status}: {result.error}")
             bar.update(config_id, f"{shown} -> {outcome} ({result.seconds:.1f}s)")
+
+    # NOTE: auto trains batched on CUDA only: on 2 CPU cores the batched engine measured 0.9-1.2x
+    # the reference's throughput (docs/performance.md), the elementwise work growing with the group.
+    if settings.engine == "batched" or (settings.engine == "auto" and device.type == "cuda"):
+        from .batched import train_configs_batched
+
+        train_configs_batched(method, configs, seeds, data, settings=settings, device=device, on_result=done)
+    else:
+        for config_id, config in enumerate(configs):
+            done(config_id, train_config(method, config, data, settings=settings, seed=seeds[config_id],
+                                         device=device))
     if bar:
         bar.close()
+    # the batched engine finishes configurations group by group: back to grid order
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["config_id"])
+    rows[:] = [rows[i] for i in order]
+    curve_frames[:] = [curve_frames[i] for i in order]
     frame = pd.DataFrame(rows)
     if settings.refit and not frame.empty:
         chosen = select(frame)
