@@ -41,7 +41,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--full", nargs="*", default=["SNN", "MSRAinit"], help="methods run on their full grid")
     parser.add_argument("--single", nargs="*", default=list(ONE_CONFIG), help="methods run on one configuration")
-    parser.add_argument("--set", action="append", default=[], help="training setting KEY=VALUE for every run")
+    parser.add_argument("--set", action="append", default=["engine=reference"],
+                        help="training setting KEY=VALUE for every run (engine=reference unless another engine is set)")
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} threads, "
