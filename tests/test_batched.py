@@ -108,7 +108,8 @@ def test_grouping_splitting_and_out_of_memory_retry(monkeypatch, caplog):
                for d in (2, 3) for lr in (0.01, 0.02, 0.05, 0.1)]
     assert group_configs(configs) == [[0, 1, 2, 3], [4, 5, 6, 7]]
     with_dropout = [{**configs[0], "dropout": p} for p in (0.0, 0.5, 0.1, 0.0)]
-    assert group_configs(with_dropout) == [[0, 3], [1, 2]]  # a group without dropout draws no masks
+    assert group_configs(with_dropout) == [[0, 3], [1, 2]]  # CPU: a group without dropout draws no masks
+    assert group_configs(with_dropout, split_dropout=False) == [[0, 1, 2, 3]]  # CUDA: one group per architecture
     data = TaskTensors(blobs(), CPU)
     settings = TrainSettings(epochs=3, engine="batched")
     seeds = list(range(8))
