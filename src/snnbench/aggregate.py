@@ -4,7 +4,8 @@
 A11's FNN accuracies and, for UCI, Fernandez-Delgado et al.'s 17 family representatives) with
 ``source = published``. Tox21 adds, per job, one row per depth (``scope = depth``: the
 configuration selected on validation among that depth's), beside the job's overall selection
-(``scope = selected``), with each task's test AUC in ``test_<task>`` columns. ``failures.csv``: every job whose dataset or grid did not give a
+(``scope = selected``), with each task's test AUC in ``test_<task>`` columns.
+``failures.csv``: every job whose dataset or grid did not give a
 result, and every job with configurations that diverged or failed, with the reason.
 """
 
@@ -44,6 +45,11 @@ def _depth(method: str, hp: dict[str, Any] | None) -> float:
     return float(hp.get("n_layers", math.nan))
 
 
+def _job_context(s: dict[str, Any]) -> dict[str, Any]:
+    """What a score row says of its job's data: training rows and (Tox21) feature set."""
+    return {"n_train": (s.get("sizes") or {}).get("train"), "feature_set": (s.get("split_info") or {}).get("feature_set")}
+
+
 def score_rows(summaries: list[str | Path]) -> pd.DataFrame:
     rows = []
     for path in summaries:
@@ -58,8 +64,7 @@ def score_rows(summaries: list[str | Path]) -> pd.DataFrame:
             "n_configs": s.get("n_configs", 0), "n_ok": counts.get("ok", 0), "n_diverged": counts.get("diverged", 0),
             "n_failed": counts.get("failed", 0), "best_epoch": sel.get("best_epoch"), "depth": _depth(s["method"], hp),
             "hyperparameters": json.dumps(hp, sort_keys=True) if hp else None,
-            "seconds": s.get("total_seconds", math.nan), "n_train": (s.get("sizes") or {}).get("train"),
-            "feature_set": (s.get("split_info") or {}).get("feature_set"),
+            "seconds": s.get("total_seconds", math.nan), **_job_context(s),
             **{TASK_PREFIX + t: v for t, v in (sel.get("test_per_task") or {}).items()},
         })
     frame = pd.DataFrame(rows)
@@ -101,8 +106,7 @@ def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
             "n_failed": int((grid_rows["status"] == "failed").sum()),
             "best_epoch": None if chosen is None else chosen["best_epoch"], "depth": float(depth),
             "hyperparameters": None if chosen is None else json.dumps(hyperparameters(chosen, hp_names), sort_keys=True),
-            "seconds": float(grid_rows["seconds"].sum()), "n_train": (s.get("sizes") or {}).get("train"),
-            "feature_set": (s.get("split_info") or {}).get("feature_set"),
+            "seconds": float(grid_rows["seconds"].sum()), **_job_context(s),
             **({} if chosen is None else {c: float(chosen[c]) for c in tasks}),
         })
     return out

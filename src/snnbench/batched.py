@@ -1,8 +1,9 @@
 """The batched grid engine: the configurations of a job that share an architecture train together.
 
 Members of a group (configurations that differ only in learning rate, L2, dropout rate and
-seed; on a CPU those with and without dropout apart) are built exactly as the reference engine builds them (same seed, same initialisation),
-their parameters and buffers are stacked on a leading member axis
+seed; on a CPU those with and without dropout apart) are built exactly as the reference engine
+builds them (same seed, same initialisation), their parameters and buffers are stacked on a
+leading member axis
 (``torch.func.stack_module_state``) and one ``torch.vmap``-ed ``functional_call`` trains them
 all: every layer becomes one batched matrix product for the whole group. Per member: its own
 batch order (the reference engine's generator), learning rate, L2 and dropout rate as tensors,
@@ -30,9 +31,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state
 
-from .metrics import evaluate, mean_of_tasks, task_roc_aucs
+from .metrics import evaluate
 from .models import Dropout, build_model, seed_dropout
-from .selection import early_stopping_epoch
 
 log = logging.getLogger("snnbench.train")
 
@@ -140,6 +140,13 @@ def _update(group: _Group, grads: dict[str, torch.Tensor], settings) -> None:
             p.sub_(step_size * m / denom)
 
 
+def _shape_probe(method: str, config: dict[str, Any], task, settings) -> torch.nn.Module:
+    """The configuration's model on the meta device: its shapes, without allocating weights."""
+    with torch.device("meta"):
+        return build_model(method, n_in=task.n_in, n_out=task.n_out, config=config,
+                           architecture=settings.architecture())
+
+
 def _optimizer_slots(settings) -> int:
     return 2 if settings.optimizer == "adam" else (1 if settings.momentum > 0 else 0)
 
@@ -149,7 +156,7 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
     """Train ``configs`` (one architecture) as one batched model; one ``ConfigResult`` per config,
     as ``engine.train_config`` would give for each. Raises on an error of the group as a whole
     (out of memory included); per-member divergence is a result."""
-    from .engine import ConfigResult, Curves, _loss_fn
+    from .engine import ConfigResult, Curves, _loss_fn, finished, test_metrics
 
     task = data.task
     epochs = settings.epochs if epochs is None else epochs
@@ -178,7 +185,7 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
     generators = [torch.Generator().manual_seed(seed ^ 0x5EED5EED) for seed in seeds]
     alive = list(range(len(configs)))  # member position -> config index
     curves = [Curves([], [], []) for _ in configs]
-    task_curves: list[list[list[float]]] = [[] for _ in configs]
+    task_curves: list[list] = [[] for _ in configs]
     status: list[tuple[str, str | None]] = [("ok", None)] * len(configs)
     eval_rows = max(1, settings.eval_batch_size)
     for epoch in range(epochs):
@@ -215,27 +222,15 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
                 for pos, c in enumerate(alive):
                     if part == "validation":
                         curves[c].val.append(evaluate(task.metric, task.y[part], logits[pos]))
-                    elif task.kind == "multitask":
-                        aucs = task_roc_aucs(task.y[part], logits[pos])
-                        task_curves[c].append(aucs.tolist())
-                        curves[c].test.append(mean_of_tasks(aucs))
                     else:
-                        curves[c].test.append(evaluate(task.metric, task.y[part], logits[pos]))
+                        test, aucs = test_metrics(task, logits[pos])
+                        curves[c].test.append(test)
+                        task_curves[c].append(aucs)
     seconds = (time.perf_counter() - start) / len(configs)
-    results = []
-    for c in range(len(configs)):
-        state, error = status[c]
-        if state != "ok":
-            results.append(ConfigResult(state, error, curves[c], seconds=seconds, engine="batched"))
-            continue
-        best, smoothed = early_stopping_epoch(np.asarray(curves[c].val), window=settings.smoothing_window,
-                                              align=settings.smoothing_align)
-        results.append(ConfigResult("ok", None, curves[c], best_epoch=best, val_metric=smoothed,
-                                    val_metric_raw=curves[c].val[best], test_metric=curves[c].test[best],
-                                    seconds=seconds,
-                                    test_task_curves=task_curves[c] if task.kind == "multitask" else None,
-                                    engine="batched"))
-    return results
+    return [finished(task, curves[c], task_curves[c], settings, seconds=seconds, engine="batched")
+            if status[c][0] == "ok" else
+            ConfigResult(*status[c], curves[c], seconds=seconds, engine="batched")
+            for c in range(len(configs))]
 
 
 def train_configs_batched(method: str, configs: list[dict[str, Any]], seeds: list[int], data, *, settings,
@@ -249,9 +244,8 @@ def train_configs_batched(method: str, configs: list[dict[str, Any]], seeds: lis
     # NOTE: on a CPU the mask arithmetic costs more than a larger group gains, so groups with and
     # without dropout are kept apart there; on CUDA, launch-bound, one group per architecture.
     for indices in group_configs(configs, split_dropout=device.type != "cuda"):
-        probe = build_model(method, n_in=data.task.n_in, n_out=data.task.n_out, config=configs[indices[0]],
-                            architecture=settings.architecture()) if max_members is None else None
-        size = max_members or max_group_size(probe, device=device, batch=settings.batch_size,
+        size = max_members or max_group_size(_shape_probe(method, configs[indices[0]], data.task, settings),
+                                             device=device, batch=settings.batch_size,
                                              eval_rows=min(settings.eval_batch_size, max(len(x) for x in data.X.values())),
                                              optimizer_slots=_optimizer_slots(settings), cap=settings.max_group_size)
         pending = list(indices)

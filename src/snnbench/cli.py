@@ -234,12 +234,12 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_tables(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    scores = pd.read_csv(args.scores, dtype={"split": str})
+    settings = _json_option(args.settings, "--settings") or None
     if args.benchmark == "htru2":
         from .htru2_tables import build_htru2_tables
 
-        scores = pd.read_csv(args.scores, dtype={"split": str})
-        result = build_htru2_tables(scores, args.out_dir, settings=_json_option(args.settings, "--settings") or None,
-                                    n_folds=args.n_folds)
+        result = build_htru2_tables(scores, args.out_dir, settings=settings, n_folds=args.n_folds)
         print(f"htru2 table 3: folds {', '.join(map(str, result['folds']))} -> {args.out_dir}")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(result["table3"].to_string(index=False))
@@ -247,13 +247,10 @@ def cmd_tables(args: argparse.Namespace) -> int:
     if args.benchmark == "tox21":
         from .tox21_tables import build_tox21_tables
 
-        scores = pd.read_csv(args.scores, dtype={"split": str})
-        result = build_tox21_tables(scores, args.out_dir, settings=_json_option(args.settings, "--settings") or None)
+        result = build_tox21_tables(scores, args.out_dir, settings=settings)
         print(f"tox21 table 2: depths {', '.join(map(str, result['depths']))} -> {args.out_dir}")
         with pd.option_context("display.width", 250, "display.max_columns", 30):
-            from .tox21_tables import table2_shown
-
-            print(table2_shown(result["table2"], result["depths"]).to_string(index=False))
+            print(result["table2_shown"].to_string(index=False))
         return 0
 
     from .figures import write_uci_figures
@@ -261,10 +258,9 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     if not args.data_summary:
         raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
-    scores = pd.read_csv(args.scores, dtype={"split": str})
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
-    result = build_uci_tables(scores, summary, out, settings=_json_option(args.settings, "--settings") or None)
+    result = build_uci_tables(scores, summary, out, settings=settings)
     for warning in write_uci_figures(scores, result, out / "figures"):
         log.warning("%s", warning)
     t1 = result["table1"]

@@ -161,6 +161,24 @@ class ConfigResult:
         return self.test_task_curves[self.best_epoch]
 
 
+def test_metrics(task: Task, logits: np.ndarray) -> tuple[float, list[float] | None]:
+    """One epoch's test metric and, multitask, each task's test AUC (else None)."""
+    if task.kind == "multitask":
+        aucs = task_roc_aucs(task.y["test"], logits)
+        return mean_of_tasks(aucs), aucs.tolist()
+    return evaluate(task.metric, task.y["test"], logits), None
+
+
+def finished(task: Task, curves: Curves, per_task: list, settings: TrainSettings, *, seconds: float,
+             engine: str = "reference") -> ConfigResult:
+    """The result of a configuration that trained every epoch: early stopping on its curves."""
+    best, smoothed = early_stopping_epoch(np.asarray(curves.val), window=settings.smoothing_window,
+                                          align=settings.smoothing_align)
+    return ConfigResult("ok", None, curves, best_epoch=best, val_metric=smoothed, val_metric_raw=curves.val[best],
+                        test_metric=curves.test[best], seconds=seconds, engine=engine,
+                        test_task_curves=per_task if task.kind == "multitask" else None)
+
+
 def _loss_fn(task: Task, loss: str):
     if loss == "cross_entropy":
         if task.kind == "multiclass":
@@ -236,8 +254,8 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
         X, y = data.combined(train_parts)
         n = len(X)
         order = torch.Generator().manual_seed(seed ^ 0x5EED5EED)
-        y_val, y_test = task.y["validation"], task.y["test"]
-        per_task: list[list[float]] = []
+        y_val = task.y["validation"]
+        per_task: list[list[float] | None] = []
         for epoch in range(epochs):
             model.train()
             total = torch.zeros((), device=device)
@@ -258,18 +276,10 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
                 return ConfigResult("diverged", f"training loss became {mean_loss} in epoch {epoch + 1}", curves,
                                     seconds=time.perf_counter() - start)
             curves.val.append(evaluate(task.metric, y_val, _logits(model, data.X["validation"], settings.eval_batch_size)))
-            test_logits = _logits(model, data.X["test"], settings.eval_batch_size)
-            if task.kind == "multitask":
-                per_task.append(task_roc_aucs(y_test, test_logits).tolist())
-                curves.test.append(mean_of_tasks(per_task[-1]))
-            else:
-                curves.test.append(evaluate(task.metric, y_test, test_logits))
-        best, smoothed = early_stopping_epoch(np.asarray(curves.val), window=settings.smoothing_window,
-                                              align=settings.smoothing_align)
-        return ConfigResult("ok", None, curves, best_epoch=best, val_metric=smoothed,
-                            val_metric_raw=curves.val[best], test_metric=curves.test[best],
-                            seconds=time.perf_counter() - start,
-                            test_task_curves=per_task if task.kind == "multitask" else None)
+            test, aucs = test_metrics(task, _logits(model, data.X["test"], settings.eval_batch_size))
+            curves.test.append(test)
+            per_task.append(aucs)
+        return finished(task, curves, per_task, settings, seconds=time.perf_counter() - start)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # recorded, and the grid goes on
