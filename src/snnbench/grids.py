@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
-from .models import METHODS
 
 BENCHMARK_NAMES = ("uci", "tox21", "htru2")
-BASELINES = ("RF", "SVM")  # scikit-learn baselines (baselines.py); the FNN families are models.METHODS
+METHODS = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")  # the FNN families (models.py)
+BASELINES = ("RF", "SVM")  # scikit-learn baselines (baselines.py)
 ALL_METHODS = (*METHODS, *BASELINES)
 Grid = dict[str, list[Any]]
 

@@ -7,16 +7,16 @@ choices the paper leaves open are arguments with the defaults listed in docs/pro
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import OrderedDict
 from typing import Any
 
-import hashlib
-
 import torch
 from torch import nn
 
-METHODS = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")
+from .grids import METHODS
+
 NORMS = {"BatchNorm": "batch", "LayerNorm": "layer", "WeightNorm": "weight"}
 LAYER_FORMS = ("rectangular", "conic")
 BLOCK_FORMS = ("rectangular", "diavolo")

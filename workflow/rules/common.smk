@@ -94,10 +94,10 @@ def get_tox21_summaries(wildcards=None):
 # ---------------------------------------------------------------------------------- training
 import json
 
-from snnbench.engine import TrainSettings
+from snnbench.settings import TrainSettings
 from snnbench.grids import get_grid, load_grids, narrow
 from snnbench.grids import BASELINES as BASELINE_NAMES
-from snnbench.models import METHODS as FNN_METHOD_NAMES
+from snnbench.grids import METHODS as FNN_METHOD_NAMES
 
 TRAIN = config["train"]
 TRAIN_SETTING_KEYS = [f for f in TrainSettings.__dataclass_fields__ if f in TRAIN]

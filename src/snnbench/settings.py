@@ -1,0 +1,87 @@
+"""Training settings: what the paper leaves unstated, with our defaults (docs/protocol.md).
+
+Torch-free, so that the workflow can validate the `train` section while it parses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigError
+from .selection import ALIGNS
+
+OPTIMIZERS = ("sgd", "adam")
+LOSSES = ("cross_entropy", "squared_error")
+ENGINES = ("auto", "batched", "reference")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What the paper leaves unstated, with our defaults (docs/protocol.md, F* entries)."""
+
+    epochs: int = 100
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    loss: str = "cross_entropy"
+    smoothing_window: int = 10
+    smoothing_align: str = "trailing"
+    refit: bool = False
+    device: str = "auto"
+    tf32: bool = False
+    seed: int = 0
+    htru2_output: str = "logit"
+    conic_rounding: str = "round"
+    norm_position: str = "before_activation"
+    highway_width: int = 512
+    highway_gate_bias: float = -1.0
+    resnet_branch_init: str = "zero"
+    eval_batch_size: int = 8192
+    max_train_rows: int | None = None  # quick tours only: a seeded subset of the training rows
+    engine: str = "auto"  # auto: batched on CUDA, reference on CPU; batched (batched.py); reference
+    max_group_size: int = 64  # members of one batched group at most (memory may allow fewer)
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"train.{name} {why}, however: {name}={getattr(self, name)!r}")
+
+        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be a positive integer")
+        if self.max_train_rows is not None and (isinstance(self.max_train_rows, bool)
+                                                 or not isinstance(self.max_train_rows, int) or self.max_train_rows < 2):
+            raise bad("max_train_rows", "must be null or an integer >= 2")
+        if self.engine not in ENGINES:
+            raise bad("engine", f"must be one of {', '.join(ENGINES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        if self.loss not in LOSSES:
+            raise bad("loss", f"must be one of {', '.join(LOSSES)}")
+        if self.smoothing_align not in ALIGNS:
+            raise bad("smoothing_align", f"must be one of {', '.join(ALIGNS)}")
+        if not 0 <= self.momentum < 1:
+            raise bad("momentum", "must be in [0, 1)")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", "must be >= 0")
+        if self.resnet_branch_init not in ("zero", "he"):
+            raise bad("resnet_branch_init", "must be zero or he")
+        if self.htru2_output not in ("logit", "softmax"):
+            raise bad("htru2_output", "must be logit or softmax")
+        if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise bad("device", "must be auto, cpu, cuda or cuda:N")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None, *, setting: str = "train") -> "TrainSettings":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values or {}) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {', '.join(f'{setting}.{k}' for k in unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        return cls(**(values or {}))
+
+    def architecture(self) -> dict[str, Any]:
+        return {"conic_rounding": self.conic_rounding, "norm_position": self.norm_position,
+                "highway_width": self.highway_width, "highway_gate_bias": self.highway_gate_bias,
+                "resnet_branch_init": self.resnet_branch_init}
