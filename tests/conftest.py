@@ -1,15 +1,24 @@
-"""Shared fixtures: the data mirror (mandatory in CI), a loopback HTTP server, synthetic sources."""
+"""Shared fixtures: the data mirror (mandatory in CI), pipeline runs, a loopback HTTP server, synthetic sources."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import http.server
 import io
 import json
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,6 +57,103 @@ def mirror_raw(mirror, tmp_path_factory) -> Path:
     for source in SOURCES.values():
         download_source(source, raw, mirror=mirror)
     return raw
+
+
+# --------------------------------------------------------------------------- pipeline runs
+
+def run_snakemake(*args, cwd=REPO, env=None, timeout=None):
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@dataclass
+class PipelineRun:
+    root: Path            # holds data/ and results/
+    config: list[str]     # the --configfile / --config arguments
+    result: subprocess.CompletedProcess
+    seconds: float
+    interrupted: dict | None = None  # what a SIGKILL mid-training left (quick_local_run)
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+
+def quick_config(root: Path, mirror: Path, *overlays: str) -> list[str]:
+    """Arguments running config/quick.yaml (with ``overlays``: config files laid over it) into ``root``."""
+    return ["--configfile", "config/quick.yaml", *overlays, "--config", f"data_dir={root}/data",
+            f"results_dir={root}/results", f"mirror={mirror}"]
+
+
+def finished_jobs(log: str) -> list[str]:
+    """The rule of every job Snakemake reported finished, in order."""
+    return re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log)
+
+
+def partial_outputs(root: Path) -> list[str]:
+    """Files under a final name (not a hidden temporary, not a log) that do not read back whole."""
+    bad = []
+    for path in root.rglob("*"):
+        if not path.is_file() or path.name.startswith(".") or ".snakemake" in path.parts or "logs" in path.parts:
+            continue
+        try:
+            if path.suffix == ".csv":
+                rows = list(csv.reader(path.read_text().splitlines()))
+                assert rows and all(len(r) == len(rows[0]) for r in rows), "rows of unequal length"
+            elif path.suffix == ".json":
+                json.loads(path.read_text())
+            elif path.name.endswith(".gz"):
+                gzip.decompress(path.read_bytes())
+            elif path.suffix == ".npz":
+                import numpy as np
+
+                with np.load(path, allow_pickle=False) as arrays:
+                    [arrays[k] for k in arrays.files]
+            elif path.suffix == ".png":
+                assert path.read_bytes().endswith(b"IEND\xaeB`\x82"), "no PNG end chunk"
+        except Exception as exc:  # noqa: BLE001 - any failure to read back is the finding
+            bad.append(f"{path.relative_to(root)}: {type(exc).__name__} {exc}")
+    return bad
+
+
+def run_killed_mid_training(config: list[str], root: Path, *, min_trained: int = 12) -> dict:
+    """Run the pipeline and SIGKILL Snakemake and all its jobs once ``min_trained`` training jobs
+    have finished and another is training; returns what the kill left behind."""
+    plan = run_snakemake("-n", *config)
+    total = int(re.search(r"^total\s+(\d+)", plan.stdout, re.M).group(1))
+    log_path = root / "killed.log"
+    train = root / "results" / "train"
+    with open(log_path, "w") as log:
+        run = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", *config], cwd=REPO, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and run.poll() is None:
+        if len(list(train.glob("*/*/*/*.json"))) >= min_trained and "snnbench train" in subprocess.run(
+                ["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+            break
+        time.sleep(0.2)
+    still_running = run.poll() is None
+    if still_running:
+        os.killpg(run.pid, signal.SIGKILL)  # Snakemake and every job it started, no clean-up
+    run.wait()
+    log = log_path.read_text()
+    return {"total": total, "finished": finished_jobs(log), "killed": still_running, "log": log,
+            "trained": {p: p.stat().st_mtime_ns for p in train.glob("*/*/*/*.json")},
+            "partial": partial_outputs(root / "results") + partial_outputs(root / "data")}
+
+
+@pytest.fixture(scope="session")
+def quick_local_run(mirror, tmp_path_factory) -> PipelineRun:
+    """The quick config run once per test session on this machine (2 cores), shared by the tests
+    that check its outputs and those that compare another run with it. It is killed with SIGKILL
+    in the middle of training and finished with --rerun-incomplete (issue 7): the outputs the
+    tests check are those of the resumed run."""
+    root = tmp_path_factory.mktemp("quick_local")
+    config = quick_config(root, mirror)
+    start = time.perf_counter()
+    interrupted = run_killed_mid_training(config, root)
+    result = run_snakemake("--cores", "2", "--rerun-incomplete", *config)
+    return PipelineRun(root, config, result, time.perf_counter() - start, interrupted)
 
 
 # --------------------------------------------------------------------------- synthetic sources
@@ -105,12 +211,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.hits[self.path] = self.hits.get(self.path, 0) + 1
         responses = self.routes.get(self.path, [(404, b"not found", {})])
         status, body, headers = responses[min(self.hits[self.path], len(responses)) - 1]
-        self.send_response(status)
         headers = {"Content-Length": str(len(body)), **headers}
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        delay = float(headers.pop("X-Test-Delay", 0))
+        drop_after = headers.pop("X-Test-Drop-After", None)
+        if delay:
+            time.sleep(delay)
+        try:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            if drop_after is not None:
+                self.wfile.write(body[: int(drop_after)])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            pass
 
     def log_message(self, *args):
         pass
@@ -120,7 +239,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def http_server():
     """A server on 127.0.0.1: ``server.route(path, (status, body, headers), ...)``; ``server.hits``.
 
-    Several responses for one path are served in turn (the last one repeats).
+    Several responses for one path are served in turn (the last one repeats). Two pseudo-headers
+    inject faults and are not sent: ``X-Test-Delay: seconds`` waits before answering (a
+    timeout), ``X-Test-Drop-After: n`` announces the whole body but closes the connection after
+    n bytes (a connection dropped midway).
     """
     handler = type("Handler", (_Handler,), {"routes": {}, "hits": {}})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -26,7 +26,8 @@ def toy_source(kind="tar.gz", urls=(), mirror=("toy.tar.gz", "toy")) -> Source:
 
 
 def no_partial_files(raw):
-    leftovers = [p for p in raw.rglob("*") if p.name.endswith(".part") or ".staging-" in p.name]
+    leftovers = [p for p in raw.rglob("*")
+                 if p.name.endswith((".part", ".attempt", ".mismatch")) or ".staging-" in p.name]
     return not leftovers
 
 
@@ -183,3 +184,80 @@ def test_a_truncated_download_is_removed_so_the_next_run_fetches_it_again(tmp_pa
         download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
     assert not (tmp_path / "raw" / "downloads" / "toy.tar.gz").exists() and not (tmp_path / "raw" / "toy").exists()
     assert download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)["counts"]["ok"] == 3
+
+
+# --------------------------------------------------------------------------- faults (issue 7)
+# Each fault is served by the loopback server; what must hold afterwards: the retries happened,
+# the next URL (or the mirror) was used, or the error names every URL and the mirror setting;
+# and no partial file is left.
+
+
+def test_a_timeout_is_retried_then_the_next_url_is_used(tmp_path, http_server):
+    http_server.route("/slow.tar.gz", (200, make_tar_gz(FILES), {"X-Test-Delay": "1.5"}))
+    http_server.route("/toy.tar.gz", (200, make_tar_gz(FILES), {}))
+    source = toy_source(urls=[http_server.url + "/slow.tar.gz", http_server.url + "/toy.tar.gz"])
+    settings = DownloadSettings(timeout_s=0.5, retries=2, backoff_s=0.01)
+    report = download_source(source, tmp_path / "raw", settings=settings, manifest=MANIFEST)
+    assert report["counts"]["ok"] == 3 and report["artifacts"][0]["origin"] == http_server.url + "/toy.tar.gz"
+    assert http_server.hits == {"/slow.tar.gz": 2, "/toy.tar.gz": 1}
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_a_connection_dropped_midway_is_retried(tmp_path, http_server):
+    good = make_tar_gz(FILES)
+    http_server.route("/toy.tar.gz", (200, good, {"X-Test-Drop-After": str(len(good) // 3)}), (200, good, {}))
+    report = download_source(toy_source(urls=[http_server.url + "/toy.tar.gz"]), tmp_path / "raw", settings=FAST,
+                             manifest=MANIFEST)
+    assert report["counts"]["ok"] == 3 and http_server.hits["/toy.tar.gz"] == 2
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_every_url_failing_is_a_clear_error_naming_each_and_the_mirror_setting(tmp_path, http_server):
+    good = make_tar_gz(FILES)
+    http_server.route("/busy.tar.gz", (500, b"busy", {}))
+    http_server.route("/cut.tar.gz", (200, good, {"X-Test-Drop-After": "100"}))
+    source = toy_source(urls=[http_server.url + "/busy.tar.gz", http_server.url + "/cut.tar.gz"])
+    with pytest.raises(DownloadError) as info:
+        download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    message = str(info.value)
+    assert f"{http_server.url}/busy.tar.gz: 500 Server Error" in message and "(after 2 attempts)" in message
+    assert f"{http_server.url}/cut.tar.gz: connection closed after 100 of {len(good):,} bytes" in message
+    assert "SNNBENCH_MIRROR" in message and "`mirror:`" in message
+    assert http_server.hits == {"/busy.tar.gz": 2, "/cut.tar.gz": 2}
+    assert not (tmp_path / "raw" / "toy").exists() and not (tmp_path / "raw" / "downloads" / "toy.tar.gz").exists()
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_a_wrong_checksum_falls_back_to_the_next_url(tmp_path, http_server):
+    wrong = make_tar_gz({**FILES, "alpha/alpha_R.dat": FILES["alpha/alpha_R.dat"].replace(b"0.5", b"0.7")})
+    http_server.route("/old.tar.gz", (200, wrong, {}))
+    http_server.route("/toy.tar.gz", (200, make_tar_gz(FILES), {}))
+    source = toy_source(urls=[http_server.url + "/old.tar.gz", http_server.url + "/toy.tar.gz"])
+    report = download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert report["counts"] == {"ok": 3, "missing": 0, "mismatch": 0}
+    assert report["members"]["alpha/alpha_R.dat"]["origin"] == http_server.url + "/toy.tar.gz"
+    assert (tmp_path / "raw" / "toy" / "alpha" / "alpha_R.dat").read_bytes() == FILES["alpha/alpha_R.dat"]
+    assert no_partial_files(tmp_path / "raw")
+
+
+def test_a_wrong_checksum_in_the_mirror_falls_back_to_a_url(tmp_path, http_server):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "toy.tar.gz").write_bytes(make_tar_gz({**FILES, "beta/beta_R.dat": b"\tf1\tclase\n1\t9\t1\n"}))
+    http_server.route("/toy.tar.gz", (200, make_tar_gz(FILES), {}))
+    report = download_source(toy_source(urls=[http_server.url + "/toy.tar.gz"]), tmp_path / "raw", mirror=tmp_path / "m",
+                             settings=FAST, manifest=MANIFEST)
+    assert report["counts"]["ok"] == 3 and report["artifacts"][0]["origin"] == http_server.url + "/toy.tar.gz"
+
+
+def test_wrong_checksums_everywhere_are_recorded_and_those_files_not_written(tmp_path, http_server):
+    wrong = make_tar_gz({**FILES, "alpha/alpha_R.dat": b"\tf1\tclase\n1\t7\t0\n"})
+    http_server.route("/a.tar.gz", (200, wrong, {}))
+    http_server.route("/b.tar.gz", (200, wrong, {}))
+    source = toy_source(urls=[http_server.url + "/a.tar.gz", http_server.url + "/b.tar.gz"])
+    report = download_source(source, tmp_path / "raw", settings=FAST, manifest=MANIFEST)
+    assert report["counts"] == {"ok": 2, "missing": 0, "mismatch": 1}
+    reason = report["members"]["alpha/alpha_R.dat"]["reason"]
+    assert reason.startswith(f"checksum mismatch for alpha/alpha_R.dat from {http_server.url}/b.tar.gz")
+    assert not (tmp_path / "raw" / "toy" / "alpha" / "alpha_R.dat").exists()
+    assert (tmp_path / "raw" / "toy" / "beta" / "beta_R.dat").is_file()
+    assert no_partial_files(tmp_path / "raw") and http_server.hits == {"/a.tar.gz": 1, "/b.tar.gz": 1}

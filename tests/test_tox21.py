@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,14 +335,12 @@ def test_unknown_feature_set(tmp_path):
 
 @pytest.mark.mirror
 @pytest.mark.slow
-def test_real_mirror(tmp_path):
-    mirror = os.environ.get("SNNBENCH_MIRROR")
-    if not mirror:
-        pytest.skip("SNNBENCH_MIRROR not set: point it at the data mirror to prepare the real Tox21 data")
-    from snnbench.download import download_source
+def test_real_mirror(quick_local_run):
+    """The real Tox21 as the pipeline prepared it from the mirror (the session's quick run)."""
+    from snnbench.datasets.prepared import PreparedDataset
 
-    download_source(SOURCES["tox21"], tmp_path, mirror=Path(mirror))
-    arrays, meta = tox21.prepare(tmp_path, n_jobs=2)
+    prepared = PreparedDataset.load(quick_local_run.root / "data" / "prepared" / "tox21" / "tox21.json")
+    arrays, meta = prepared.arrays, prepared.meta
     assert meta["n"] == 12707 == arrays["X"].shape[0]
     assert meta["split_counts"] == {"training": 11764, "validation": 296, "test": 647}
     assert np.bincount(arrays["split"]).tolist() == [11764, 296, 647]

@@ -12,10 +12,7 @@ import tarfile
 import pytest
 import yaml
 from conftest import REPO
-
-
-def snakemake(*args, cwd=REPO, env=None):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, env=env)
+from conftest import run_snakemake as snakemake
 
 
 def snnbench(*args):
@@ -68,10 +65,8 @@ def test_cli_rejects_unknown_dataset_and_lists_names():
 
 @pytest.mark.mirror
 @pytest.mark.slow
-def test_quick_pipeline_from_the_mirror(tmp_path, mirror):
-    config = ["--configfile", "config/quick.yaml", "--config", f"data_dir={tmp_path}/data", f"results_dir={tmp_path}/results",
-              f"mirror={mirror}"]
-    result = snakemake("--cores", "2", *config)
+def test_quick_pipeline_from_the_mirror(quick_local_run):
+    tmp_path, config, result = quick_local_run.root, quick_local_run.config, quick_local_run.result
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv")))
     by_name = {r["dataset"]: r for r in rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -169,6 +170,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
     log.info("%s/%s/%s split %d: %d configurations, %s %s", args.benchmark, args.dataset, args.method, args.split,
              len(configs), task.metric, task.sizes())
+    claim = None
+    if args.method not in BASELINES:
+        from .devices import claim_gpu
+
+        # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process
+        claim = claim_gpu(wanted=args.gpus, lock_dir=args.gpu_lock_dir)
+        extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
     if args.method in BASELINES:
         from .baselines import run_baseline_grid
 
@@ -179,8 +187,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
                                  split=args.split, configs=configs, settings=settings, threads=args.threads,
                                  progress=not args.quiet)
+    if claim is not None:
+        extra["gpu_claim"]["to"] = time.time()
     summary = summarize(frame, hp_names=list(grid), extra=extra)
     paths = write_outputs(out, frame, curves, summary)
+    if claim is not None:
+        claim.release()
     counts = summary["counts"]
     if summary["selected"]:
         sel = summary["selected"]
@@ -352,6 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one training setting, e.g. epochs=20 (repeatable)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the settings)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--gpus", type=int, default=0,
+                   help="GPUs this job asked the scheduler for (the rule's `gpu` resource): with 1, claim a free "
+                        "GPU of those visible (snnbench.devices) unless SLURM assigned one")
+    p.add_argument("--gpu-lock-dir", default=None,
+                   help="folder of the GPU claim locks (default $SNNBENCH_GPU_LOCK_DIR or .snakemake/gpu-locks)")
     p.add_argument("--quiet", action="store_true", help="no per-configuration progress")
     p.add_argument("--keep-going", action="store_true",
                    help="exit 0 when the dataset is unavailable or no configuration finished (the summary records it)")

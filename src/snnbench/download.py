@@ -125,6 +125,7 @@ class _ClientError(DownloadError):
 def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
     """Stream ``url`` to ``dest`` via ``dest.part``; retry transient failures with backoff."""
     import requests
+    import urllib3
 
     part = dest.with_name(dest.name + ".part")
     last: Exception | None = None
@@ -139,9 +140,13 @@ def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
                 with open(part, "wb") as f:
                     # NOTE: raw bytes: servers often label .gz files `Content-Encoding: gzip`, and
                     # decoding them would turn the archive into something else.
-                    for chunk in resp.raw.stream(CHUNK, decode_content=False):
-                        f.write(chunk)
-                        written += len(chunk)
+                    try:
+                        for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                            f.write(chunk)
+                            written += len(chunk)
+                    except urllib3.exceptions.HTTPError as exc:  # e.g. the connection dropped midway
+                        raise DownloadError(f"connection closed after {written:,} of "
+                                            f"{int(expected) if expected else '?':,} bytes ({type(exc).__name__})") from exc
                 if expected is not None and written != int(expected):
                     raise DownloadError(f"{url}: connection closed after {written:,} of {int(expected):,} bytes")
             os.replace(part, dest)
@@ -162,33 +167,39 @@ def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
     raise DownloadError(f"{url}: {last} (after {settings.retries} attempts)")
 
 
-def _locate_artifact(
-    artifact: Artifact, *, mirror: Path | None, downloads: Path, settings: DownloadSettings
-) -> tuple[Path, str]:
-    """Where the artifact's bytes are: a mirror path, a cached download, or a fresh download."""
+def _candidates(
+    artifact: Artifact, *, mirror: Path | None, downloads: Path, settings: DownloadSettings, failures: list[str]
+) -> Iterator[tuple[Path, str, bool]]:
+    """Where the artifact's bytes may be, in order: the mirror, a cached download, each URL
+    (downloaded only when reached). Yields (path, origin, ours): ``ours`` is a download of our
+    own, which is removed when it proves unusable. A URL that cannot be fetched is noted in
+    ``failures`` and skipped."""
     if mirror is not None:
-        for rel in artifact.mirror:
-            candidate = mirror / rel
-            if candidate.exists():
-                return candidate, f"mirror {candidate}"
-        log.warning("%s: none of %s in the mirror %s; trying its URLs", artifact.filename, list(artifact.mirror), mirror)
+        found = [mirror / rel for rel in artifact.mirror if (mirror / rel).exists()]
+        if found:
+            yield found[0], f"mirror {found[0]}", False
+        else:
+            log.warning("%s: none of %s in the mirror %s; trying its URLs", artifact.filename, list(artifact.mirror), mirror)
     cached = downloads / artifact.filename
     if cached.is_file():
-        return cached, f"cached download {cached}"
-    downloads.mkdir(parents=True, exist_ok=True)
-    failures = []
+        yield cached, f"cached download {cached}", True
     for url in artifact.urls:
+        downloads.mkdir(parents=True, exist_ok=True)
         try:
             log.info("downloading %s", url)
             fetch_url(url, cached, settings)
             _sniff(cached, artifact, f"the download from {url}")
-            return cached, url
         except DownloadError as exc:
             cached.unlink(missing_ok=True)
             failures.append(str(exc))
-    tried = "\n  ".join(failures)
-    raise DownloadError(
-        f"could not download {artifact.filename!r} from any of its URLs:\n  {tried}\n"
+            continue
+        yield cached, url, True
+
+
+def _no_usable_copy(artifact: Artifact, failures: list[str]) -> DownloadError:
+    tried = "\n  ".join(failures) or "(no mirror copy and no URL)"
+    return DownloadError(
+        f"could not get a usable {artifact.filename!r} from the mirror or any of its URLs:\n  {tried}\n"
         f"If this machine is offline, point the mirror setting at a folder holding the file "
         f"(config key `mirror:` or environment variable {MIRROR_ENV}; looked for {list(artifact.mirror)} there)."
     )
@@ -294,28 +305,14 @@ def download_source(
     try:
         for artifact in source.artifacts:
             wanted = source.members_of(artifact, manifest)
-            path, origin = _locate_artifact(artifact, mirror=mirror, downloads=raw_dir / "downloads", settings=settings)
-            found = 0
-            try:
-                for member, size, stream in _iter_members(path, artifact, wanted, origin):
-                    found += 1
-                    members[member] = _extract_one(stream, size, manifest[member], staging, origin)
-            except DownloadError as exc:
-                if path.parent == raw_dir / "downloads":  # our own download, never a mirror file
-                    path.unlink(missing_ok=True)
-                    raise DownloadError(f"{exc} (the unusable download was removed: the next run fetches it again)") from exc
-                raise
-            if found == 0:
-                raise DownloadError(
-                    f"{origin} holds none of the {len(wanted)} files expected in {artifact.filename!r} "
-                    f"(e.g. {wanted[0]!r}); it is not the right file"
-                )
+            extracted, origin, sha256 = _extract_artifact(artifact, wanted, manifest, staging, mirror=mirror,
+                                                        downloads=raw_dir / "downloads", settings=settings)
+            members.update(extracted)
             for member in wanted:
                 if member not in members:
                     members[member] = {"status": "missing", "origin": origin,
                                        "reason": f"{member} is not in {origin}"}
-            artifacts.append({"filename": artifact.filename, "origin": origin,
-                              "sha256": file_sha256(path) if path.is_file() else None})
+            artifacts.append({"filename": artifact.filename, "origin": origin, "sha256": sha256})
         report = {
             "source": source.name,
             "description": source.description,
@@ -334,6 +331,63 @@ def download_source(
         if info["status"] != "ok":
             log.warning("%s: %s: %s", source.name, info["status"], info["reason"])
     return report
+
+
+def _extract_artifact(artifact: Artifact, wanted: tuple[str, ...], manifest: dict[str, ManifestEntry], staging: Path,
+                      *, mirror: Path | None, downloads: Path, settings: DownloadSettings) -> tuple[dict, str, str | None]:
+    """Extract and verify ``wanted`` from the first usable copy of ``artifact``: a copy that is
+    not a readable archive of the expected files, or that holds a file failing its checksum, is
+    set aside (our own download removed) and the next one tried (mirror, cached download, each
+    URL). Where every copy fails its checksums, the last one's verified files are kept and the
+    others recorded as mismatches; where none is readable, a ``DownloadError`` names them all."""
+    failures: list[str] = []
+    last: tuple[dict, str, Path, Path] | None = None
+    for tried, (path, origin, ours) in enumerate(_candidates(artifact, mirror=mirror, downloads=downloads,
+                                                             settings=settings, failures=failures)):
+        attempt = staging.with_name(f"{staging.name}.{artifact.filename}.{tried}.attempt")
+        shutil.rmtree(attempt, ignore_errors=True)
+        attempt.mkdir(parents=True)
+        members: dict[str, dict] = {}
+        try:
+            for member, size, stream in _iter_members(path, artifact, wanted, origin):
+                members[member] = _extract_one(stream, size, manifest[member], attempt, origin)
+            if not members:
+                raise DownloadError(f"{origin} holds none of the {len(wanted)} files expected in {artifact.filename!r} "
+                                    f"(e.g. {wanted[0]!r}); it is not the right file")
+        except DownloadError as exc:
+            shutil.rmtree(attempt, ignore_errors=True)
+            if ours:
+                path.unlink(missing_ok=True)
+                exc = DownloadError(f"{exc} (the unusable download was removed: the next run fetches it again)")
+            failures.append(str(exc))
+            continue
+        if last is not None:  # a later copy replaces an earlier one with mismatches
+            shutil.rmtree(last[3], ignore_errors=True)
+            if last[2].name.endswith(".mismatch"):
+                last[2].unlink(missing_ok=True)
+        last = (members, origin, path, attempt)
+        bad = [m for m, info in members.items() if info["status"] != "ok"]
+        if not bad:
+            break
+        failures.append(f"{origin}: {len(bad)} file(s) failed their checksum, e.g. {members[bad[0]]['reason']}")
+        log.warning("%s; trying the next copy of %s", failures[-1], artifact.filename)
+        if ours:  # keep the verified files; the next URL may hold a good copy under the same name
+            kept = path.with_name(path.name + ".mismatch")
+            os.replace(path, kept)
+            last = (members, origin, kept, attempt)
+    if last is None:
+        raise _no_usable_copy(artifact, failures)
+    members, origin, path, attempt = last
+    for member, info in members.items():
+        if info["status"] == "ok":
+            target = staging / member
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(attempt / member, target)
+    shutil.rmtree(attempt, ignore_errors=True)
+    sha256 = file_sha256(path) if path.is_file() else None
+    if path.name.endswith(".mismatch"):
+        path.unlink(missing_ok=True)
+    return members, origin, sha256
 
 
 def _extract_one(stream: IO[bytes], size: int, entry: ManifestEntry, staging: Path, origin: str) -> dict:

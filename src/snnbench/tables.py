@@ -131,8 +131,11 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     groups = size_groups(sizes)
     protocol = PAPER_SPLIT_NOTE if splits == ["0"] else f"mean over data_py split columns {', '.join(splits)}"
     failures = ours[ours["status"] != "ok"]
-    failed_text = (f" Failed or unavailable jobs (recorded in failures.csv): {len(failures)}."
-                   if len(failures) else "")
+    failed_text = ""
+    if len(failures):
+        per = failures.groupby(["dataset", "status"]).size()
+        listed = ", ".join(f"{dataset} {n} {status}" for (dataset, status), n in per.items())
+        failed_text = f" Failed or unavailable jobs (recorded in failures.csv): {len(failures)} ({listed})."
     base = f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {deviations_text(settings)}"
     captions: dict[str, str] = {}
 

@@ -1,6 +1,7 @@
 # Training: one job per benchmark, dataset, method and split (UCI split column, HTRU2 outer fold,
 # Tox21 repeat); the whole grid runs inside (`snnbench train`), selection on validation included.
-# FNNs may use a GPU; RF and SVM run on CPU. Memory per benchmark: train.mem_mb.
+# FNNs may use a GPU (`gpu` resource, train.gpus; with several GPUs each job claims a free one,
+# snnbench.devices); RF and SVM run on CPU. Memory per benchmark: train.mem_mb.
 
 
 rule train_fnn:
@@ -28,7 +29,7 @@ rule train_fnn:
         "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-        " --threads {threads} --quiet --keep-going > {log} 2>&1"
+        " --threads {threads} --gpus {resources.gpu} --quiet --keep-going > {log} 2>&1"
         " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
         " >> {log} 2>&1"

@@ -1,0 +1,182 @@
+"""Faults injected into real pipeline runs (issue 7): a SIGKILL mid-training and a resume, a
+training job that raises on a corrupt prepared file, a diverging configuration, a simulated
+out-of-memory error, and several training jobs sharing simulated GPUs. Each asserts that
+nothing is lost: the run completes, the failure is recorded where the user looks, and no file
+under a final name is partial. (Download faults: tests/test_download.py.)"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO, finished_jobs, partial_outputs, run_snakemake
+
+from snnbench.devices import claim_gpu
+from snnbench.engine import TaskTensors, TrainSettings, train_config
+from snnbench.errors import SnnbenchError
+from snnbench.tasks import Task
+
+QUICK = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+
+
+def uci_config(tmp_path: Path, mirror: Path, **train) -> Path:
+    """config/quick.yaml restricted to its UCI part (the same settings, so the same UCI tables)."""
+    body = {**QUICK, "benchmarks": ["uci"], "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
+            "mirror": str(mirror)}
+    body["train"] = {**QUICK["train"], **train}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_sigkill_mid_training_then_rerun_incomplete_redoes_only_unfinished_jobs(quick_local_run):
+    """The quick pipeline (the session's local run) killed with SIGKILL mid-training, resumed."""
+    killed = quick_local_run.interrupted
+    assert killed["killed"], "the run ended before it could be killed mid-training"
+    before = killed["finished"]
+    assert 10 <= before.count("train_fnn") + before.count("train_baseline") and len(before) < killed["total"]
+    assert killed["partial"] == [], "a file under a final name was left half-written"
+    resumed = quick_local_run.result
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    redone = finished_jobs(resumed.stdout + resumed.stderr)
+    # exactly the jobs that had not finished: nothing finished is redone, nothing is lost
+    assert len(redone) == killed["total"] - len(before), (len(redone), killed["total"], len(before))
+    running = killed["log"].count("rule train_") - before.count("train_fnn") - before.count("train_baseline")
+    touched = [p for p, mtime in killed["trained"].items() if p.stat().st_mtime_ns != mtime]
+    assert len(touched) <= running  # only summaries of jobs killed mid-way may be rewritten
+    assert partial_outputs(quick_local_run.results) == []
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mirror):
+    """One run, three things injected: a corrupt prepared file (wine.npz cut in half: its
+    training jobs raise), a diverging configuration (SNN at lr 1e6), and two simulated GPUs
+    (CUDA_VISIBLE_DEVICES=0,1, train.gpus 1, --resources gpu=2). With --keep-going the other jobs
+    and the tables complete; the failures are in failures.csv and the caption; concurrent
+    training jobs held distinct GPUs."""
+    grids = yaml.safe_load((REPO / "config" / "grids.yaml").read_text())
+    small = {"n_hidden": [256], "n_layers": [2], "lr": [0.01], "layer_form": ["rectangular"]}
+    grids["uci"].update(SNN={**small, "lr": [0.01, 1.0e6], "dropout": [0]}, MSRAinit={**small, "dropout": [0]},
+                        LayerNorm=small, RF={"n_estimators": [500], "max_features": ["sqrt"], "min_samples_leaf": [1]})
+    (tmp_path / "grids.yaml").write_text(yaml.safe_dump(grids))
+    config = uci_config(tmp_path, mirror, methods=["SNN", "MSRAinit", "LayerNorm"], baselines=["RF"], narrow={},
+                        grids=str(tmp_path / "grids.yaml"), gpus=1)
+    body = yaml.safe_load(config.read_text())
+    body["uci"]["datasets"] = ["iris", "wine", "balloons"]
+    config.write_text(yaml.safe_dump(body, sort_keys=False))
+    prepared = tmp_path / "data" / "prepared" / "uci"
+    first = run_snakemake("--cores", "2", *(str(prepared / f"{d}.json") for d in ("iris", "wine", "balloons")),
+                          "--configfile", str(config))
+    assert first.returncode == 0, first.stderr[-3000:]
+    arrays = prepared / "wine.npz"
+    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1", "SNNBENCH_GPU_LOCK_DIR": str(tmp_path / "locks")}
+    env.pop("SLURM_JOB_ID", None)
+    result = run_snakemake("--cores", "2", "--resources", "gpu=2", "--keep-going", "--configfile", str(config), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results"
+    failures = list(csv.DictReader(open(results / "failures.csv")))
+    wine = [f for f in failures if f["dataset"] == "wine"]
+    assert {f["method"] for f in wine} == {"SNN", "MSRAinit", "LayerNorm", "RF"}, failures
+    assert {f["status"] for f in wine} == {"failed"} and all("wine.npz" in f["reason"] for f in wine), wine
+    caption = (results / "uci" / "table1.md").read_text().splitlines()[0]
+    assert "wine" in caption and "failed" in caption, caption
+    t1 = list(csv.DictReader(open(results / "uci" / "table1.csv")))
+    assert t1 and {int(r["n_datasets"]) for r in t1} == {2}  # iris and balloons
+    iris = json.loads((results / "train" / "uci" / "iris" / "SNN" / "split0.json").read_text())
+    assert iris["counts"]["diverged"] == 1 and iris["selected"]["hyperparameters"]["lr"] == 0.01
+    rows = list(csv.DictReader(open(results / "train" / "uci" / "iris" / "SNN" / "split0.csv")))
+    assert [r["status"] for r in rows] == ["ok", "diverged"] and "training loss became" in rows[1]["error"]
+    assert partial_outputs(results) == []
+    claims = [json.loads(p.read_text()).get("gpu_claim") for p in (results / "train" / "uci").glob("*/[!R]*/*.json")]
+    claims = [c for c in claims if c]  # wine's jobs failed before claiming
+    assert len(claims) == 6 and {c["how"] for c in claims} == {"claimed"} and {c["device"] for c in claims} == {"0", "1"}
+    overlapping = [(a, b) for a in claims for b in claims if a is not b and a["from"] < b["to"] and b["from"] < a["to"]]
+    assert overlapping and all(a["device"] != b["device"] for a, b in overlapping)
+
+
+def test_a_simulated_out_of_memory_error_is_recorded_and_the_grid_goes_on(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    task = Task(kind="multiclass", n_out=2,
+                X={"train": X[:40], "validation": X[40:50], "test": X[50:]},
+                y={"train": y[:40], "validation": y[40:50], "test": y[50:]})
+    data = TaskTensors(task, torch.device("cpu"))
+    settings = TrainSettings(epochs=2)
+    config = {"n_hidden": 16, "n_layers": 2, "lr": 0.1, "dropout": 0.0, "layer_form": "rectangular"}
+    real_step = torch.optim.SGD.step
+
+    def out_of_memory(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+
+    monkeypatch.setattr(torch.optim.SGD, "step", out_of_memory)
+    failed = train_config("SNN", config, data, settings=settings, seed=0, device=torch.device("cpu"))
+    assert failed.status == "failed" and failed.error.startswith("OutOfMemoryError: CUDA out of memory")
+    monkeypatch.setattr(torch.optim.SGD, "step", real_step)
+    assert train_config("SNN", config, data, settings=settings, seed=0, device=torch.device("cpu")).status == "ok"
+
+
+# --------------------------------------------------------------------------- several GPUs
+
+CLAIMER = """
+import json, os, sys, time
+from snnbench.devices import claim_gpu
+claim = claim_gpu(wanted=1, lock_dir=sys.argv[1], wait_s=30)
+start = time.time()
+time.sleep(float(sys.argv[2]))
+print(json.dumps({"device": claim.device, "visible": os.environ["CUDA_VISIBLE_DEVICES"], "from": start, "to": time.time()}))
+"""
+
+
+def test_concurrent_jobs_claim_distinct_gpus_and_a_killed_job_frees_its_gpu(tmp_path):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2"}
+    env.pop("SLURM_JOB_ID", None)
+    runs = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), "1.5"], env=env, stdout=subprocess.PIPE,
+                             text=True) for _ in range(3)]
+    claims = [json.loads(r.communicate()[0]) for r in runs]
+    assert sorted(c["device"] for c in claims) == ["0", "1", "2"]
+    assert all(c["visible"] == c["device"] for c in claims)  # each process sees only its own GPU
+    assert max(c["from"] for c in claims) < min(c["to"] for c in claims)  # they did run at the same time
+    # a fourth job waits for a free GPU; a job killed with SIGKILL leaves no stale claim
+    holders = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), "30"], env=env, stdout=subprocess.PIPE,
+                                text=True) for _ in range(3)]
+    time.sleep(3)
+    fourth = subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), "0"], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    time.sleep(2)
+    assert fourth.poll() is None, "the fourth job must wait while three GPUs are claimed"
+    holders[1].kill()
+    out = json.loads(fourth.communicate(timeout=30)[0])
+    for holder in holders:
+        holder.kill()
+        holder.wait()
+    assert out["device"] in {"0", "1", "2"}
+
+
+def test_gpu_claims_under_slurm_and_without_gpus(tmp_path):
+    slurm = {"SLURM_JOB_ID": "7", "CUDA_VISIBLE_DEVICES": "3"}
+    assert claim_gpu(wanted=1, lock_dir=tmp_path, environ=slurm).how.startswith("scheduler")
+    assert slurm["CUDA_VISIBLE_DEVICES"] == "3"
+    assert claim_gpu(wanted=0, lock_dir=tmp_path, environ={}).device is None
+    assert claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": ""}).device is None
+    with pytest.raises(SnnbenchError, match="train.gpus is 2: a training job uses one GPU"):
+        claim_gpu(wanted=2, lock_dir=tmp_path, environ={})
+    busy = {"CUDA_VISIBLE_DEVICES": "0"}
+    held = claim_gpu(wanted=1, lock_dir=tmp_path, environ=busy)
+    with pytest.raises(SnnbenchError, match=r"every GPU in \['0'\] is claimed by another training job"):
+        claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": "0"}, wait_s=0.5)
+    held.release()
