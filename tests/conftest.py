@@ -152,6 +152,9 @@ def quick_local_run(mirror, tmp_path_factory) -> PipelineRun:
     config = quick_config(root, mirror)
     start = time.perf_counter()
     interrupted = run_killed_mid_training(config, root)
+    # a killed Snakemake leaves its lock: --unlock first, as its message says, then the same command
+    unlock = run_snakemake("--unlock", *config)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
     result = run_snakemake("--cores", "2", "--rerun-incomplete", *config)
     return PipelineRun(root, config, result, time.perf_counter() - start, interrupted)
 

@@ -54,6 +54,9 @@ def test_sigkill_mid_training_then_rerun_incomplete_redoes_only_unfinished_jobs(
     assert len(redone) == killed["total"] - len(before), (len(redone), killed["total"], len(before))
     running = killed["log"].count("rule train_") - before.count("train_fnn") - before.count("train_baseline")
     touched = [p for p, mtime in killed["trained"].items() if p.stat().st_mtime_ns != mtime]
+    print(f"kill and resume: {killed['total']} jobs planned, {len(before)} finished before the SIGKILL "
+          f"({before.count('train_fnn') + before.count('train_baseline')} trainings), {running} trainings killed "
+          f"mid-way, {len(redone)} run by the resumed run, {len(touched)} finished summaries rewritten")
     assert len(touched) <= running  # only summaries of jobs killed mid-way may be rewritten
     assert partial_outputs(quick_local_run.results) == []
 
