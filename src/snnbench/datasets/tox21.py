@@ -425,6 +425,14 @@ def _quiet_rdkit() -> None:
     warnings.filterwarnings("ignore")
 
 
+def _worker_init() -> None:
+    """A featurisation worker: RDKit quiet, BLAS on one thread (see ``_featurise_all``)."""
+    from threadpoolctl import threadpool_limits
+
+    _quiet_rdkit()
+    threadpool_limits(1)
+
+
 def _parse_molblock(molblock: str):
     """(mol, status): ``ok``, ``partial`` (needed sanitize=False + partial sanitisation) or ``failed``."""
     from rdkit import Chem
@@ -479,14 +487,21 @@ def _featurise_one(task: tuple[str, int]) -> tuple[str, list[float], dict[int, i
 
 
 def _featurise_all(molblocks: list[str], radius: int, n_jobs: int) -> list[tuple[str, list[float], dict[int, int]]]:
+    from threadpoolctl import threadpool_limits
+
     tasks = [(m, radius) for m in molblocks]
+    # NOTE: BLAS runs on one thread, whatever n_jobs and OMP_NUM_THREADS (Snakemake sets it to
+    # the job's threads): RDKit's Ipc / AvgIpc take numpy matrix products of the adjacency
+    # matrix, whose large coefficients made AvgIpc differ by up to 3.7e-4 on 4 molecules between
+    # 1 and 2 BLAS threads, and so the features and every Tox21 result after them.
     if n_jobs == 1 or len(tasks) < 2:
         _quiet_rdkit()
-        return [_featurise_one(t) for t in tasks]
+        with threadpool_limits(1):
+            return [_featurise_one(t) for t in tasks]
     # "spawn": no fork of a possibly multi-threaded parent; imap keeps results in row order.
     ctx = multiprocessing.get_context("spawn")
     chunk = max(1, min(128, len(tasks) // (n_jobs * 8)))
-    with ctx.Pool(processes=n_jobs, initializer=_quiet_rdkit) as pool:
+    with ctx.Pool(processes=n_jobs, initializer=_worker_init) as pool:
         return list(pool.imap(_featurise_one, tasks, chunksize=chunk))
 
 
