@@ -127,12 +127,12 @@ def main() -> None:
     print(f"batched / reference: {walls['reference'] / walls['batched']:.2f}x; "
           f"all {flop / 1e9:.1f} GFLOP at the measured stacked rate would take {flop / stacked:.3f} s")
     if args.compile:
-        compile_probe(args, task, configs, seeds, device, batch)
+        compile_probe(args.method, data, settings, configs, seeds, device, batch)
 
 
-def compile_probe(args, task, configs, seeds, device, batch, steps: int = 50) -> None:
-    settings = TrainSettings(device=args.device)
-    models = [seed_dropout(build_model(args.method, n_in=task.n_in, n_out=task.n_out, config=c,
+def compile_probe(method, data, settings, configs, seeds, device, batch, steps: int = 50) -> None:
+    task = data.task
+    models = [seed_dropout(build_model(method, n_in=task.n_in, n_out=task.n_out, config=c,
                                        architecture=settings.architecture()), s) for c, s in zip(configs, seeds)]
     template = copy.deepcopy(models[0]).to("meta")
     params, buffers = stack_module_state(models)
@@ -145,7 +145,6 @@ def compile_probe(args, task, configs, seeds, device, batch, steps: int = 50) ->
         loss = losses(p, b, x, y)
         return loss, torch.autograd.grad(loss.sum(), list(p.values()))
 
-    data = TaskTensors(task, device)
     X, y = data.X["train"], data.y["train"]
     idx = torch.stack([torch.randperm(len(X))[:batch] for _ in configs]).to(device)
     xb, yb = X[idx], y[idx]

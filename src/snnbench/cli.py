@@ -170,13 +170,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
     log.info("%s/%s/%s split %d: %d configurations, %s %s", args.benchmark, args.dataset, args.method, args.split,
              len(configs), task.metric, task.sizes())
-    claim = None
-    if args.method not in BASELINES:
-        from .devices import claim_gpu
-
-        # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process
-        claim = claim_gpu(wanted=args.gpus, lock_dir=args.gpu_lock_dir)
-        extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
     if args.method in BASELINES:
         from .baselines import run_baseline_grid
 
@@ -184,15 +177,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                                           split=args.split, configs=configs, seed=settings.seed,
                                           threads=args.threads, progress=not args.quiet)
     else:
+        from .devices import claim_gpu
+
+        # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process and
+        # holds its lock until the process ends
+        claim = claim_gpu(wanted=args.gpus, lock_dir=args.gpu_lock_dir)
+        extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
         frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
                                  split=args.split, configs=configs, settings=settings, threads=args.threads,
                                  progress=not args.quiet)
-    if claim is not None:
         extra["gpu_claim"]["to"] = time.time()
     summary = summarize(frame, hp_names=list(grid), extra=extra)
     paths = write_outputs(out, frame, curves, summary)
-    if claim is not None:
-        claim.release()
     counts = summary["counts"]
     if summary["selected"]:
         sel = summary["selected"]

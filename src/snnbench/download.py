@@ -122,6 +122,11 @@ class _ClientError(DownloadError):
     """HTTP 4xx: retrying the same URL will not help."""
 
 
+def _cut_short(written: int, expected: str | None) -> str:
+    return f"connection closed after {written:,} of {int(expected):,} bytes" if expected else \
+        f"connection closed after {written:,} bytes"
+
+
 def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
     """Stream ``url`` to ``dest`` via ``dest.part``; retry transient failures with backoff."""
     import requests
@@ -145,10 +150,9 @@ def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
                             f.write(chunk)
                             written += len(chunk)
                     except urllib3.exceptions.HTTPError as exc:  # e.g. the connection dropped midway
-                        raise DownloadError(f"connection closed after {written:,} of "
-                                            f"{int(expected) if expected else '?':,} bytes ({type(exc).__name__})") from exc
+                        raise DownloadError(f"{_cut_short(written, expected)} ({type(exc).__name__})") from exc
                 if expected is not None and written != int(expected):
-                    raise DownloadError(f"{url}: connection closed after {written:,} of {int(expected):,} bytes")
+                    raise DownloadError(f"{url}: {_cut_short(written, expected)}")
             os.replace(part, dest)
             return
         except _ClientError:
@@ -339,9 +343,10 @@ def _extract_artifact(artifact: Artifact, wanted: tuple[str, ...], manifest: dic
     not a readable archive of the expected files, or that holds a file failing its checksum, is
     set aside (our own download removed) and the next one tried (mirror, cached download, each
     URL). Where every copy fails its checksums, the last one's verified files are kept and the
-    others recorded as mismatches; where none is readable, a ``DownloadError`` names them all."""
+    others recorded as mismatches; where none is readable, a ``DownloadError`` names them all.
+    Returns the members' records, the origin used and that copy's sha256 (None for a folder)."""
     failures: list[str] = []
-    last: tuple[dict, str, Path, Path] | None = None
+    kept: tuple[dict, str, str | None, Path] | None = None  # members, origin, sha256, their folder
     for tried, (path, origin, ours) in enumerate(_candidates(artifact, mirror=mirror, downloads=downloads,
                                                              settings=settings, failures=failures)):
         attempt = staging.with_name(f"{staging.name}.{artifact.filename}.{tried}.attempt")
@@ -361,32 +366,25 @@ def _extract_artifact(artifact: Artifact, wanted: tuple[str, ...], manifest: dic
                 exc = DownloadError(f"{exc} (the unusable download was removed: the next run fetches it again)")
             failures.append(str(exc))
             continue
-        if last is not None:  # a later copy replaces an earlier one with mismatches
-            shutil.rmtree(last[3], ignore_errors=True)
-            if last[2].name.endswith(".mismatch"):
-                last[2].unlink(missing_ok=True)
-        last = (members, origin, path, attempt)
+        if kept is not None:  # a later copy replaces an earlier one with mismatches
+            shutil.rmtree(kept[3], ignore_errors=True)
+        kept = (members, origin, file_sha256(path) if path.is_file() else None, attempt)
         bad = [m for m, info in members.items() if info["status"] != "ok"]
         if not bad:
             break
         failures.append(f"{origin}: {len(bad)} file(s) failed their checksum, e.g. {members[bad[0]]['reason']}")
         log.warning("%s; trying the next copy of %s", failures[-1], artifact.filename)
-        if ours:  # keep the verified files; the next URL may hold a good copy under the same name
-            kept = path.with_name(path.name + ".mismatch")
-            os.replace(path, kept)
-            last = (members, origin, kept, attempt)
-    if last is None:
+        if ours:  # its verified files are kept; the next URL downloads under the same name
+            path.unlink(missing_ok=True)
+    if kept is None:
         raise _no_usable_copy(artifact, failures)
-    members, origin, path, attempt = last
+    members, origin, sha256, attempt = kept
     for member, info in members.items():
         if info["status"] == "ok":
             target = staging / member
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(attempt / member, target)
     shutil.rmtree(attempt, ignore_errors=True)
-    sha256 = file_sha256(path) if path.is_file() else None
-    if path.name.endswith(".mismatch"):
-        path.unlink(missing_ok=True)
     return members, origin, sha256
 
 

@@ -3,7 +3,7 @@ single-node SLURM started on localhost (tests/cluster/slurm.sh), compared with a
 the same config: the same score tables, byte for byte but for the wall-time column.
 
 The profile is profiles/slurm/config.yaml itself with only what a 2-core, GPU-free test node
-needs changed (see ``test_profile``). Skipped with a message where SLURM cannot be installed
+needs changed (see ``slurm_test_profile``). Skipped with a message where SLURM cannot be installed
 here (not root, no apt); mandatory where $SNNBENCH_REQUIRE_SLURM=1 (CI).
 
 NOTE: in CI the quick config is narrowed (slurm_subset.yaml: its UCI part on iris, titanic and
@@ -72,7 +72,7 @@ def slurm(tmp_path_factory):
         subprocess.run(["bash", str(SCRIPT), "stop", str(folder)], capture_output=True, text=True, timeout=120)
 
 
-def test_profile(folder: Path) -> Path:
+def slurm_test_profile(folder: Path) -> Path:
     """profiles/slurm with the `gpu` resource mapped off (the test node has no GPU) and the
     threads and memory of a 2-core node; every other entry as shipped."""
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
@@ -89,8 +89,6 @@ def test_profile(folder: Path) -> Path:
     return folder
 
 
-test_profile.__test__ = False  # a helper, not a test
-
 
 def subset_config(root: Path, mirror: Path) -> list[str]:
     return quick_config(root, mirror, *([] if FULL else [SLURM_SUBSET]))
@@ -99,7 +97,7 @@ def subset_config(root: Path, mirror: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def slurm_run(slurm, mirror, tmp_path_factory) -> PipelineRun:
     root = tmp_path_factory.mktemp("quick_slurm")
-    profile = test_profile(root / "profile")
+    profile = slurm_test_profile(root / "profile")
     config = subset_config(root, mirror)
     env = {**os.environ, "SLURM_CONF": slurm}
     start = time.perf_counter()
