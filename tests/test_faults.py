@@ -26,6 +26,7 @@ from snnbench.errors import SnnbenchError
 from snnbench.tasks import Task
 
 QUICK = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+EPOCHS_SIDE_BY_SIDE = 4000
 
 
 def uci_config(tmp_path: Path, mirror: Path, **train) -> Path:
@@ -74,8 +75,11 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     grids["uci"].update(SNN={**small, "lr": [0.01, 1.0e6], "dropout": [0]}, MSRAinit={**small, "dropout": [0]},
                         LayerNorm=small, RF={"n_estimators": [500], "max_features": ["sqrt"], "min_samples_leaf": [1]})
     (tmp_path / "grids.yaml").write_text(yaml.safe_dump(grids))
+    # long trainings: the quick tour's 20 epochs take a fraction of a second on iris, less than a
+    # job's start-up (about 4 s), so side-by-side jobs could hold their claims at disjoint times;
+    # 4000 epochs (about 8 s) outlast a start-up, so each claim overlaps one on the other core
     config = uci_config(tmp_path, mirror, methods=["SNN", "MSRAinit", "LayerNorm"], baselines=["RF"], narrow={},
-                        grids=str(tmp_path / "grids.yaml"), gpus=1)
+                        grids=str(tmp_path / "grids.yaml"), gpus=1, epochs=EPOCHS_SIDE_BY_SIDE)
     body = yaml.safe_load(config.read_text())
     body["uci"]["datasets"] = ["iris", "wine", "balloons"]
     config.write_text(yaml.safe_dump(body, sort_keys=False))
@@ -88,7 +92,9 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
 
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1", "SNNBENCH_GPU_LOCK_DIR": str(tmp_path / "locks")}
     env.pop("SLURM_JOB_ID", None)
-    result = run_snakemake("--cores", "2", "--resources", "gpu=2", "--keep-going", "--configfile", str(config), env=env)
+    # RF on both cores: a training job's neighbour on the other core is then always another training job
+    result = run_snakemake("--cores", "2", "--resources", "gpu=2", "--set-threads", "train_baseline=2", "--keep-going",
+                           "--configfile", str(config), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
     failures = list(csv.DictReader(open(results / "failures.csv")))
@@ -108,6 +114,9 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     claims = [c for c in claims if c]  # wine's jobs failed before claiming
     assert len(claims) == 6 and {c["how"] for c in claims} == {"claimed"} and {c["device"] for c in claims} == {"0", "1"}
     overlapping = [(a, b) for a in claims for b in claims if a is not b and a["from"] < b["to"] and b["from"] < a["to"]]
+    start = min(c["from"] for c in claims)
+    print("GPU claims (device: seconds from the first claim):",
+          sorted((c["device"], round(c["from"] - start, 1), round(c["to"] - start, 1)) for c in claims))
     assert overlapping and all(a["device"] != b["device"] for a, b in overlapping)
 
 
