@@ -19,14 +19,13 @@ every learning rate and dropout rate, 6 for SNN and MSRAinit), it prints
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 
 import torch
-from torch.func import functional_call, stack_module_state
+from torch.func import functional_call
 from torch.profiler import ProfilerActivity, profile
 
-from snnbench.batched import train_group
+from snnbench.batched import _Group, train_group
 from snnbench.datasets.prepared import PreparedDataset, card_path
 from snnbench.engine import TaskTensors, TrainSettings, _loss_fn, resolve_device, train_config
 from snnbench.flops import run_flops
@@ -134,10 +133,8 @@ def compile_probe(method, data, settings, configs, seeds, device, batch, steps: 
     task = data.task
     models = [seed_dropout(build_model(method, n_in=task.n_in, n_out=task.n_out, config=c,
                                        architecture=settings.architecture()), s) for c, s in zip(configs, seeds)]
-    template = copy.deepcopy(models[0]).to("meta")
-    params, buffers = stack_module_state(models)
-    params = {name: p.detach().to(device).requires_grad_(True) for name, p in params.items()}
-    buffers = {name: b.to(device) for name, b in buffers.items()}
+    group = _Group(models, configs, settings=settings, device=device)  # the batched engine's stacked state
+    template, params, buffers = group.template, group.params, group.buffers
     loss_fn = _loss_fn(task, settings.loss)
     losses = torch.vmap(lambda p, b, x, y: loss_fn(functional_call(template, (p, b), (x,)), y))
 

@@ -77,7 +77,7 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     (tmp_path / "grids.yaml").write_text(yaml.safe_dump(grids))
     # long trainings: the quick tour's 20 epochs take a fraction of a second on iris, less than a
     # job's start-up (about 4 s), so side-by-side jobs could hold their claims at disjoint times;
-    # 4000 epochs (about 8 s) outlast a start-up, so each claim overlaps one on the other core
+    # 4000 epochs (5-10 s measured) outlast a start-up, so each claim overlaps one on the other core
     config = uci_config(tmp_path, mirror, methods=["SNN", "MSRAinit", "LayerNorm"], baselines=["RF"], narrow={},
                         grids=str(tmp_path / "grids.yaml"), gpus=1, epochs=EPOCHS_SIDE_BY_SIDE)
     body = yaml.safe_load(config.read_text())

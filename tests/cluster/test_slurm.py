@@ -7,7 +7,7 @@ needs changed (see ``slurm_test_profile``). Skipped with a message where SLURM c
 here (not root, no apt); mandatory where $SNNBENCH_REQUIRE_SLURM=1 (CI).
 
 NOTE: in CI the quick config is narrowed (slurm_subset.yaml: its UCI part on iris, titanic and
-miniboone, and HTRU2 folds 0-1, for SNN, MSRAinit and RF: 16 SLURM jobs). Every SLURM job
+miniboone, and HTRU2 folds 0-1, for SNN, MSRAinit and RF: 18 SLURM jobs). Every SLURM job
 parses the workflow again and starts Python, about 8 CPU-seconds each, and the full quick
 config's 100 jobs would take CI past its 15 minutes on 2 cores. SNNBENCH_SLURM_FULL=1 runs the
 whole quick config (and compares all its tables).
@@ -87,7 +87,6 @@ def slurm_test_profile(folder: Path) -> Path:
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return folder
-
 
 
 def subset_config(root: Path, mirror: Path) -> list[str]:
