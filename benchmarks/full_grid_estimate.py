@@ -25,7 +25,7 @@ import numpy as np
 
 from snnbench.datasets.prepared import PreparedDataset, card_path, read_card
 from snnbench.datasets.uci import dataset_names
-from snnbench.engine import TrainSettings
+from snnbench.settings import TrainSettings
 from snnbench.flops import run_flops
 from snnbench.grids import expand, load_grids
 from snnbench.models import METHODS

@@ -29,7 +29,9 @@ import numpy as np
 import torch
 
 from snnbench.datasets.prepared import PreparedDataset, card_path
-from snnbench.engine import TrainSettings, resolve_device, run_grid
+from snnbench.grid import run_grid
+from snnbench.recipe import resolve_device
+from snnbench.settings import TrainSettings
 from snnbench.flops import run_flops
 from snnbench.grids import expand, load_grids, narrow
 from snnbench.tasks import make_task

@@ -22,14 +22,14 @@ import argparse
 import time
 
 import torch
-from torch.func import functional_call
 from torch.profiler import ProfilerActivity, profile
 
-from snnbench.batched import _Group, train_group
+from snnbench.batched import Trainer, train_group
 from snnbench.datasets.prepared import PreparedDataset, card_path
-from snnbench.engine import TaskTensors, TrainSettings, _loss_fn, resolve_device, train_config
+from snnbench.engine import train_config
 from snnbench.flops import run_flops
-from snnbench.models import build_model, seed_dropout
+from snnbench.recipe import TaskTensors, build_member, resolve_device
+from snnbench.settings import TrainSettings
 from snnbench.tasks import make_task
 
 MATMUL_KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
@@ -131,34 +131,32 @@ def main() -> None:
 
 def compile_probe(method, data, settings, configs, seeds, device, batch, steps: int = 50) -> None:
     task = data.task
-    models = [seed_dropout(build_model(method, n_in=task.n_in, n_out=task.n_out, config=c,
-                                       architecture=settings.architecture()), s) for c, s in zip(configs, seeds)]
-    group = _Group(models, configs, settings=settings, device=device)  # the batched engine's stacked state
-    template, params, buffers = group.template, group.params, group.buffers
-    loss_fn = _loss_fn(task, settings.loss)
-    losses = torch.vmap(lambda p, b, x, y: loss_fn(functional_call(template, (p, b), (x,)), y))
+    order = sorted(range(len(configs)), key=lambda i: float(configs[i].get("dropout", 0.0)) == 0)
+    models = [build_member(method, configs[i], seeds[i], task, settings) for i in order]
+    trainer = Trainer(method, models, [configs[i] for i in order], data, settings=settings, device=device)
+    masks = None
+    if trainer.masks.active:
+        masks = tuple(None if m is None else m[0] for m in trainer.masks.draw(0, 1))
 
-    def step(p, b, x, y):
-        loss = losses(p, b, x, y)
-        return loss, torch.autograd.grad(loss.sum(), list(p.values()))
+    def step(idx):  # the batched engine's training step: forward, gradients, update
+        trainer.step(idx, masks)
 
     X, y = data.X["train"], data.y["train"]
     idx = torch.stack([torch.randperm(len(X))[:batch] for _ in configs]).to(device)
-    xb, yb = X[idx], y[idx]
     timings = {}
     for name, fn in (("eager", step), ("compiled", torch.compile(step))):
         sync(device)
         start = time.perf_counter()
-        fn(params, buffers, xb, yb)
+        fn(idx)
         sync(device)
         first = time.perf_counter() - start
         start = time.perf_counter()
         for _ in range(steps):
-            fn(params, buffers, xb, yb)
+            fn(idx)
         sync(device)
         timings[name] = (first, (time.perf_counter() - start) / steps)
         print(f"torch.compile probe, {name:8s}: first call {first:7.2f} s, then {1e3 * timings[name][1]:7.2f} ms per step "
-              f"(forward + gradients, {len(configs)} members, batch {batch})")
+              f"(forward, gradients and update, {len(configs)} members, batch {batch})")
     saved = timings["eager"][1] - timings["compiled"][1]
     if saved > 0:
         print(f"compilation pays after {timings['compiled'][0] / saved:.0f} steps of this group")

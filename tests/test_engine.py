@@ -13,7 +13,9 @@ import yaml
 from conftest import REPO
 
 from snnbench.datasets.prepared import write_prepared, write_status
-from snnbench.engine import TrainSettings, config_seed, run_grid, summarize
+from snnbench.grid import run_grid, summarize
+from snnbench.recipe import config_seed
+from snnbench.settings import TrainSettings
 from snnbench.errors import ConfigError
 from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
 from snnbench.metrics import mean_roc_auc, roc_auc, task_roc_aucs

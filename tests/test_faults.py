@@ -21,7 +21,9 @@ import yaml
 from conftest import REPO, finished_jobs, partial_outputs, run_snakemake
 
 from snnbench.devices import claim_gpu
-from snnbench.engine import TaskTensors, TrainSettings, train_config
+from snnbench.engine import train_config
+from snnbench.recipe import TaskTensors
+from snnbench.settings import TrainSettings
 from snnbench.errors import SnnbenchError
 from snnbench.tasks import Task
 

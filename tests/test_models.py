@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
@@ -12,8 +11,9 @@ from torch import nn
 from snnbench.grids import expand, paper_grids
 from snnbench.models import (
     FNN, METHODS, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, build_model,
-    init_linear, layer_widths, seed_dropout,
+    _as_int32, dropout_keep, element_codes, hash_bits, init_linear, keep_threshold, layer_widths, mask_keys, seed_dropout,
 )
+from snnbench.stacked import Masks, StackedDropout
 
 
 def layer_stats(model: nn.Module, x: torch.Tensor, kind: type) -> list[tuple[float, float]]:
@@ -103,13 +103,34 @@ def test_dropout_masks_are_a_function_of_seed_and_call():
     other = seed_dropout(Dropout(0.5), 8)
     assert not torch.equal(other(x), masks[0])
     assert set(masks[0].unique().tolist()) == {0.0, 2.0}  # inverted dropout: kept units scaled by 1/(1-p)
-    members = [seed_dropout(Dropout(p, alpha=True), s) for p, s in ((0.1, 1), (0.0, 2), (0.5, 3))]
-    params, buffers = torch.func.stack_module_state(members)
-    template = copy.deepcopy(members[0]).to("meta")
-    stacked = torch.vmap(lambda b, x: torch.func.functional_call(template, b, (x,)), in_dims=(0, None))(buffers, x)
-    for k, member in enumerate(members):
-        assert torch.equal(stacked[k], member(x)), k
-    assert torch.equal(stacked[1], x)  # rate 0: exactly the identity
+    # stacked: members with dropout first, then one without
+    members = [seed_dropout(Dropout(p, alpha=True), s) for p, s in ((0.1, 1), (0.5, 3), (0.0, 2))]
+    layer = StackedDropout(members)
+    masks = Masks([layer], batch=64, device=torch.device("cpu"))
+    masks.bind([32])
+    drawn = masks.draw(0, 2)
+    for step in range(2):
+        masks.apply(*(m[step] for m in drawn))
+        stacked = layer(x.expand(3, 64, 32))
+        for k, member in enumerate(members):
+            assert torch.equal(stacked[k], member(x)), (step, k)
+        assert torch.equal(stacked[2], x)  # rate 0: exactly the identity
+
+
+def test_the_dropout_hash_is_the_protocols():
+    """The int32 hash gives the int64 hash's bits (docs/protocol.md F13), and those never change:
+    the masks, hence every result with dropout, stay as published by earlier versions."""
+    bits = hash_bits(torch.tensor(7), torch.tensor(3), (2, 3), "cpu")
+    assert bits.tolist() == [[3590041138, 3114023841, 3859950973], [420366503, 3267756965, 3625353375]]
+    generator = torch.Generator().manual_seed(0)
+    for seed in (1, 2**62 + 12345, 987654321987):
+        for call in (0, 5, 2**33 + 7):
+            shape = (37, 29)  # not a multiple of a vector width: the scalar tail too
+            reference = hash_bits(torch.tensor(seed), torch.tensor(call), shape, "cpu")
+            for p in (0.0, 0.05, 0.5, float(torch.rand((), generator=generator)), 0.999999):
+                keep = dropout_keep(element_codes(37 * 29).view(shape), _as_int32(mask_keys(torch.tensor(seed), torch.tensor(call))),
+                                    keep_threshold(torch.tensor(p)))
+                assert torch.equal(keep, reference >= int(p * 2**32)), (seed, call, p)
 
 
 def test_weight_norm_layer_reparameterises_its_initial_weights():

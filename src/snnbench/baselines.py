@@ -18,7 +18,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.svm import SVC
 
 from . import __version__
-from .engine import config_seed
+from .recipe import config_seed
 from .errors import ConfigError
 from .grids import BASELINES
 from .metrics import evaluate, mean_of_tasks, roc_auc

@@ -1,279 +1,309 @@
-"""The batched grid engine: the configurations of a job that share an architecture train together.
+"""The batched engine: the configurations of a job that share an architecture train as one
+stacked network.
 
-Members of a group (configurations that differ only in learning rate, L2, dropout rate and
-seed; on a CPU those with and without dropout apart) are built exactly as the reference engine
-builds them (same seed, same initialisation), their parameters and buffers are stacked on a
-leading member axis
-(``torch.func.stack_module_state``) and one ``torch.vmap``-ed ``functional_call`` trains them
-all: every layer becomes one batched matrix product for the whole group. Per member: its own
-batch order (the reference engine's generator), learning rate, L2 and dropout rate as tensors,
-dropout masks (counter-based, ``models.Dropout``), BatchNorm statistics (stacked buffers),
-optimiser state, early-stopping epoch and divergence: a member whose epoch loss is not finite
-is recorded as diverged and removed from the group, the others go on.
+Members of a group (configurations that differ only in learning rate, L2 and dropout rate, and
+in their seeds) are built exactly as the reference engine builds them (``recipe.build_member``)
+and stacked into explicit stacked layers (``stacked.py``): every layer is one batched matrix
+product for the whole group. Per member, as the recipe says: its batch order, learning rate,
+L2 and dropout rate, its dropout masks (``stacked.Masks``, the reference's masks bit for bit),
+BatchNorm statistics, optimiser state, early-stopping epoch and divergence (a member whose
+epoch loss is not finite is recorded and removed; the others go on).
 
-The data stay on the device; batches are gathered with per-member index tensors, and the host
-synchronises once per epoch (losses and evaluation logits). Groups larger than the memory
-allows are split (the size is derived from free memory), and an out-of-memory error halves the
-group and retries. ``tests/test_batched.py`` checks it member by member against the reference
-engine (``engine.train_config``).
+A training step (``Trainer.step``) is a fixed sequence of kernels on static shapes: gather the
+batch, draw every layer's masks, forward, ``autograd.grad``, the optimiser update as ``_foreach``
+kernels over all stacked parameters (per-member learning rate and L2 as tensors; SGD, momentum,
+Adam with its step count a tensor), and the loss added to a device accumulator. The host
+waits for the device once per epoch (losses and the device-side validation and test metrics
+in one transfer). On CUDA (``train.cuda_graphs: auto``) the full-batch step is captured once as
+a CUDA graph and replayed; the last, partial batch of an epoch runs the same step eagerly.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import math
-import os
 import time
 from typing import Any
 
 import numpy as np
 import torch
-from torch.func import functional_call, stack_module_state
 
-from .metrics import evaluate
-from .models import Dropout, build_model, seed_dropout
+from .recipe import (HOST_SYNCS, BatchOrder, ConfigResult, Curves, DeviceMetrics, TaskTensors, accumulate, batches,
+                     build_member, decayed, divergence, finished, loss_function, trains_on)
+from .settings import TrainSettings
+from .stacked import Masks, StackedDropout, stack
 
 log = logging.getLogger("snnbench.train")
 
 GROUPED_OUT = ("lr", "l2", "dropout")  # hyperparameters that members of one group may differ in
 
 
-def group_key(config: dict[str, Any], *, split_dropout: bool = True) -> tuple:
-    """Configurations with the same key have the same architecture (shapes and module types).
-    With ``split_dropout``, those with and without dropout are kept apart, so a group without
-    dropout draws no masks."""
-    key = tuple(sorted((k, v) for k, v in config.items() if k not in GROUPED_OUT))
-    return (*key, ("dropout>0", float(config.get("dropout", 0.0)) > 0)) if split_dropout else key
+def group_key(config: dict[str, Any]) -> tuple:
+    """Configurations with the same key have the same architecture (shapes and module types)."""
+    return tuple(sorted((k, v) for k, v in config.items() if k not in GROUPED_OUT))
 
 
-def group_configs(configs: list[dict[str, Any]], *, split_dropout: bool = True) -> list[list[int]]:
+def group_configs(configs: list[dict[str, Any]]) -> list[list[int]]:
     """Indices of ``configs`` grouped by architecture, groups in order of first appearance."""
     groups: dict[tuple, list[int]] = {}
     for i, config in enumerate(configs):
-        groups.setdefault(group_key(config, split_dropout=split_dropout), []).append(i)
+        groups.setdefault(group_key(config), []).append(i)
     return list(groups.values())
 
 
-def _member_bytes(model: torch.nn.Module, *, batch: int, eval_rows: int, optimizer_slots: int) -> int:
-    """Rough device memory one member needs: parameters, gradients and optimiser state, plus
-    the activations of a training batch and an evaluation chunk (float32)."""
-    n_params = sum(p.numel() for p in model.parameters())
-    widths = [p.shape[0] for p in model.parameters() if p.ndim == 2]
-    activations = 6 * batch * sum(widths) + eval_rows * max(widths, default=1) * 2
-    return 4 * (n_params * (2 + optimizer_slots) + activations)
+class StackedOptimizer:
+    """One optimiser step for every member, written as torch.optim.SGD / Adam compute it, as a
+    few ``_foreach`` kernels over all stacked parameters. Learning rate and L2 are per member,
+    held as tensors of each parameter's shape (so a CUDA ``_foreach`` kernel takes them in one
+    launch); Adam's step count is a device tensor."""
+
+    def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, decay: torch.Tensor, settings: TrainSettings) -> None:
+        self.settings = settings
+        self.params = params
+
+        def full(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+            return values.view(-1, *([1] * (p.ndim - 1))).expand_as(p).contiguous()
+
+        self.lr = [full(lr, p) for p in params]
+        self.lr64 = lr.double()  # Adam's step size lr / (1 - b1^t), in double as torch.optim computes it
+        self.decayed = [i for i, p in enumerate(params) if decayed(p.shape[1:])] if bool((decay > 0).any()) else []
+        self.decay = [full(decay, params[i]) for i in self.decayed]
+        self.state: dict[str, list[torch.Tensor]] = {}
+        self.steps = torch.zeros((), dtype=torch.float64, device=lr.device)
+
+    def keep(self, rows: torch.Tensor, params: list[torch.Tensor]) -> None:
+        """Keep the members at ``rows`` (after ``params`` were cut the same way)."""
+        self.params = params
+        self.lr = [t[rows] for t in self.lr]
+        self.lr64 = self.lr64[rows]
+        self.decay = [t[rows] for t in self.decay]
+        self.state = {k: [t[rows] for t in v] for k, v in self.state.items()}
+
+    @torch.no_grad()
+    def step(self, grads: tuple[torch.Tensor, ...]) -> None:
+        settings, params = self.settings, self.params
+        grads = list(grads)
+        if self.decayed:  # the gradient of (l2 / 2) * ||W||^2
+            with_decay = torch._foreach_addcmul([grads[i] for i in self.decayed], [params[i] for i in self.decayed],
+                                                self.decay)
+            for i, g in zip(self.decayed, with_decay):
+                grads[i] = g
+        if settings.optimizer == "sgd":
+            if settings.momentum > 0:
+                if "momentum" not in self.state:
+                    self.state["momentum"] = torch._foreach_mul(grads, 1.0)
+                else:
+                    torch._foreach_mul_(self.state["momentum"], settings.momentum)
+                    torch._foreach_add_(self.state["momentum"], grads)
+                grads = self.state["momentum"]
+            torch._foreach_addcmul_(params, grads, self.lr, value=-1.0)
+            return
+        b1, b2, eps = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
+        if "exp_avg" not in self.state:
+            self.state["exp_avg"] = [torch.zeros_like(p) for p in params]
+            self.state["exp_avg_sq"] = [torch.zeros_like(p) for p in params]
+        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+        self.steps.add_(1)
+        torch._foreach_lerp_(m, grads, 1 - b1)
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - b2)
+        step_size = (self.lr64 / (1 - torch.pow(b1, self.steps))).float()
+        correction2 = (1 - torch.pow(b2, self.steps)).sqrt().float()
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, correction2)
+        torch._foreach_add_(denom, eps)
+        ratio = torch._foreach_div(m, denom)
+        sizes = [step_size.view(-1, *([1] * (p.ndim - 1))).expand_as(p) for p in params]
+        torch._foreach_addcmul_(params, ratio, sizes, value=-1.0)
 
 
-def max_group_size(model: torch.nn.Module, *, device: torch.device, batch: int, eval_rows: int,
-                   optimizer_slots: int, cap: int) -> int:
-    """How many members fit: half the free device memory (CUDA) or of the available RAM (CPU)."""
-    need = _member_bytes(model, batch=batch, eval_rows=eval_rows, optimizer_slots=optimizer_slots)
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-    else:
+class Trainer:
+    """A stacked group's training state and its step."""
+
+    def __init__(self, method: str, models: list[torch.nn.Module], configs: list[dict[str, Any]], data: TaskTensors,
+                 *, settings: TrainSettings, device: torch.device) -> None:
+        self.method, self.data, self.settings, self.device = method, data, settings, device
+        self.net = stack(models).to(device)
+        self.net.train()
+        self.params = list(self.net.parameters())
+        lr = torch.tensor([float(c["lr"]) for c in configs], device=device)
+        decay = torch.tensor([float(c.get("l2", 0.0)) + settings.weight_decay for c in configs], device=device)
+        self.optimizer = StackedOptimizer(self.params, lr, decay, settings)
+        self.loss_fn = loss_function(data.task, settings.loss)
+        self.X, self.y = data.X["train"], data.y["train"]
+        self.masks = Masks([m for m in self.net.modules() if isinstance(m, StackedDropout)],
+                           batch=settings.batch_size, device=device)
+        if self.masks.active:
+            self.masks.bind(self._dropout_widths())
+        self.total = torch.zeros(len(configs), device=device)
+        self.ones = torch.ones(len(configs), device=device)
+        self.calls = 0  # training steps taken: the dropout layers' call counter
+
+    def _dropout_widths(self) -> list[int]:
+        """Each dropout layer's width, from a forward pass in evaluation mode (no statistics move)."""
+        widths: list[int] = []
+        hooks = [m.register_forward_hook(lambda mod, inp, out: widths.append(out.shape[-1]))
+                 for m in self.net.modules() if isinstance(m, StackedDropout)]
         try:
-            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            free = 4 * 2**30
-    return max(1, min(cap, int(0.5 * free // max(need, 1))))
+            self.logits(self.X[:1])
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return widths
 
-
-class _Group:
-    """The stacked state of the members still training."""
-
-    def __init__(self, models: list[torch.nn.Module], configs: list[dict[str, Any]], *, settings, device) -> None:
-        self.template = copy.deepcopy(models[0]).to("meta")
-        rates = [float(c.get("dropout", 0.0)) for c in configs]
-        for module in self.template.modules():
-            if isinstance(module, Dropout):
-                module.active = any(r > 0 for r in rates)
-        params, buffers = stack_module_state(models)
-        self.params = {k: v.detach().to(device).requires_grad_(True) for k, v in params.items()}
-        self.buffers = {k: v.to(device) for k, v in buffers.items()}
-        self.lr = torch.tensor([float(c["lr"]) for c in configs], device=device)
-        self.decay = torch.tensor([float(c.get("l2", 0.0)) + settings.weight_decay for c in configs], device=device)
-        self.any_decay = bool((self.decay > 0).any())
-        # L2 on weight matrices only, as the reference engine (member ndim >= 2).
-        self.decayed = {k: v.ndim >= 3 for k, v in self.params.items()}
-        self.state: dict[str, dict[str, torch.Tensor]] = {}
-        self.step_count = 0
+    def step(self, idx: torch.Tensor, masks: tuple | None) -> None:
+        """One training step of every member on its batch ``idx`` (k, rows), with the dropout
+        layers' ``masks`` (scale, shift: k x elements, ``stacked.Masks``) or None."""
+        if masks is not None:
+            self.masks.apply(*masks)
+        losses = self.loss_fn(self.net(self.X[idx]), self.y[idx])
+        grads = torch.autograd.grad(losses, self.params, grad_outputs=self.ones)
+        self.optimizer.step(grads)
+        accumulate(self.total, losses, idx.shape[1])
 
     def keep(self, rows: torch.Tensor) -> None:
         """Keep only the members at ``rows`` (drop diverged members)."""
-        self.params = {k: v.detach()[rows].requires_grad_(True) for k, v in self.params.items()}
-        self.buffers = {k: v[rows] for k, v in self.buffers.items()}
-        self.lr, self.decay = self.lr[rows], self.decay[rows]
-        self.state = {k: {s: t[rows] for s, t in slots.items()} for k, slots in self.state.items()}
+        for module in self.net.modules():
+            for name, p in list(module._parameters.items()):
+                module._parameters[name] = torch.nn.Parameter(p.detach()[rows])
+            for name, b in list(module._buffers.items()):
+                module._buffers[name] = b[rows]
+            if isinstance(module, StackedDropout):
+                kept = rows.cpu().tolist()
+                module.rates = [module.rates[i] for i in kept]
+                module.seeds = [module.seeds[i] for i in kept]
+        self.params = list(self.net.parameters())
+        self.optimizer.keep(rows, self.params)
+        self.total, self.ones = self.total[rows], self.ones[rows]
+        self.masks = Masks(self.masks.layers, batch=self.settings.batch_size, device=self.device)
+        if self.masks.active:
+            self.masks.bind(self._dropout_widths())
+        else:
+            for layer in self.masks.layers:
+                layer.scale = layer.shift = None
+
+    @torch.no_grad()
+    def logits(self, X: torch.Tensor) -> torch.Tensor:
+        """Every member's logits (k, n, C) on ``X``, in evaluation mode."""
+        self.net.eval()
+        rows = max(1, self.settings.eval_batch_size)
+        out = torch.cat([self.net(X[j:j + rows]) for j in range(0, len(X), rows)], dim=1)
+        self.net.train()
+        return out
 
 
-def _view(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return values.view(-1, *([1] * (like.ndim - 1)))
+class StepRunner:
+    """Runs ``Trainer.step`` eagerly, or on CUDA captures the full-batch step as a CUDA graph
+    (after one eager step, which initialises the optimiser state and the libraries' workspaces)
+    and replays it with the batch's indices and keys copied into the graph's input tensors.
+    Another batch size (an epoch's last batch) runs the same step eagerly."""
+
+    def __init__(self, trainer: Trainer, *, graphs: bool) -> None:
+        self.trainer, self.graphs = trainer, graphs
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.eager_steps = 0
+        self.replays = 0
+
+    def reset(self) -> None:
+        """The group changed (a member removed): capture anew."""
+        self.graph = None
+        self.eager_steps = 0
+
+    def __call__(self, idx: torch.Tensor, masks: tuple | None) -> None:
+        full = idx.shape[1] == self.trainer.settings.batch_size
+        if not (self.graphs and full) or self.eager_steps < 1:
+            self.trainer.step(idx, masks)
+            self.eager_steps += full
+            return
+        if self.graph is None:
+            self._capture(idx, masks)
+            if self.graph is None:
+                self.trainer.step(idx, masks)
+                return
+        self.idx.copy_(idx)
+        for static, values in zip(self.masks or (), masks or ()):
+            if static is not None:
+                static.copy_(values)
+        self.graph.replay()
+        self.replays += 1
+
+    def _capture(self, idx: torch.Tensor, masks: tuple | None) -> None:
+        self.idx = idx.clone()
+        self.masks = None if masks is None else tuple(None if m is None else m.clone() for m in masks)
+        graph = torch.cuda.CUDAGraph()
+        torch.cuda.synchronize()
+        try:
+            with torch.cuda.graph(graph):
+                self.trainer.step(self.idx, self.masks)
+        except Exception as exc:  # recorded in the log; training goes on eagerly
+            log.warning("CUDA graph capture failed (%s: %s); this group trains without graphs", type(exc).__name__, exc)
+            self.graphs = False
+            return
+        self.graph = graph
 
 
-@torch.no_grad()
-def _update(group: _Group, grads: dict[str, torch.Tensor], settings) -> None:
-    """One optimiser step per member, written as torch.optim.SGD / Adam compute it."""
-    group.step_count += 1
-    t = group.step_count
-    for name, p in group.params.items():
-        g = grads[name]
-        if group.any_decay and group.decayed[name]:
-            g = g + _view(group.decay, p) * p
-        lr = _view(group.lr, p)
-        if settings.optimizer == "sgd" and settings.momentum == 0:
-            p.addcmul_(lr, g, value=-1.0)
-            continue
-        state = group.state.setdefault(name, {})
-        if settings.optimizer == "sgd":
-            buf = state.get("momentum")
-            buf = g.clone() if buf is None else buf.mul_(settings.momentum).add_(g)
-            state["momentum"] = buf
-            p.addcmul_(lr, buf, value=-1.0)
-        else:  # adam, torch's defaults: betas (0.9, 0.999), eps 1e-8
-            b1, b2, eps = 0.9, 0.999, 1e-8
-            m = state.setdefault("exp_avg", torch.zeros_like(p))
-            v = state.setdefault("exp_avg_sq", torch.zeros_like(p))
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            step_size = lr / (1 - b1**t)
-            denom = v.sqrt() / math.sqrt(1 - b2**t) + eps
-            p.sub_(step_size * m / denom)
-
-
-def _shape_probe(method: str, config: dict[str, Any], task, settings) -> torch.nn.Module:
-    """The configuration's model on the meta device: its shapes, without allocating weights."""
-    with torch.device("meta"):
-        return build_model(method, n_in=task.n_in, n_out=task.n_out, config=config,
-                           architecture=settings.architecture())
-
-
-def _optimizer_slots(settings) -> int:
-    return 2 if settings.optimizer == "adam" else (1 if settings.momentum > 0 else 0)
-
-
-def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], data, *, settings,
-                device: torch.device, epochs: int | None = None) -> list:
-    """Train ``configs`` (one architecture) as one batched model; one ``ConfigResult`` per config,
-    as ``engine.train_config`` would give for each. Raises on an error of the group as a whole
-    (out of memory included); per-member divergence is a result."""
-    from .engine import ConfigResult, Curves, _loss_fn, finished, test_metrics
-
+def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
+                settings: TrainSettings, device: torch.device, epochs: int | None = None) -> list[ConfigResult]:
+    """Train ``configs`` (one architecture) as one stacked network; one ``ConfigResult`` per
+    config, as ``engine.train_config`` would give for each. Raises on an error of the group as a
+    whole (out of memory included); per-member divergence is a result."""
     task = data.task
     epochs = settings.epochs if epochs is None else epochs
     start = time.perf_counter()
-    models = []
-    for config, seed in zip(configs, seeds):
-        torch.manual_seed(seed)
-        model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config,
-                            architecture=settings.architecture())
-        models.append(seed_dropout(model, seed))
-    group = _Group(models, configs, settings=settings, device=device)
+    # members with dropout first (stacked.Masks draws masks for those only)
+    order = sorted(range(len(configs)), key=lambda i: float(configs[i].get("dropout", 0.0)) == 0)
+    models = [build_member(method, configs[i], seeds[i], task, settings) for i in order]
+    trainer = Trainer(method, models, [configs[i] for i in order], data, settings=settings, device=device)
     del models
-    loss_fn = _loss_fn(task, settings.loss)
-    template = group.template
-
-    def forward(params, buffers, x):
-        return functional_call(template, (params, buffers), (x,))
-
-    def member_loss(params, buffers, x, y):
-        return loss_fn(forward(params, buffers, x), y)
-
-    train_losses = torch.vmap(member_loss, in_dims=(0, 0, 0, 0))
-    predict = torch.vmap(forward, in_dims=(0, 0, None))
-    X, y = data.X["train"], data.y["train"]
-    n = len(X)
-    generators = [torch.Generator().manual_seed(seed ^ 0x5EED5EED) for seed in seeds]
-    alive = list(range(len(configs)))  # member position -> config index
-    curves = [Curves([], [], []) for _ in configs]
-    task_curves: list[list] = [[] for _ in configs]
-    status: list[tuple[str, str | None]] = [("ok", None)] * len(configs)
-    eval_rows = max(1, settings.eval_batch_size)
+    graphs = device.type == "cuda" and settings.cuda_graphs == "auto"
+    runner = StepRunner(trainer, graphs=graphs)
+    metrics = {part: DeviceMetrics(task, part, device) for part in ("validation", "test")}
+    n = len(trainer.X)
+    orders = [BatchOrder(seeds[i], n) for i in order]
+    alive = list(order)  # member position -> config index
+    curves = {c: Curves([], [], []) for c in order}
+    task_curves: dict[int, list] = {c: [] for c in order}
+    status: dict[int, tuple[str, str | None]] = {c: ("ok", None) for c in order}
+    steps = [(i, j) for i, j in batches(n, settings.batch_size) if trains_on(method, j - i)]
     for epoch in range(epochs):
-        template.train()
-        perms = torch.stack([torch.randperm(n, generator=generators[c]) for c in alive]).to(device)
-        total = torch.zeros(len(alive), device=device)
-        for i in range(0, n, settings.batch_size):
-            idx = perms[:, i:i + settings.batch_size]
-            # NOTE: as the reference engine, BatchNorm skips a last batch of one row.
-            if idx.shape[1] < 2 and method == "BatchNorm":
-                continue
-            losses = train_losses(group.params, group.buffers, X[idx], y[idx])
-            grads = torch.autograd.grad(losses.sum(), list(group.params.values()))
-            _update(group, dict(zip(group.params, grads)), settings)
-            total += losses.detach() * idx.shape[1]
-        mean_loss = total.cpu().double().numpy() / n  # as the reference: float32 sum, float64 mean
-        finite = np.isfinite(mean_loss)
+        perms = torch.stack([orders[pos].next_epoch() for pos in range(len(alive))]).to(device)
+        trainer.total.zero_()
+        for s, (i, j) in enumerate(steps):
+            masks = None
+            if trainer.masks.active:
+                at = s % trainer.masks.chunk
+                if at == 0:
+                    drawn = trainer.masks.draw(trainer.calls, min(trainer.masks.chunk, len(steps) - s))
+                masks = tuple(None if m is None else m[at] for m in drawn)
+            runner(perms[:, i:j], masks)
+            trainer.calls += 1
+        val, _ = metrics["validation"](trainer.logits(data.X["validation"]))
+        test, aucs = metrics["test"](trainer.logits(data.X["test"]))
+        parts = [trainer.total.double(), val, test] + ([] if aucs is None else [aucs.flatten()])
+        record = HOST_SYNCS.to_host(torch.cat(parts))
+        k = len(alive)
+        # as the reference: a float32 sum of batch losses, its mean over rows in float64
+        mean_loss, val, test = record[:k] / n, record[k:2 * k], record[2 * k:3 * k]
+        aucs = None if aucs is None else record[3 * k:].reshape(k, -1)
+        finite = np.ones(k, dtype=bool)
         for pos, c in enumerate(alive):
             curves[c].train_loss.append(float(mean_loss[pos]))
-            if not finite[pos]:
-                status[c] = ("diverged", f"training loss became {float(mean_loss[pos])} in epoch {epoch + 1}")
+            why = divergence(float(mean_loss[pos]), epoch)
+            if why:
+                status[c], finite[pos] = ("diverged", why), False
+                continue
+            curves[c].val.append(float(val[pos]))
+            curves[c].test.append(float(test[pos]))
+            task_curves[c].append(None if aucs is None else aucs[pos].tolist())
         if not finite.all():
-            rows = torch.as_tensor(np.flatnonzero(finite), device=device)
-            group.keep(rows)
-            alive = [c for pos, c in enumerate(alive) if finite[pos]]
-        if not alive:
-            break
-        template.eval()
-        with torch.no_grad():
-            for part in ("validation", "test"):
-                Xp = data.X[part]
-                chunks = [predict(group.params, group.buffers, Xp[j:j + eval_rows]) for j in range(0, len(Xp), eval_rows)]
-                logits = torch.cat(chunks, dim=1).float().cpu().numpy()
-                for pos, c in enumerate(alive):
-                    if part == "validation":
-                        curves[c].val.append(evaluate(task.metric, task.y[part], logits[pos]))
-                    else:
-                        test, aucs = test_metrics(task, logits[pos])
-                        curves[c].test.append(test)
-                        task_curves[c].append(aucs)
+            rows = np.flatnonzero(finite)
+            alive = [alive[pos] for pos in rows]
+            orders = [orders[pos] for pos in rows]
+            if not alive:
+                break
+            trainer.keep(torch.as_tensor(rows, device=device))
+            runner.reset()
     seconds = (time.perf_counter() - start) / len(configs)
-    return [finished(task, curves[c], task_curves[c], settings, seconds=seconds, engine="batched")
-            if status[c][0] == "ok" else
-            ConfigResult(*status[c], curves[c], seconds=seconds, engine="batched")
+    engine = "batched+graphs" if runner.replays else "batched"
+    return [finished(task, curves[c], task_curves[c], settings, seconds=seconds, engine=engine)
+            if status[c][0] == "ok" else ConfigResult(*status[c], curves[c], seconds=seconds, engine=engine)
             for c in range(len(configs))]
-
-
-def train_configs_batched(method: str, configs: list[dict[str, Any]], seeds: list[int], data, *, settings,
-                          device: torch.device, max_members: int | None = None, on_result=None) -> list:
-    """Every configuration's ``ConfigResult``, training each architecture group batched; a group
-    too large for memory is split, an out-of-memory error halves it and retries, and any other
-    error of a group falls back to the reference engine for its members (which records it)."""
-    from .engine import train_config
-
-    results: list = [None] * len(configs)
-    # NOTE: on a CPU the mask arithmetic costs more than a larger group gains, so groups with and
-    # without dropout are kept apart there; on CUDA, launch-bound, one group per architecture.
-    for indices in group_configs(configs, split_dropout=device.type != "cuda"):
-        size = max_members or max_group_size(_shape_probe(method, configs[indices[0]], data.task, settings),
-                                             device=device, batch=settings.batch_size,
-                                             eval_rows=min(settings.eval_batch_size, max(len(x) for x in data.X.values())),
-                                             optimizer_slots=_optimizer_slots(settings), cap=settings.max_group_size)
-        pending = list(indices)
-        while pending:
-            chunk = pending[:size]
-            try:
-                out = train_group(method, [configs[i] for i in chunk], [seeds[i] for i in chunk], data,
-                                  settings=settings, device=device)
-            except torch.OutOfMemoryError:
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                if size == 1:
-                    out = [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
-                           for i in chunk]
-                else:
-                    size = max(1, size // 2)
-                    log.warning("out of memory with %d members; retrying with %d", len(chunk), size)
-                    continue
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # the reference engine records what fails, member by member
-                log.warning("batched group failed (%s: %s); training its %d members one by one",
-                            type(exc).__name__, exc, len(chunk))
-                out = [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
-                       for i in chunk]
-            for i, result in zip(chunk, out):
-                results[i] = result
-                if on_result:
-                    on_result(i, result)
-            pending = pending[len(chunk):]
-    return results

@@ -128,7 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .datasets.prepared import PreparedDataset, card_path, read_card
     from dataclasses import asdict
 
-    from .engine import TrainSettings, run_grid, summarize
+    from .grid import run_grid, summarize
+    from .settings import TrainSettings
     from .grids import BASELINES, check_method, expand, get_grid, grid_size, load_grids, narrow
     from .reference import published_uci_accuracy
     from .results import output_paths, write_outputs

@@ -72,6 +72,7 @@ def layer_widths(*, n_hidden: int, n_layers: int, n_out: int, layer_form: str = 
 # --------------------------------------------------------------------------- dropout
 
 _M32 = 0xFFFFFFFF
+_INT32_MIN = -(2**31)
 
 
 def _mix32(x: torch.Tensor) -> torch.Tensor:
@@ -84,12 +85,81 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
 
 def hash_bits(seed: torch.Tensor, counter: torch.Tensor, shape: torch.Size, device: torch.device) -> torch.Tensor:
     """32 pseudo-random bits (int64 in [0, 2^32)) per element of ``shape``, a pure function of
-    (seed, counter, element index): a counter-based generator, the same whether one model or a
-    stack of models (``torch.vmap`` over seeds) draws them."""
-    key = _mix32((seed ^ _mix32((counter ^ (seed >> 32)) & _M32)) & _M32)
+    (seed, counter, element index): the counter-based generator of the dropout masks, written
+    plainly in int64. ``dropout_keep`` computes the same bits faster (int32); the tests hold
+    the two equal."""
+    key = mask_keys(seed, counter)
     index = torch.arange(math.prod(shape), device=device, dtype=torch.int64).view(shape)
     # index * odd constant is a bijection mod 2^32 (and below 2^63 for < 2^31 elements)
     return _mix32(((index * 0x61C88647) & _M32) ^ key)
+
+
+def _as_int32(x: torch.Tensor) -> torch.Tensor:
+    """int64 values in [0, 2^32) -> int32 with the same 32 bits (two's complement)."""
+    return torch.where(x >= 2**31, x - 2**32, x).to(torch.int32)
+
+
+def mask_keys(seed: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
+    """The per-call key (int64 in [0, 2^32)) of a layer's mask from its 63-bit ``seed`` and the
+    number of training calls before this one; broadcasts over seeds and counters."""
+    return _mix32((seed ^ _mix32((counter ^ (seed >> 32)) & _M32)) & _M32)
+
+
+def element_codes(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """The elements' half of the hash input (int32): index * 0x61C88647 mod 2^32 for
+    index < n. Constant for a shape, so a batched model computes it once."""
+    index = torch.arange(n, device=device, dtype=torch.int64)
+    return _as_int32((index * 0x61C88647) & _M32)
+
+
+def dropout_keep(codes: torch.Tensor, keys: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """Which units a dropout mask keeps: ``hash_bits >= floor(p * 2^32)``, with ``codes``
+    (``element_codes``) and ``keys`` (``mask_keys`` as int32) broadcasting against each other and
+    ``threshold`` (``keep_threshold``) against the result."""
+    x = codes ^ keys
+    return keep_from_hash_(x, threshold, torch.empty_like(x))
+
+
+def keep_from_hash_(x: torch.Tensor, threshold: torch.Tensor, work: torch.Tensor,
+                    out: torch.Tensor | None = None) -> torch.Tensor:
+    """The hash of ``x`` (int32: element code xor key) compared with ``threshold``; ``x`` is
+    overwritten and ``work`` (like ``x``) used for the shifts. On int32 tensors, wrapping
+    products and masked arithmetic shifts give the int64 hash's bits exactly, at a third of its
+    cost on a CPU; the preallocated tensors spare the allocations."""
+    for shift, low_bits, multiplier in ((16, 0xFFFF, 0x7FEB352D), (15, 0x1FFFF, 0x2C1B3C6D), (16, 0xFFFF, 0)):
+        torch.bitwise_right_shift(x, shift, out=work)
+        x.bitwise_xor_(work.bitwise_and_(low_bits))
+        if multiplier:
+            x.mul_(multiplier)
+    x.bitwise_xor_(_INT32_MIN)  # the sign bit flipped: the bits' unsigned order as signed order
+    return torch.ge(x, threshold, out=out) if out is not None else torch.ge(x, threshold)
+
+
+def keep_threshold(p: torch.Tensor) -> torch.Tensor:
+    """floor(p * 2^32) - 2^31 as int32: ``dropout_keep``'s threshold for rate ``p``."""
+    return ((p.double() * 2.0**32).to(torch.int64) - 2**31).to(torch.int32)
+
+
+def dropout_constants(p: torch.Tensor, *, alpha: bool) -> tuple[torch.Tensor, ...]:
+    """What a dropout layer of rate ``p`` multiplies a kept unit by, and (alpha dropout) what it
+    adds to a kept and to a dropped unit: alpha dropout computes a * (x if kept else alpha') + b
+    (Sec. 3 of the paper) as ``shift + scale * x``; dropout scales kept units by 1 / (1 - p)."""
+    q = 1.0 - p
+    if not alpha:
+        return (1.0 / q,)
+    a = (q + ALPHA_PRIME**2 * q * (1.0 - q)) ** -0.5
+    b = -a * (1.0 - q) * ALPHA_PRIME
+    return a, b, a * ALPHA_PRIME + b
+
+
+def dropout_scale_shift(keep: torch.Tensor, constants: tuple[torch.Tensor, ...], *, out=(None, None)) -> tuple:
+    """A drawn mask as the map the layer applies, ``x * scale`` or ``shift + scale * x`` (shift
+    None for dropout); ``out`` may name tensors to write them into."""
+    zero = constants[0].new_zeros(())
+    scale = torch.where(keep, constants[0], zero, out=out[0])
+    if len(constants) == 1:
+        return scale, None
+    return scale, torch.where(keep, constants[1], constants[2], out=out[1])
 
 
 class Dropout(nn.Module):
@@ -97,23 +167,20 @@ class Dropout(nn.Module):
     dropped units are set to alpha' = -lambda * alpha, then the affine a * x + b restores mean 0
     and variance 1).
 
-    The rate ``p`` and the mask seed are buffers, so configurations that differ only in their
-    dropout rate or seed stack into one batched model (``batched.py``). Masks are drawn from a
-    counter-based hash of (``seed``, number of training calls, element), not from torch's global
-    generator: a stacked model reproduces each member's masks exactly. At p = 0 the module is
-    the identity (exactly), so it is always present.
+    Masks are drawn from a counter-based hash of (``seed``, number of training calls, element),
+    not from torch's global generator, so the batched engine (``stacked.py``) draws each member's
+    masks exactly. At p = 0 the module is the identity (exactly), so it is always present.
     """
 
     def __init__(self, p: float = 0.0, *, alpha: bool = False) -> None:
         super().__init__()
         _probability("dropout", p)
         self.alpha = alpha
-        # Python-side switch: False skips the mask computation when the rate is 0 (a batched
-        # model whose members all have rate 0 switches it off the same way).
         self.active = p > 0
         self.register_buffer("p", torch.tensor(float(p)))
         self.register_buffer("seed", torch.zeros((), dtype=torch.int64))
         self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+        self._codes: torch.Tensor | None = None
 
     def extra_repr(self) -> str:
         return f"p={float(self.p) if self.p.device.type != 'meta' else '?'}, alpha={self.alpha}"
@@ -121,17 +188,14 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.active:
             return x
-        threshold = (self.p.double() * 2.0**32).to(torch.int64)
-        keep = hash_bits(self.seed, self.calls, x.shape, x.device) >= threshold
+        n = x.numel()
+        if self._codes is None or len(self._codes) < n or self._codes.device != x.device:
+            self._codes = element_codes(n, x.device)
+        keys = _as_int32(mask_keys(self.seed, self.calls))
+        keep = dropout_keep(self._codes[:n].view(x.shape), keys, keep_threshold(self.p))
         self.calls.add_(1)
-        kept = keep.to(x.dtype)
-        if self.alpha:
-            # a * (x if kept else alpha') + b, as scale * x + shift
-            q = 1.0 - self.p
-            a = (q + ALPHA_PRIME**2 * q * (1.0 - q)) ** -0.5
-            b = -a * (1.0 - q) * ALPHA_PRIME
-            return torch.addcmul((a * ALPHA_PRIME) * (1.0 - kept) + b, a * kept, x)
-        return x * (kept / (1.0 - self.p))
+        scale, shift = dropout_scale_shift(keep, dropout_constants(self.p, alpha=self.alpha))
+        return x * scale if shift is None else torch.addcmul(shift, scale, x)
 
 
 def seed_dropout(model: nn.Module, seed: int) -> nn.Module:

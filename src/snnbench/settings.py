@@ -13,6 +13,7 @@ from .selection import ALIGNS
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("cross_entropy", "squared_error")
 ENGINES = ("auto", "batched", "reference")
+CUDA_GRAPHS = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TrainSettings:
     max_train_rows: int | None = None  # quick tours only: a seeded subset of the training rows
     engine: str = "auto"  # auto: batched on CUDA, reference on CPU; batched (batched.py); reference
     max_group_size: int = 64  # members of one batched group at most (memory may allow fewer)
+    cuda_graphs: str = "auto"  # auto: the batched engine replays its training step as a CUDA graph on CUDA; off
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -55,6 +57,8 @@ class TrainSettings:
             raise bad("max_train_rows", "must be null or an integer >= 2")
         if self.engine not in ENGINES:
             raise bad("engine", f"must be one of {', '.join(ENGINES)}")
+        if self.cuda_graphs not in CUDA_GRAPHS:
+            raise bad("cuda_graphs", f"must be one of {', '.join(CUDA_GRAPHS)}")
         if self.optimizer not in OPTIMIZERS:
             raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:

@@ -1,0 +1,234 @@
+"""A job's grid: every configuration trained by one of the two engines, then the result rows.
+
+``run_grid`` picks the engine (``train.engine``; ``auto``: batched on CUDA, see ``uses_batched``),
+groups the configurations that share an architecture for the batched engine (``batched.py``),
+sizes each group to the device's memory, halves a group that runs out of memory, and trains the
+members of a group that fails any other way with the reference engine (``engine.py``), which
+records what fails; each row's ``engine`` column says which engine trained it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__, batched
+from .engine import train_config
+from .models import build_model, depth_of
+from .progress import GridProgress
+from .recipe import STATUSES, ConfigResult, TaskTensors, config_seed, resolve_device, set_tf32
+from .selection import hyperparameters, select
+from .settings import TrainSettings
+from .tasks import Task, per_task_columns
+
+log = logging.getLogger("snnbench.train")
+
+
+def uses_batched(settings: TrainSettings, device: torch.device) -> bool:
+    # NOTE: auto trains batched on CUDA only (docs/performance.md measures both engines on a CPU).
+    return settings.engine == "batched" or (settings.engine == "auto" and device.type == "cuda")
+
+
+def _member_bytes(model: torch.nn.Module, *, batch: int, eval_rows: int, optimizer_slots: int) -> int:
+    """Rough device memory one member needs: parameters, gradients, optimiser state and the
+    per-member learning-rate and L2 tensors, plus the activations of a training batch and an
+    evaluation chunk (float32)."""
+    n_params = sum(p.numel() for p in model.parameters())
+    widths = [p.shape[0] for p in model.parameters() if p.ndim == 2]
+    activations = 8 * batch * sum(widths) + eval_rows * max(widths, default=1) * 2
+    return 4 * (n_params * (4 + optimizer_slots) + activations)
+
+
+def max_group_size(model: torch.nn.Module, *, device: torch.device, batch: int, eval_rows: int,
+                   optimizer_slots: int, cap: int) -> int:
+    """How many members fit: half the free device memory (CUDA) or of the available RAM (CPU)."""
+    need = _member_bytes(model, batch=batch, eval_rows=eval_rows, optimizer_slots=optimizer_slots)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            free = 4 * 2**30
+    return max(1, min(cap, int(0.5 * free // max(need, 1))))
+
+
+def _optimizer_slots(settings: TrainSettings) -> int:
+    return 2 if settings.optimizer == "adam" else (1 if settings.momentum > 0 else 0)
+
+
+def train_configs_batched(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
+                          settings: TrainSettings, device: torch.device, max_members: int | None = None,
+                          on_result=None) -> list[ConfigResult]:
+    """Every configuration's ``ConfigResult``, training each architecture group batched; a group
+    too large for memory is split, an out-of-memory error halves it and retries, and any other
+    error of a group falls back to the reference engine for its members (which records it)."""
+    results: list = [None] * len(configs)
+    for indices in batched.group_configs(configs):
+        with torch.device("meta"):
+            probe = build_model(method, n_in=data.task.n_in, n_out=data.task.n_out, config=configs[indices[0]],
+                                architecture=settings.architecture())
+        size = max_members or max_group_size(probe, device=device, batch=settings.batch_size,
+                                             eval_rows=min(settings.eval_batch_size, max(len(x) for x in data.X.values())),
+                                             optimizer_slots=_optimizer_slots(settings), cap=settings.max_group_size)
+        pending = list(indices)
+        while pending:
+            chunk = pending[:size]
+            try:
+                out = batched.train_group(method, [configs[i] for i in chunk], [seeds[i] for i in chunk], data,
+                                          settings=settings, device=device)
+            except torch.OutOfMemoryError:
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if size == 1:
+                    out = [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
+                           for i in chunk]
+                else:
+                    size = max(1, size // 2)
+                    log.warning("out of memory with %d members; retrying with %d", len(chunk), size)
+                    continue
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # the reference engine records what fails, member by member
+                log.warning("batched group failed (%s: %s); training its %d members one by one",
+                            type(exc).__name__, exc, len(chunk))
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                out = [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
+                       for i in chunk]
+            for i, result in zip(chunk, out):
+                results[i] = result
+                if on_result:
+                    on_result(i, result)
+            pending = pending[len(chunk):]
+    return results
+
+
+def count_parameters(method: str, config: dict[str, Any], *, n_in: int, n_out: int, settings: TrainSettings) -> int:
+    """Parameter count without allocating (built on the meta device)."""
+    with torch.device("meta"):
+        model = build_model(method, n_in=n_in, n_out=n_out, config=config, architecture=settings.architecture())
+    return sum(p.numel() for p in model.parameters())
+
+
+def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: int, configs: list[dict[str, Any]],
+             settings: TrainSettings, threads: int | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train every configuration; returns (one row per configuration, long-format curves).
+
+    With ``settings.refit``, the selected configuration is trained again on training +
+    validation rows for its early-stopping epoch count, and added as a row with phase ``refit``.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(settings.device)
+    set_tf32(settings.tf32)
+    data = TaskTensors(task, device)
+    hp_names = list(configs[0]) if configs else []
+    costs = []
+    for config in configs:
+        try:
+            costs.append(count_parameters(method, config, n_in=task.n_in, n_out=task.n_out, settings=settings))
+        except ValueError:
+            costs.append(1)
+    bar = GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=costs) if progress else None
+    base = {"benchmark": benchmark, "dataset": dataset, "method": method, "split": split, "metric": task.metric}
+    task_columns = task.task_columns()
+    rows, curve_frames = [], []
+
+    def record(config_id: int, config: dict[str, Any], seed: int, result: ConfigResult, n_params: int, phase: str) -> dict:
+        row = {**base, "phase": phase, "config_id": config_id, **config, "depth": depth_of(method, config),
+               "seed": seed, "n_params": n_params, "status": result.status, "error": result.error,
+               "best_epoch": None if result.best_epoch is None else result.best_epoch + 1,
+               "epochs_run": len(result.curves.train_loss), "val_metric": result.val_metric,
+               "val_metric_raw": result.val_metric_raw, "test_metric": result.test_metric,
+               "final_train_loss": result.curves.train_loss[-1] if result.curves.train_loss else float("nan"),
+               "seconds": round(result.seconds, 4), "engine": result.engine,
+               "device": str(device), "threads": torch.get_num_threads(),
+               "torch_version": torch.__version__, "snnbench_version": __version__,
+               **dict(zip(task_columns, result.test_per_task or [float("nan")] * len(task_columns)))}
+        rows.append(row)
+        n = len(result.curves.train_loss)
+        curve_frames.append(pd.DataFrame({
+            "phase": phase, "config_id": config_id, "epoch": np.arange(1, n + 1),
+            "train_loss": result.curves.train_loss,
+            "val_metric": (result.curves.val + [float("nan")] * n)[:n],
+            "test_metric": (result.curves.test + [float("nan")] * n)[:n],
+        }))
+        return row
+
+    seeds = [config_seed(settings.seed, benchmark, dataset, split, method, config) for config in configs]
+
+    def done(config_id: int, result: ConfigResult) -> None:
+        config = configs[config_id]
+        record(config_id, config, seeds[config_id], result, costs[config_id], "grid")
+        if bar:
+            shown = " ".join(f"{k}={v}" for k, v in config.items())
+            outcome = (f"val {result.val_metric:.4f} test {result.test_metric:.4f} @ epoch {result.best_epoch + 1}"
+                       if result.status == "ok" else f"{result.status}: {result.error}")
+            bar.update(config_id, f"{shown} -> {outcome} ({result.seconds:.1f}s)")
+
+    if uses_batched(settings, device):
+        train_configs_batched(method, configs, seeds, data, settings=settings, device=device, on_result=done)
+    else:
+        for config_id, config in enumerate(configs):
+            done(config_id, train_config(method, config, data, settings=settings, seed=seeds[config_id],
+                                         device=device))
+    if bar:
+        bar.close()
+    # the batched engine finishes configurations group by group: back to grid order
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["config_id"])
+    rows[:] = [rows[i] for i in order]
+    curve_frames[:] = [curve_frames[i] for i in order]
+    frame = pd.DataFrame(rows)
+    if settings.refit and not frame.empty:
+        chosen = select(frame)
+        if chosen is not None:
+            config = {k: configs[int(chosen["config_id"])][k] for k in hp_names}
+            seed = int(chosen["seed"])
+            # NOTE: refit is off by default: the paper does not say it refits (docs/protocol.md F8).
+            result = train_config(method, config, data, settings=settings, seed=seed, device=device,
+                                  epochs=int(chosen["best_epoch"]), train_parts=("train", "validation"))
+            if result.status == "ok":  # the test metric after the last (= early-stopping) epoch
+                result.test_metric = result.curves.test[-1]
+                result.best_epoch = len(result.curves.test) - 1
+            record(int(chosen["config_id"]), config, seed, result, int(chosen["n_params"]), "refit")
+            frame = pd.DataFrame(rows)
+    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(
+        columns=["phase", "config_id", "epoch", "train_loss", "val_metric", "test_metric"])
+    return frame, curves
+
+
+def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON summary of one grid run, derived from its rows."""
+    grid_rows = frame[frame["phase"] == "grid"] if not frame.empty else frame
+    counts = {s: int((grid_rows["status"] == s).sum()) if not grid_rows.empty else 0 for s in STATUSES}
+    summary: dict[str, Any] = {**(extra or {}), "n_configs": int(sum(counts.values())), "counts": counts}
+    chosen = select(frame) if not frame.empty else None
+    if chosen is None:
+        summary.update(status="failed", reason="no configuration finished with a finite validation metric",
+                       selected=None)
+        return summary
+    summary.update(status="ok", reason=None, selected={
+        "config_id": int(chosen["config_id"]),
+        "hyperparameters": hyperparameters(chosen, hp_names),
+        "best_epoch": None if pd.isna(chosen["best_epoch"]) else int(chosen["best_epoch"]),
+        "val_metric": float(chosen["val_metric"]),
+        "val_metric_raw": float(chosen["val_metric_raw"]),
+        "test_metric": float(chosen["test_metric"]),
+        "seconds": float(chosen["seconds"]),
+    })
+    tasks = per_task_columns(frame.columns)
+    if tasks:
+        summary["selected"]["test_per_task"] = {name: float(chosen[c]) for c, name in tasks.items()}
+    summary["total_seconds"] = float(frame["seconds"].sum())
+    refit = frame[frame["phase"] == "refit"]
+    if not refit.empty:
+        r = refit.iloc[0]
+        summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),
+                            "test_metric": float(r["test_metric"])}
+    return summary
