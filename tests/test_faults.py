@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,11 +21,11 @@ import torch
 import yaml
 from conftest import REPO, finished_jobs, partial_outputs, run_snakemake
 
-from snnbench.devices import claim_gpu
+from snnbench.devices import claim_gpu, gpu_resource_problem
 from snnbench.engine import train_config
 from snnbench.recipe import TaskTensors
 from snnbench.settings import TrainSettings
-from snnbench.errors import SnnbenchError
+from snnbench.errors import ConfigError, SnnbenchError
 from snnbench.tasks import Task
 
 QUICK = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
@@ -115,6 +116,7 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     claims = [json.loads(p.read_text()).get("gpu_claim") for p in (results / "train" / "uci").glob("*/[!R]*/*.json")]
     claims = [c for c in claims if c]  # wine's jobs failed before claiming
     assert len(claims) == 6 and {c["how"] for c in claims} == {"claimed"} and {c["device"] for c in claims} == {"0", "1"}
+    assert {(c["slot"], c["slots"]) for c in claims} == {(0, 1)}  # train.jobs_per_gpu 1: a GPU per job
     overlapping = [(a, b) for a in claims for b in claims if a is not b and a["from"] < b["to"] and b["from"] < a["to"]]
     start = min(c["from"] for c in claims)
     print("GPU claims (device: seconds from the first claim):",
@@ -149,36 +151,117 @@ def test_a_simulated_out_of_memory_error_is_recorded_and_the_grid_goes_on(monkey
 CLAIMER = """
 import json, os, sys, time
 from snnbench.devices import claim_gpu
-claim = claim_gpu(wanted=1, lock_dir=sys.argv[1], wait_s=30)
+claim = claim_gpu(wanted=1, slots=int(sys.argv[3]), lock_dir=sys.argv[1], wait_s=30)
 start = time.time()
+print(json.dumps({"device": claim.device, "slot": claim.slot, "visible": os.environ["CUDA_VISIBLE_DEVICES"]}), flush=True)
 time.sleep(float(sys.argv[2]))
-print(json.dumps({"device": claim.device, "visible": os.environ["CUDA_VISIBLE_DEVICES"], "from": start, "to": time.time()}))
+print(json.dumps({"device": claim.device, "slot": claim.slot, "visible": os.environ["CUDA_VISIBLE_DEVICES"],
+                  "from": start, "to": time.time()}))
 """
 
 
-def test_concurrent_jobs_claim_distinct_gpus_and_a_killed_job_frees_its_gpu(tmp_path):
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2"}
+def claimer(lock_dir: Path, hold_s: float, env: dict, slots: int = 1) -> subprocess.Popen:
+    """A process that claims a GPU slot, prints it, holds it ``hold_s`` seconds, and prints it again."""
+    return subprocess.Popen([sys.executable, "-c", CLAIMER, str(lock_dir), str(hold_s), str(slots)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def simulated_gpus(ids: str) -> dict:
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ids}
     env.pop("SLURM_JOB_ID", None)
-    runs = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), "1.5"], env=env, stdout=subprocess.PIPE,
-                             text=True) for _ in range(3)]
-    claims = [json.loads(r.communicate()[0]) for r in runs]
-    assert sorted(c["device"] for c in claims) == ["0", "1", "2"]
+    return env
+
+
+def test_concurrent_jobs_claim_distinct_gpus_and_a_killed_job_frees_its_gpu(tmp_path):
+    env = simulated_gpus("0,1,2")
+    runs = [claimer(tmp_path, 1.5, env) for _ in range(3)]
+    claims = [json.loads(r.communicate()[0].splitlines()[-1]) for r in runs]
+    assert sorted(c["device"] for c in claims) == ["0", "1", "2"] and {c["slot"] for c in claims} == {0}
     assert all(c["visible"] == c["device"] for c in claims)  # each process sees only its own GPU
     assert max(c["from"] for c in claims) < min(c["to"] for c in claims)  # they did run at the same time
     # a fourth job waits for a free GPU; a job killed with SIGKILL leaves no stale claim
-    holders = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), "30"], env=env, stdout=subprocess.PIPE,
-                                text=True) for _ in range(3)]
-    time.sleep(3)
-    fourth = subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), "0"], env=env, stdout=subprocess.PIPE,
-                              text=True)
+    holders = [claimer(tmp_path, 30, env) for _ in range(3)]
+    held = [json.loads(h.stdout.readline()) for h in holders]  # each has claimed its GPU
+    fourth = claimer(tmp_path, 0, env)
     time.sleep(2)
     assert fourth.poll() is None, "the fourth job must wait while three GPUs are claimed"
     holders[1].kill()
-    out = json.loads(fourth.communicate(timeout=30)[0])
+    out = json.loads(fourth.communicate(timeout=30)[0].splitlines()[-1])
     for holder in holders:
         holder.kill()
         holder.wait()
-    assert out["device"] in {"0", "1", "2"}
+    assert out["device"] == held[1]["device"]
+
+
+def test_jobs_per_gpu_processes_share_each_gpu_and_a_killed_job_frees_its_slot(tmp_path):
+    """train.jobs_per_gpu 2 on two simulated GPUs: four processes hold the four (GPU, slot) pairs
+    at once, two per GPU; a fifth waits until one of them is killed, then takes its slot."""
+    env = simulated_gpus("0,1")
+    holders, claims = [], []
+    for _ in range(4):  # one after the other: the order of the fill is part of the contract
+        holders.append(claimer(tmp_path, 30, env, slots=2))
+        claims.append(json.loads(holders[-1].stdout.readline()))
+    try:
+        assert [(c["device"], c["slot"]) for c in claims] == [("0", 0), ("1", 0), ("0", 1), ("1", 1)]
+        assert all(c["visible"] == c["device"] for c in claims)  # each sees only the GPU it shares
+        assert sorted(p.name for p in (tmp_path / socket.gethostname()).iterdir()) == [
+            "gpu0.slot0.lock", "gpu0.slot1.lock", "gpu1.slot0.lock", "gpu1.slot1.lock"]
+        fifth = claimer(tmp_path, 0, env, slots=2)
+        time.sleep(2)
+        assert fifth.poll() is None, "the fifth job must wait while the four slots of two GPUs are claimed"
+        holders[3].kill()
+        out = json.loads(fifth.communicate(timeout=30)[0].splitlines()[0])
+        assert (out["device"], out["slot"]) == ("1", 1)
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait()
+
+
+def test_jobs_per_gpu_claims_fill_every_gpu_before_sharing_one(tmp_path):
+    """Claims with separate lock handles (as separate jobs have): slot 0 of every GPU before any
+    slot 1, the least busy GPU first, a released slot free again, all taken: a clear error."""
+    def claim(**kwargs):
+        environ = {"CUDA_VISIBLE_DEVICES": "0,1"}
+        got = claim_gpu(wanted=1, slots=2, lock_dir=tmp_path, environ=environ, **kwargs)
+        assert environ["CUDA_VISIBLE_DEVICES"] == got.device
+        return got
+
+    a, b, c, d = (claim() for _ in range(4))
+    assert [(x.device, x.slot) for x in (a, b, c, d)] == [("0", 0), ("1", 0), ("0", 1), ("1", 1)]
+    assert c.lock_path == str(tmp_path / socket.gethostname() / "gpu0.slot1.lock")
+    assert {k: c.as_dict()[k] for k in ("device", "slot", "slots", "how")} == {"device": "0", "slot": 1, "slots": 2,
+                                                                                "how": "claimed"}
+    with pytest.raises(SnnbenchError, match=r"all 4 GPU job slot\(s\) are claimed by other training jobs \(2 GPU\(s\) "
+                                            r"\['0', '1'\] × train.jobs_per_gpu 2; .*`--resources gpu=4`"):
+        claim(wait_s=0.5)
+    b.release()
+    again = claim()
+    assert (again.device, again.slot) == ("1", 0)  # the released slot
+    for held in (a, again, d):
+        held.release()
+    # GPU 0 still runs c (its slot 1), GPU 1 nothing: the next job goes to GPU 1, not to GPU 0's free slot 0
+    e = claim()
+    f = claim()  # then GPUs 0 and 1 run one job each: the lower id
+    assert [(x.device, x.slot) for x in (e, f)] == [("1", 0), ("0", 0)]
+    for held in (c, e, f):
+        held.release()
+    with pytest.raises(ConfigError, match="train.jobs_per_gpu is 0: it must be an integer of at least 1"):
+        claim_gpu(wanted=1, slots=0, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": "0"})
+
+
+def test_the_gpu_resource_must_fit_the_gpu_job_slots():
+    """What the workflow checks before the first training job: `--resources gpu=N` at most GPUs ×
+    train.jobs_per_gpu; none needed where no GPU is visible or SLURM places the jobs."""
+    two = {"CUDA_VISIBLE_DEVICES": "0,1"}
+    assert gpu_resource_problem(4, jobs_per_gpu=2, environ=two) is None
+    assert gpu_resource_problem(3, jobs_per_gpu=2, environ=two) is None  # fewer jobs than slots: fine
+    assert "run with `--resources gpu=4` (or fewer)" in gpu_resource_problem(5, jobs_per_gpu=2, environ=two)
+    missing = gpu_resource_problem(None, jobs_per_gpu=2, environ=two)
+    assert "2 GPU(s) ['0', '1'] × train.jobs_per_gpu 2 = 4 GPU job slot(s)" in missing
+    assert "not given the `gpu` resource: run with `--resources gpu=4`" in missing
+    assert gpu_resource_problem(None, jobs_per_gpu=2, environ={"CUDA_VISIBLE_DEVICES": ""}) is None
+    assert gpu_resource_problem(None, jobs_per_gpu=2, environ={**two, "SLURM_JOB_ID": "7"}) is None
 
 
 def test_gpu_claims_under_slurm_and_without_gpus(tmp_path):
@@ -187,10 +270,13 @@ def test_gpu_claims_under_slurm_and_without_gpus(tmp_path):
     assert slurm["CUDA_VISIBLE_DEVICES"] == "3"
     assert claim_gpu(wanted=0, lock_dir=tmp_path, environ={}).device is None
     assert claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": ""}).device is None
-    with pytest.raises(SnnbenchError, match="train.gpus is 2: a training job uses one GPU"):
+    with pytest.raises(SnnbenchError, match="train.gpus is 2: a training job uses one GPU .*train.jobs_per_gpu"):
         claim_gpu(wanted=2, lock_dir=tmp_path, environ={})
     busy = {"CUDA_VISIBLE_DEVICES": "0"}
     held = claim_gpu(wanted=1, lock_dir=tmp_path, environ=busy)
-    with pytest.raises(SnnbenchError, match=r"every GPU in \['0'\] is claimed by another training job"):
+    assert (held.device, held.slot, held.slots) == ("0", 0, 1) and held.lock_path.endswith("gpu0.slot0.lock")
+    with pytest.raises(SnnbenchError, match=r"all 1 GPU job slot\(s\) are claimed by other training jobs .*"
+                                            r"run at most 1 GPU jobs at once \(`--resources gpu=1`"):
         claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": "0"}, wait_s=0.5)
     held.release()
+    assert claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": "0"}, wait_s=0).device == "0"

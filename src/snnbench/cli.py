@@ -181,8 +181,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .devices import claim_gpu
 
         # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process and
-        # holds its lock until the process ends
-        claim = claim_gpu(wanted=args.gpus, lock_dir=args.gpu_lock_dir)
+        # holds its GPU job slot's lock until the process ends
+        claim = claim_gpu(wanted=args.gpus, slots=args.jobs_per_gpu, lock_dir=args.gpu_lock_dir)
         extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
         frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
                                  split=args.split, configs=configs, settings=settings, threads=args.threads,
@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus", type=int, default=0,
                    help="GPUs this job asked the scheduler for (the rule's `gpu` resource): with 1, claim a free "
                         "GPU of those visible (snnbench.devices) unless SLURM assigned one")
+    p.add_argument("--jobs-per-gpu", type=int, default=1,
+                   help="training jobs that may share one GPU (train.jobs_per_gpu): with --gpus 1, claim one of "
+                        "this many job slots per GPU, on the least busy GPU (default 1: a GPU per job)")
     p.add_argument("--gpu-lock-dir", default=None,
                    help="folder of the GPU claim locks (default $SNNBENCH_GPU_LOCK_DIR or .snakemake/gpu-locks)")
     p.add_argument("--quiet", action="store_true", help="no per-configuration progress")

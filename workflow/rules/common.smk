@@ -92,8 +92,11 @@ def get_tox21_summaries(wildcards=None):
 
 
 # ---------------------------------------------------------------------------------- training
+import functools
 import json
 
+from snnbench.devices import gpu_resource_problem
+from snnbench.errors import ConfigError
 from snnbench.settings import TrainSettings
 from snnbench.grids import get_grid, load_grids, narrow
 from snnbench.grids import BASELINES as BASELINE_NAMES
@@ -132,6 +135,26 @@ def get_train_settings(benchmark=None):
 
 def get_train_mem_mb(wildcards):
     return TRAIN["mem_mb"][wildcards.benchmark]
+
+
+def get_train_fnn_threads(wildcards):
+    """train.threads; a GPU job (train.gpus: 1) runs at one: its host work is one Python thread
+    launching kernels, and more threads would only take cores from the jobs sharing its GPU."""
+    return 1 if TRAIN["gpus"] else TRAIN["threads"]
+
+
+@functools.cache
+def get_train_fnn_gpu():
+    """The `gpu` resource of an FNN training job: train.gpus, one GPU job slot. On this machine
+    Snakemake's `--resources gpu=N` counts the slots (GPUs × train.jobs_per_gpu), and a missing
+    or larger N stops the run before the first training job, with the number to give
+    (snnbench.devices.gpu_resource_problem). SLURM places each job on its own GPU instead."""
+    if TRAIN["gpus"] and workflow.local_exec and not workflow.remote_exec:
+        given = workflow.global_resources["gpu"].value if "gpu" in workflow.global_resources else None
+        problem = gpu_resource_problem(given, jobs_per_gpu=TRAIN["jobs_per_gpu"])
+        if problem:
+            raise ConfigError(problem)
+    return TRAIN["gpus"]
 
 
 def get_train_splits(benchmark, method=None):

@@ -1,7 +1,8 @@
 # Training: one job per benchmark, dataset, method and split (UCI split column, HTRU2 outer fold,
 # Tox21 repeat); the whole grid runs inside (`snnbench train`), selection on validation included.
-# FNNs may use a GPU (`gpu` resource, train.gpus; with several GPUs each job claims a free one,
-# snnbench.devices); RF and SVM run on CPU. Memory per benchmark: train.mem_mb.
+# FNNs may use a GPU (`gpu` resource, train.gpus: one GPU job slot each; each job claims a free
+# slot, train.jobs_per_gpu per GPU, snnbench.devices; a GPU job runs at one thread); RF and SVM
+# run on CPU. Memory per benchmark: train.mem_mb.
 
 
 rule train_fnn:
@@ -19,9 +20,10 @@ rule train_fnn:
         prepared_dir=lambda w, input: prepared_dir_of(input.card),
         grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=lambda w: get_train_settings(w.benchmark),
-    threads: TRAIN["threads"]
+        jobs_per_gpu=TRAIN["jobs_per_gpu"],
+    threads: get_train_fnn_threads
     resources:
-        gpu=TRAIN["gpus"],
+        gpu=lambda w: get_train_fnn_gpu(),
         mem_mb=get_train_mem_mb,
     conda:
         ENV
@@ -29,7 +31,7 @@ rule train_fnn:
         "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-        " --threads {threads} --gpus {resources.gpu} --quiet --keep-going > {log} 2>&1"
+        " --threads {threads} --gpus {resources.gpu} --jobs-per-gpu {params.jobs_per_gpu} --quiet --keep-going > {log} 2>&1"
         " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
         " >> {log} 2>&1"
