@@ -15,13 +15,18 @@ import pytest
 import torch
 from test_engine import blobs
 from test_tox21_tables import two_tasks
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from snnbench import batched
+from snnbench import batched, stacked
 from snnbench.batched import group_configs, train_group
 from snnbench.engine import train_config
 from snnbench.grid import run_grid, train_configs_batched
-from snnbench.recipe import HOST_SYNCS, TaskTensors, config_seed
+from snnbench.metrics import evaluate
+from snnbench.models import layer_widths
+from snnbench import recipe
+from snnbench.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors, build_member, config_seed
 from snnbench.settings import TrainSettings
+from snnbench.tasks import Task
 
 TOL = 1e-5
 SETTINGS = TrainSettings(epochs=15, highway_width=32, engine="batched")
@@ -161,3 +166,136 @@ def test_run_grid_gives_the_same_table_with_either_engine():
     auto, _ = run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=configs[:1],
                        settings=TrainSettings(epochs=2), threads=1, progress=False)
     assert list(auto["engine"]) == ["reference"]  # auto: batched on CUDA only
+
+
+def test_masks_drawn_several_steps_at_a_time_match_reference_runs(monkeypatch):
+    """Masks for a chunk of steps in one pass: chunks of 2 steps over epochs of 3 steps (a chunk
+    straddles no epoch, the counter carries on) give the reference's masks."""
+    torch.set_num_threads(1)
+    widths = layer_widths(n_hidden=32, n_layers=3, n_out=3, layer_form="conic")
+    monkeypatch.setattr(stacked.Masks, "BUDGET", 2 * 4 * 60 * sum(widths))  # 2 steps of 4 members
+    settings = TrainSettings(epochs=4, batch_size=60, engine="batched")
+    data = TaskTensors(blobs(), CPU)
+    configs = [{"n_hidden": 32, "n_layers": 3, "lr": lr, "dropout": d, "layer_form": "conic"}
+               for lr in (0.01, 0.1) for d in (0.0, 0.2)]
+    seeds = [3, 4, 5, 6]
+    chunks = []
+    draw = stacked.Masks.draw
+    monkeypatch.setattr(stacked.Masks, "draw", lambda self, first, steps: chunks.append((first, steps)) or draw(self, first, steps))
+    group = train_group("SNN", configs, seeds, data, settings=settings, device=CPU)
+    assert chunks[:3] == [(0, 2), (2, 1), (3, 2)]  # 144 rows: 3 steps an epoch
+    for config, seed, result in zip(configs, seeds, group):
+        assert_same(train_config("SNN", config, data, settings=settings, seed=seed, device=CPU), result, str(config))
+
+
+def test_device_metrics_match_the_host_metrics():
+    """Accuracy, ROC-AUC with tied scores, and the multitask mean AUC with missing labels and a
+    one-class task, computed on the device for every member, equal metrics.py's."""
+    rng = np.random.default_rng(1)
+    multiclass = blobs()
+    logits = rng.normal(size=(4, len(multiclass.y["test"]), 3)).round(1).astype(np.float32)  # ties
+    value, per_task = DeviceMetrics(multiclass, "test", CPU)(torch.as_tensor(logits))
+    assert per_task is None
+    np.testing.assert_allclose(value.numpy(), [evaluate("accuracy", multiclass.y["test"], lg) for lg in logits])
+    binary = Task(kind="binary", n_out=1, X=multiclass.X,
+                  y={k: (v == 1).astype(np.float32)[:, None] for k, v in multiclass.y.items()})
+    for width in (1, 2):
+        logits = rng.normal(size=(3, len(binary.y["test"]), width)).round(1).astype(np.float32)
+        logits[2, 0, 0] = np.inf  # a non-finite score: NaN, as on the host
+        value, _ = DeviceMetrics(binary, "test", CPU)(torch.as_tensor(logits))
+        np.testing.assert_allclose(value.numpy(), [evaluate("roc_auc", binary.y["test"], lg) for lg in logits], atol=1e-12)
+        assert torch.isnan(value[2])
+    multitask = two_tasks()
+    logits = rng.normal(size=(3, len(multitask.y["test"]), 3)).round(1).astype(np.float32)
+    value, per_task = DeviceMetrics(multitask, "test", CPU)(torch.as_tensor(logits))
+    for k, lg in enumerate(logits):
+        host_value, host_tasks = recipe.test_metrics(multitask, lg)
+        np.testing.assert_allclose(per_task[k].numpy(), host_tasks, atol=1e-12)
+        assert value[k].item() == pytest.approx(host_value, abs=1e-12)
+    one_class = Task(kind="multitask", n_out=3, X=multitask.X, y={**multitask.y, "test": np.ones_like(multitask.y["test"])})
+    value, per_task = DeviceMetrics(one_class, "test", CPU)(torch.as_tensor(logits))
+    assert torch.isnan(value).all() and torch.isnan(per_task).all()
+
+
+class _Dispatched(TorchDispatchMode):
+    """Counts the aten ops that would launch a device kernel, and those that make the host wait."""
+
+    SYNCS = ("aten._local_scalar_dense", "aten.item", "aten.nonzero", "aten.is_nonzero")
+
+    def __init__(self):
+        super().__init__()
+        self.kernels, self.syncs = 0, []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = str(func)
+        if name.startswith(self.SYNCS):
+            self.syncs.append(name)
+        if not getattr(func, "is_view", False) and not name.startswith(VIEW_LIKE):
+            self.kernels += 1
+        return func(*args, **(kwargs or {}))
+
+
+VIEW_LIKE = ("aten.detach", "aten.alias", "aten.lift_fresh", "aten._unsafe_view", "aten.empty", "aten.new_empty",
+             "aten._reshape_alias", "aten.view", "aten.expand", "aten.t.", "aten.transpose", "aten.permute",
+             "aten.unsqueeze", "aten.squeeze", "aten.select.", "aten.slice.", "aten.as_strided", "aten.unbind",
+             "aten.split", "aten.reshape", "prim.")
+
+
+def test_training_steps_launch_few_kernels_and_never_wait_for_the_device(monkeypatch):
+    """Inside an epoch (training steps and the evaluation) no op makes the host wait; the host
+    reads the device once per epoch; an 8-layer SNN group of 6 launches at most 20 kernels per
+    configuration-step (the engine's figure on titanic is 28.5 with its divergences and
+    evaluation: benchmarks/gpu_projection.py)."""
+    torch.set_num_threads(1)
+    counter = _Dispatched()
+    step, logits = batched.Trainer.step, batched.Trainer.logits
+
+    def counted_step(self, *args):
+        with counter:
+            return step(self, *args)
+
+    def counted_logits(self, *args):
+        with counter:
+            return logits(self, *args)
+
+    monkeypatch.setattr(batched.Trainer, "step", counted_step)
+    data = TaskTensors(blobs(n=600), CPU)
+    configs = [{"n_hidden": 16, "n_layers": 8, "lr": lr, "dropout": d, "layer_form": "rectangular"}
+               for lr in (0.001, 0.002, 0.005) for d in (0.0, 0.05)]
+    settings = TrainSettings(epochs=3, engine="batched")
+    before = HOST_SYNCS.count
+    results = train_group("SNN", configs, list(range(6)), data, settings=settings, device=CPU)
+    assert all(r.status == "ok" for r in results)
+    assert HOST_SYNCS.count - before == 3  # one transfer per epoch
+    steps = 3 * -(-360 // 128)
+    assert counter.syncs == [] and counter.kernels / (6 * steps) <= 20, counter.kernels / (6 * steps)
+    monkeypatch.setattr(batched.Trainer, "logits", counted_logits)
+    train_group("SNN", configs, list(range(6)), data, settings=settings, device=CPU)
+    assert counter.syncs == []
+
+
+def test_a_step_is_a_function_of_its_inputs_only():
+    """What a CUDA graph replays: the step reads its batch and masks from the tensors it is given
+    (copied into the graph's inputs before each replay), so running it on copies of them, as a
+    replay does, trains exactly as the eager loop does."""
+    torch.set_num_threads(1)
+    data = TaskTensors(blobs(), CPU)
+    configs = [{"n_hidden": 16, "n_layers": 3, "lr": lr, "dropout": d, "layer_form": "rectangular"}
+               for d in (0.1, 0.0) for lr in (0.01, 0.1)]  # members with dropout first, as train_group orders them
+    settings = TrainSettings(epochs=1, batch_size=32)
+    trainers = [batched.Trainer("SNN", [build_member("SNN", c, i, data.task, settings) for i, c in enumerate(configs)],
+                                configs, data, settings=settings, device=CPU) for _ in range(2)]
+    drawn = trainers[0].masks.draw(0, 3)
+    static_idx = torch.zeros(4, 32, dtype=torch.int64)
+    static_masks = tuple(torch.empty_like(m[0]) for m in drawn)
+    generator = torch.Generator().manual_seed(0)
+    for s in range(3):
+        idx = torch.stack([torch.randperm(len(trainers[0].X), generator=generator)[:32] for _ in configs])
+        masks = tuple(m[s] for m in drawn)
+        trainers[0].step(idx, masks)
+        static_idx.copy_(idx)
+        for static, m in zip(static_masks, masks):
+            static.copy_(m)
+        trainers[1].step(static_idx, static_masks)
+    for a, b in zip(trainers[0].params, trainers[1].params):
+        assert torch.equal(a, b)

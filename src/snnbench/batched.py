@@ -56,19 +56,22 @@ class StackedOptimizer:
     held as tensors of each parameter's shape (so a CUDA ``_foreach`` kernel takes them in one
     launch); Adam's step count is a device tensor."""
 
-    def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, decay: torch.Tensor, settings: TrainSettings) -> None:
+    def __init__(self, params: list[torch.Tensor], lr: list[float], decay: list[float], settings: TrainSettings,
+                 device: torch.device) -> None:
         self.settings = settings
         self.params = params
+        any_decay = max(decay) > 0
+        lr, decay = torch.tensor(lr, device=device), torch.tensor(decay, device=device)
 
         def full(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
             return values.view(-1, *([1] * (p.ndim - 1))).expand_as(p).contiguous()
 
         self.lr = [full(lr, p) for p in params]
         self.lr64 = lr.double()  # Adam's step size lr / (1 - b1^t), in double as torch.optim computes it
-        self.decayed = [i for i, p in enumerate(params) if decayed(p.shape[1:])] if bool((decay > 0).any()) else []
+        self.decayed = [i for i, p in enumerate(params) if decayed(p.shape[1:])] if any_decay else []
         self.decay = [full(decay, params[i]) for i in self.decayed]
         self.state: dict[str, list[torch.Tensor]] = {}
-        self.steps = torch.zeros((), dtype=torch.float64, device=lr.device)
+        self.steps = torch.zeros((), dtype=torch.float64, device=device)
 
     def keep(self, rows: torch.Tensor, params: list[torch.Tensor]) -> None:
         """Keep the members at ``rows`` (after ``params`` were cut the same way)."""
@@ -125,9 +128,8 @@ class Trainer:
         self.net = stack(models).to(device)
         self.net.train()
         self.params = list(self.net.parameters())
-        lr = torch.tensor([float(c["lr"]) for c in configs], device=device)
-        decay = torch.tensor([float(c.get("l2", 0.0)) + settings.weight_decay for c in configs], device=device)
-        self.optimizer = StackedOptimizer(self.params, lr, decay, settings)
+        self.optimizer = StackedOptimizer(self.params, [float(c["lr"]) for c in configs],
+                                          [float(c.get("l2", 0.0)) + settings.weight_decay for c in configs], settings, device)
         self.loss_fn = loss_function(data.task, settings.loss)
         self.X, self.y = data.X["train"], data.y["train"]
         self.masks = Masks([m for m in self.net.modules() if isinstance(m, StackedDropout)],
@@ -160,15 +162,15 @@ class Trainer:
         self.optimizer.step(grads)
         accumulate(self.total, losses, idx.shape[1])
 
-    def keep(self, rows: torch.Tensor) -> None:
-        """Keep only the members at ``rows`` (drop diverged members)."""
+    def keep(self, kept: np.ndarray) -> None:
+        """Keep only the members at positions ``kept`` (drop diverged members)."""
+        rows = torch.as_tensor(kept, device=self.device)
         for module in self.net.modules():
             for name, p in list(module._parameters.items()):
                 module._parameters[name] = torch.nn.Parameter(p.detach()[rows])
             for name, b in list(module._buffers.items()):
                 module._buffers[name] = b[rows]
             if isinstance(module, StackedDropout):
-                kept = rows.cpu().tolist()
                 module.rates = [module.rates[i] for i in kept]
                 module.seeds = [module.seeds[i] for i in kept]
         self.params = list(self.net.parameters())
@@ -300,7 +302,7 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
             orders = [orders[pos] for pos in rows]
             if not alive:
                 break
-            trainer.keep(torch.as_tensor(rows, device=device))
+            trainer.keep(rows)
             runner.reset()
     seconds = (time.perf_counter() - start) / len(configs)
     engine = "batched+graphs" if runner.replays else "batched"

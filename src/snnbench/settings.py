@@ -57,6 +57,8 @@ class TrainSettings:
             raise bad("max_train_rows", "must be null or an integer >= 2")
         if self.engine not in ENGINES:
             raise bad("engine", f"must be one of {', '.join(ENGINES)}")
+        if self.cuda_graphs is False:  # YAML reads an unquoted `off` as false
+            object.__setattr__(self, "cuda_graphs", "off")
         if self.cuda_graphs not in CUDA_GRAPHS:
             raise bad("cuda_graphs", f"must be one of {', '.join(CUDA_GRAPHS)}")
         if self.optimizer not in OPTIMIZERS:

@@ -128,8 +128,8 @@ class StackedDropout(nn.Module):
     def __init__(self, layers: list[Dropout]) -> None:
         super().__init__()
         self.alpha = layers[0].alpha
-        self.rates = [float(m.p) for m in layers]
-        self.seeds = [int(m.seed) for m in layers]
+        self.rates = torch.stack([m.p for m in layers]).tolist()  # (tolist reads host memory: no scalar syncs)
+        self.seeds = torch.stack([m.seed for m in layers]).tolist()
         self.scale: torch.Tensor | None = None
         self.shift: torch.Tensor | None = None
 
@@ -221,12 +221,12 @@ class Masks:
         self.k = self.kd = 0
         if not layers:
             return
-        rates = torch.tensor([layer.rates for layer in layers], dtype=torch.float32).T
-        drop = (rates > 0).any(dim=1)
-        self.k, self.kd = len(drop), int(drop.sum())
-        if not bool(drop[:self.kd].all()):
+        rates = [list(member) for member in zip(*(layer.rates for layer in layers))]  # member x layer
+        drop = [max(member) > 0 for member in rates]
+        self.k, self.kd = len(drop), sum(drop)
+        if not all(drop[:self.kd]):
             raise ValueError("members with dropout must come first in a stacked group")
-        self.rates = rates[:self.kd].to(device)
+        self.rates = torch.tensor(rates[:self.kd], dtype=torch.float32, device=device)
         self.seeds = torch.tensor([layer.seeds for layer in layers], dtype=torch.int64).T[:self.kd].to(device)
 
     @property
