@@ -13,28 +13,21 @@ import yaml
 from conftest import REPO
 
 from snnbench.datasets.prepared import write_prepared, write_status
-from snnbench.grid import run_grid, summarize
-from snnbench.recipe import config_seed
-from snnbench.settings import TrainSettings
 from snnbench.errors import ConfigError
+from snnbench.grid import run_grid, summarize
 from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
 from snnbench.metrics import mean_roc_auc, roc_auc, task_roc_aucs
+from snnbench.recipe import config_seed
 from snnbench.selection import early_stopping_epoch, select, smooth
-from snnbench.tasks import Task, subsample_rows
+from snnbench.settings import TrainSettings
+from snnbench.tasks import Task, blobs_task, subsample_rows
 
 # --------------------------------------------------------------------------- synthetic tasks
 
 
 def blobs(n: int = 240, d: int = 8, classes: int = 3, seed: int = 0) -> Task:
     """Well-separated Gaussian blobs, split 60/20/20."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 4, size=(classes, d))
-    y = rng.integers(0, classes, n)
-    X = (centres[y] + rng.normal(0, 1, size=(n, d))).astype(np.float32)
-    X = (X - X.mean(0)) / X.std(0)
-    cut = [int(n * 0.6), int(n * 0.8)]
-    parts = dict(zip(("train", "validation", "test"), np.split(np.arange(n), cut)))
-    return Task(kind="multiclass", n_out=classes, X={k: X[v] for k, v in parts.items()}, y={k: y[v] for k, v in parts.items()})
+    return blobs_task(n, d, classes, seed)
 
 
 ONE_CONFIG = {

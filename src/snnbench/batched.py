@@ -194,10 +194,14 @@ class Trainer:
 
 
 class StepRunner:
-    """Runs ``Trainer.step`` eagerly, or on CUDA captures the full-batch step as a CUDA graph
-    (after one eager step, which initialises the optimiser state and the libraries' workspaces)
-    and replays it with the batch's indices and keys copied into the graph's input tensors.
-    Another batch size (an epoch's last batch) runs the same step eagerly."""
+    """Runs ``Trainer.step`` eagerly, or on CUDA captures the full-batch step as a CUDA graph and
+    replays it with the batch's indices and masks copied into the graph's input tensors. The
+    first ``WARMUP`` full-batch steps run eagerly on a side stream (as torch's whole-network
+    capture recipe does; they initialise the optimiser state and the libraries' workspaces),
+    then the step is captured. Another batch size (an epoch's last batch) runs the same step
+    eagerly."""
+
+    WARMUP = 3
 
     def __init__(self, trainer: Trainer, *, graphs: bool) -> None:
         self.trainer, self.graphs = trainer, graphs
@@ -212,9 +216,16 @@ class StepRunner:
 
     def __call__(self, idx: torch.Tensor, masks: tuple | None) -> None:
         full = idx.shape[1] == self.trainer.settings.batch_size
-        if not (self.graphs and full) or self.eager_steps < 1:
+        if not (self.graphs and full):
             self.trainer.step(idx, masks)
-            self.eager_steps += full
+            return
+        if self.eager_steps < self.WARMUP:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                self.trainer.step(idx, masks)
+            torch.cuda.current_stream().wait_stream(side)
+            self.eager_steps += 1
             return
         if self.graph is None:
             self._capture(idx, masks)
@@ -229,6 +240,7 @@ class StepRunner:
         self.replays += 1
 
     def _capture(self, idx: torch.Tensor, masks: tuple | None) -> None:
+        """Record the step on static inputs (recording runs nothing: the caller replays it)."""
         self.idx = idx.clone()
         self.masks = None if masks is None else tuple(None if m is None else m.clone() for m in masks)
         graph = torch.cuda.CUDAGraph()

@@ -36,11 +36,11 @@ def uses_batched(settings: TrainSettings, device: torch.device) -> bool:
 
 def _member_bytes(model: torch.nn.Module, *, batch: int, eval_rows: int, optimizer_slots: int) -> int:
     """Rough device memory one member needs: parameters, gradients, optimiser state and the
-    per-member learning-rate and L2 tensors, plus the activations of a training batch and an
+    per-member learning-rate and L2 tensors, plus the activations and dropout masks of a training batch and an
     evaluation chunk (float32)."""
     n_params = sum(p.numel() for p in model.parameters())
     widths = [p.shape[0] for p in model.parameters() if p.ndim == 2]
-    activations = 8 * batch * sum(widths) + eval_rows * max(widths, default=1) * 2
+    activations = 12 * batch * sum(widths) + eval_rows * max(widths, default=1) * 2  # with the dropout masks
     return 4 * (n_params * (4 + optimizer_slots) + activations)
 
 

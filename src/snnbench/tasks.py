@@ -144,3 +144,18 @@ def _make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_outpu
                     info={"split": f"official split, repeat {split}", "feature_set": data.meta.get("feature_set"),
                           "tasks": [str(t) for t in a["tasks"]] if "tasks" in a else None})
     raise ConfigError(f"unknown benchmark {benchmark!r}")
+
+
+def blobs_task(n: int = 240, d: int = 8, classes: int = 3, seed: int = 0, *, spread: float = 4.0,
+               noise: float = 1.0) -> Task:
+    """Synthetic data for tests and benchmarks: Gaussian blobs (centres N(0, spread^2), rows
+    N(centre, noise^2)), z-scored, split 60 / 20 / 20 in row order."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, spread, size=(classes, d))
+    y = rng.integers(0, classes, n)
+    X = (centres[y] + rng.normal(0, noise, size=(n, d))).astype(np.float32)
+    X = (X - X.mean(0)) / X.std(0)
+    cut = [int(n * 0.6), int(n * 0.8)]
+    parts = dict(zip(("train", "validation", "test"), np.split(np.arange(n), cut)))
+    return Task(kind="multiclass", n_out=classes, X={k: X[v] for k, v in parts.items()},
+                y={k: y[v] for k, v in parts.items()})
