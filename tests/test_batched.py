@@ -168,10 +168,12 @@ def test_run_grid_gives_the_same_table_with_either_engine():
     assert list(auto["engine"]) == ["reference"]  # auto: batched on CUDA only
 
 
-def test_masks_drawn_several_steps_at_a_time_match_reference_runs(monkeypatch):
+def test_masks_and_batch_orders_drawn_ahead_match_reference_runs(monkeypatch):
     """Masks for a chunk of steps in one pass: chunks of 2 steps over epochs of 3 steps (a chunk
-    straddles no epoch, the counter carries on) give the reference's masks."""
+    straddles no epoch, the counter carries on) give the reference's masks; batch orders drawn
+    3 epochs at a time give the reference's batches."""
     torch.set_num_threads(1)
+    monkeypatch.setattr(batched.EpochOrders, "BUDGET", 3 * 4 * 144)
     widths = layer_widths(n_hidden=32, n_layers=3, n_out=3, layer_form="conic")
     monkeypatch.setattr(stacked.Masks, "BUDGET", 2 * 4 * 60 * sum(widths))  # 2 steps of 4 members
     settings = TrainSettings(epochs=4, batch_size=60, engine="batched")

@@ -132,13 +132,19 @@ class Trainer:
                                           [float(c.get("l2", 0.0)) + settings.weight_decay for c in configs], settings, device)
         self.loss_fn = loss_function(data.task, settings.loss)
         self.X, self.y = data.X["train"], data.y["train"]
-        self.masks = Masks([m for m in self.net.modules() if isinstance(m, StackedDropout)],
-                           batch=settings.batch_size, device=device)
-        if self.masks.active:
-            self.masks.bind(self._dropout_widths())
+        self.masks = self._masks([m for m in self.net.modules() if isinstance(m, StackedDropout)])
         self.total = torch.zeros(len(configs), device=device)
         self.ones = torch.ones(len(configs), device=device)
         self.calls = 0  # training steps taken: the dropout layers' call counter
+
+    def _masks(self, layers: list[StackedDropout]) -> Masks:
+        """The dropout layers' masks, sized for this data: no more rows than a batch can have,
+        no more steps at a time than an epoch has."""
+        n = len(self.X)
+        masks = Masks(layers, batch=min(self.settings.batch_size, n), device=self.device)
+        if masks.active:
+            masks.bind(self._dropout_widths(), steps=len(batches(n, self.settings.batch_size)))
+        return masks
 
     def _dropout_widths(self) -> list[int]:
         """Each dropout layer's width, from a forward pass in evaluation mode (no statistics move)."""
@@ -176,10 +182,8 @@ class Trainer:
         self.params = list(self.net.parameters())
         self.optimizer.keep(rows, self.params)
         self.total, self.ones = self.total[rows], self.ones[rows]
-        self.masks = Masks(self.masks.layers, batch=self.settings.batch_size, device=self.device)
-        if self.masks.active:
-            self.masks.bind(self._dropout_widths())
-        else:
+        self.masks = self._masks(self.masks.layers)
+        if not self.masks.active:
             for layer in self.masks.layers:
                 layer.scale = layer.shift = None
 
@@ -191,6 +195,34 @@ class Trainer:
         out = torch.cat([self.net(X[j:j + rows]) for j in range(0, len(X), rows)], dim=1)
         self.net.train()
         return out
+
+
+class EpochOrders:
+    """Every member's batch orders (``recipe.BatchOrder``, the reference engine's), drawn up front
+    for as many epochs as ``BUDGET`` indices allow and moved to the device in one copy; the
+    generators are drawn in the same order as epoch by epoch, so the orders are the same."""
+
+    BUDGET = 2**22
+
+    def __init__(self, orders: list[BatchOrder], n: int, epochs: int, device: torch.device) -> None:
+        self.orders, self.n, self.left, self.device = orders, n, epochs, device
+        self.block: torch.Tensor | None = None
+        self.at = 0
+
+    def next_epoch(self) -> torch.Tensor:
+        """The epoch's permutations (members, n) on the device."""
+        if self.block is None or self.at == self.block.shape[1]:
+            count = min(self.left, max(1, self.BUDGET // (len(self.orders) * self.n)))
+            drawn = torch.stack([torch.stack([o.next_epoch() for _ in range(count)]) for o in self.orders])
+            self.block, self.at = drawn.to(self.device, non_blocking=True), 0
+        self.at += 1
+        self.left -= 1
+        return self.block[:, self.at - 1]
+
+    def keep(self, kept: np.ndarray) -> None:
+        self.orders = [self.orders[i] for i in kept]
+        if self.block is not None:
+            self.block = self.block[torch.as_tensor(kept, device=self.device)]
 
 
 class StepRunner:
@@ -272,14 +304,14 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
     runner = StepRunner(trainer, graphs=graphs)
     metrics = {part: DeviceMetrics(task, part, device) for part in ("validation", "test")}
     n = len(trainer.X)
-    orders = [BatchOrder(seeds[i], n) for i in order]
+    orders = EpochOrders([BatchOrder(seeds[i], n) for i in order], n, epochs, device)
     alive = list(order)  # member position -> config index
     curves = {c: Curves([], [], []) for c in order}
     task_curves: dict[int, list] = {c: [] for c in order}
     status: dict[int, tuple[str, str | None]] = {c: ("ok", None) for c in order}
     steps = [(i, j) for i, j in batches(n, settings.batch_size) if trains_on(method, j - i)]
     for epoch in range(epochs):
-        perms = torch.stack([orders[pos].next_epoch() for pos in range(len(alive))]).to(device)
+        perms = orders.next_epoch()
         trainer.total.zero_()
         for s, (i, j) in enumerate(steps):
             masks = None
@@ -311,7 +343,7 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
         if not finite.all():
             rows = np.flatnonzero(finite)
             alive = [alive[pos] for pos in rows]
-            orders = [orders[pos] for pos in rows]
+            orders.keep(rows)
             if not alive:
                 break
             trainer.keep(rows)

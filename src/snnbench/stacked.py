@@ -233,8 +233,9 @@ class Masks:
     def active(self) -> bool:
         return self.kd > 0
 
-    def bind(self, widths: list[int]) -> None:
-        """Fix the layers' widths and the per-element constants."""
+    def bind(self, widths: list[int], *, steps: int | None = None) -> None:
+        """Fix the layers' widths and the per-element constants; ``steps``: at most this many steps
+        are drawn at a time (an epoch's), which caps the buffers."""
         sizes = [self.batch * w for w in widths]
         self.cuts = [(sum(sizes[:i]), w) for i, w in enumerate(widths)]
         self.codes = torch.cat([element_codes(s, self.device) for s in sizes])
@@ -243,7 +244,7 @@ class Masks:
         self.threshold = keep_threshold(p)
         self.constants = dropout_constants(p, alpha=self.alpha)
         n = len(self.codes)
-        self.chunk = max(1, self.BUDGET // (self.k * n))
+        self.chunk = max(1, min(steps or 2**31, self.BUDGET // (self.k * n)))
         self.scale = torch.ones(self.chunk, self.k, n, device=self.device)
         self.shift = torch.zeros(self.chunk, self.k, n, device=self.device) if self.alpha else None
         self.hash = torch.empty(self.chunk, self.kd, n, dtype=torch.int32, device=self.device)
