@@ -186,13 +186,11 @@ def _group(method, configs, ctx, settings):
     """A stacked group's Trainer and StepRunner, and its batches, outside train_group."""
     import torch
 
-    from snnbench.batched import StepRunner, Trainer
-    from snnbench.recipe import TaskTensors, build_member
+    from snnbench.batched import StepRunner, build_trainer
+    from snnbench.recipe import TaskTensors
 
     data = TaskTensors(ctx["task"], ctx["device"])
-    configs = sorted(configs, key=lambda c: float(c.get("dropout", 0.0)) == 0)
-    models = [build_member(method, c, i, data.task, settings) for i, c in enumerate(configs)]
-    trainer = Trainer(method, models, configs, data, settings=settings, device=ctx["device"])
+    trainer, _ = build_trainer(method, configs, list(range(len(configs))), data, settings=settings, device=ctx["device"])
     runner = StepRunner(trainer, graphs=ctx["device"].type == "cuda" and settings.cuda_graphs == "auto")
     n = len(trainer.X)
     idx = torch.stack([torch.randperm(n)[:settings.batch_size] for _ in configs]).to(ctx["device"])
@@ -220,7 +218,6 @@ def _timed_steps(trainer, runner, idx, steps: int) -> float:
 
 @section("profile")
 def check_profile(args, ctx) -> dict:
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     from snnbench.batched import StepRunner

@@ -24,11 +24,11 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from snnbench.batched import Trainer, train_group
+from snnbench.batched import build_trainer, train_group
 from snnbench.datasets.prepared import PreparedDataset, card_path
 from snnbench.engine import train_config
 from snnbench.flops import run_flops
-from snnbench.recipe import TaskTensors, build_member, resolve_device
+from snnbench.recipe import TaskTensors, resolve_device
 from snnbench.settings import TrainSettings
 from snnbench.tasks import make_task
 
@@ -130,10 +130,7 @@ def main() -> None:
 
 
 def compile_probe(method, data, settings, configs, seeds, device, batch, steps: int = 50) -> None:
-    task = data.task
-    order = sorted(range(len(configs)), key=lambda i: float(configs[i].get("dropout", 0.0)) == 0)
-    models = [build_member(method, configs[i], seeds[i], task, settings) for i in order]
-    trainer = Trainer(method, models, [configs[i] for i in order], data, settings=settings, device=device)
+    trainer, _ = build_trainer(method, configs, seeds, data, settings=settings, device=device)
     masks = None
     if trainer.masks.active:
         masks = tuple(None if m is None else m[0] for m in trainer.masks.draw(0, 1))
@@ -141,8 +138,8 @@ def compile_probe(method, data, settings, configs, seeds, device, batch, steps: 
     def step(idx):  # the batched engine's training step: forward, gradients, update
         trainer.step(idx, masks)
 
-    X, y = data.X["train"], data.y["train"]
-    idx = torch.stack([torch.randperm(len(X))[:batch] for _ in configs]).to(device)
+    n = len(data.X["train"])
+    idx = torch.stack([torch.randperm(n)[:batch] for _ in configs]).to(device)
     timings = {}
     for name, fn in (("eager", step), ("compiled", torch.compile(step))):
         sync(device)

@@ -24,7 +24,7 @@ from snnbench.grid import run_grid, train_configs_batched
 from snnbench.metrics import evaluate
 from snnbench.models import layer_widths
 from snnbench import recipe
-from snnbench.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors, build_member, config_seed
+from snnbench.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors, config_seed
 from snnbench.settings import TrainSettings
 from snnbench.tasks import Task
 
@@ -285,8 +285,8 @@ def test_a_step_is_a_function_of_its_inputs_only():
     configs = [{"n_hidden": 16, "n_layers": 3, "lr": lr, "dropout": d, "layer_form": "rectangular"}
                for d in (0.1, 0.0) for lr in (0.01, 0.1)]  # members with dropout first, as train_group orders them
     settings = TrainSettings(epochs=1, batch_size=32)
-    trainers = [batched.Trainer("SNN", [build_member("SNN", c, i, data.task, settings) for i, c in enumerate(configs)],
-                                configs, data, settings=settings, device=CPU) for _ in range(2)]
+    trainers = [batched.build_trainer("SNN", configs, list(range(4)), data, settings=settings, device=CPU)[0]
+                for _ in range(2)]
     drawn = trainers[0].masks.draw(0, 3)
     static_idx = torch.zeros(4, 32, dtype=torch.int64)
     static_masks = tuple(torch.empty_like(m[0]) for m in drawn)

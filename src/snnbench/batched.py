@@ -50,6 +50,11 @@ def group_configs(configs: list[dict[str, Any]]) -> list[list[int]]:
     return list(groups.values())
 
 
+def _per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(k,) values as a view that broadcasts against ``like`` (k, ...)."""
+    return values.view(-1, *([1] * (like.ndim - 1)))
+
+
 class StackedOptimizer:
     """One optimiser step for every member, written as torch.optim.SGD / Adam compute it, as a
     few ``_foreach`` kernels over all stacked parameters. Learning rate and L2 are per member,
@@ -64,7 +69,7 @@ class StackedOptimizer:
         lr, decay = torch.tensor(lr, device=device), torch.tensor(decay, device=device)
 
         def full(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-            return values.view(-1, *([1] * (p.ndim - 1))).expand_as(p).contiguous()
+            return _per_member(values, p).expand_as(p).contiguous()
 
         self.lr = [full(lr, p) for p in params]
         self.lr64 = lr.double()  # Adam's step size lr / (1 - b1^t), in double as torch.optim computes it
@@ -115,16 +120,16 @@ class StackedOptimizer:
         torch._foreach_div_(denom, correction2)
         torch._foreach_add_(denom, eps)
         ratio = torch._foreach_div(m, denom)
-        sizes = [step_size.view(-1, *([1] * (p.ndim - 1))).expand_as(p) for p in params]
+        sizes = [_per_member(step_size, p).expand_as(p) for p in params]
         torch._foreach_addcmul_(params, ratio, sizes, value=-1.0)
 
 
 class Trainer:
     """A stacked group's training state and its step."""
 
-    def __init__(self, method: str, models: list[torch.nn.Module], configs: list[dict[str, Any]], data: TaskTensors,
+    def __init__(self, models: list[torch.nn.Module], configs: list[dict[str, Any]], data: TaskTensors,
                  *, settings: TrainSettings, device: torch.device) -> None:
-        self.method, self.data, self.settings, self.device = method, data, settings, device
+        self.settings, self.device = settings, device
         self.net = stack(models).to(device)
         self.net.train()
         self.params = list(self.net.parameters())
@@ -183,9 +188,6 @@ class Trainer:
         self.optimizer.keep(rows, self.params)
         self.total, self.ones = self.total[rows], self.ones[rows]
         self.masks = self._masks(self.masks.layers)
-        if not self.masks.active:
-            for layer in self.masks.layers:
-                layer.scale = layer.shift = None
 
     @torch.no_grad()
     def logits(self, X: torch.Tensor) -> torch.Tensor:
@@ -195,6 +197,20 @@ class Trainer:
         out = torch.cat([self.net(X[j:j + rows]) for j in range(0, len(X), rows)], dim=1)
         self.net.train()
         return out
+
+
+def dropout_first(configs: list[dict[str, Any]]) -> list[int]:
+    """Positions of ``configs``, those with dropout first (``stacked.Masks`` draws masks for those only)."""
+    return sorted(range(len(configs)), key=lambda i: float(configs[i].get("dropout", 0.0)) == 0)
+
+
+def build_trainer(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
+                  settings: TrainSettings, device: torch.device) -> tuple[Trainer, list[int]]:
+    """A group's Trainer, its members built as the reference engine builds them, in the order
+    ``dropout_first`` gives (returned too: member position -> index into ``configs``)."""
+    order = dropout_first(configs)
+    models = [build_member(method, configs[i], seeds[i], data.task, settings) for i in order]
+    return Trainer(models, [configs[i] for i in order], data, settings=settings, device=device), order
 
 
 class EpochOrders:
@@ -295,11 +311,7 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
     task = data.task
     epochs = settings.epochs if epochs is None else epochs
     start = time.perf_counter()
-    # members with dropout first (stacked.Masks draws masks for those only)
-    order = sorted(range(len(configs)), key=lambda i: float(configs[i].get("dropout", 0.0)) == 0)
-    models = [build_member(method, configs[i], seeds[i], task, settings) for i in order]
-    trainer = Trainer(method, models, [configs[i] for i in order], data, settings=settings, device=device)
-    del models
+    trainer, order = build_trainer(method, configs, seeds, data, settings=settings, device=device)
     graphs = device.type == "cuda" and settings.cuda_graphs == "auto"
     runner = StepRunner(trainer, graphs=graphs)
     metrics = {part: DeviceMetrics(task, part, device) for part in ("validation", "test")}

@@ -207,7 +207,7 @@ class Masks:
 
     Members with a non-zero rate must come first (``batched.py`` orders a group so); the others'
     layers are the identity (scale 1, shift 0). ``draw`` computes the masks of up to ``chunk``
-    steps in one pass: the layers' keys gathered over the elements, the int32 hash
+    steps in one pass: each layer's keys xor-ed with its elements' codes, the int32 hash
     (``models.dropout_keep``: the reference engine's masks bit for bit), and each step's scale
     and shift of every layer as one (k, elements) slice; ``apply`` gives the layers their views
     of one step's slice.
@@ -217,6 +217,8 @@ class Masks:
 
     def __init__(self, layers: list[StackedDropout], *, batch: int, device: torch.device) -> None:
         self.layers, self.batch, self.device = layers, batch, device
+        for layer in layers:  # the identity until ``apply``
+            layer.scale = layer.shift = None
         self.alpha = bool(layers) and layers[0].alpha
         self.k = self.kd = 0
         if not layers:
@@ -237,7 +239,7 @@ class Masks:
         """Fix the layers' widths and the per-element constants; ``steps``: at most this many steps
         are drawn at a time (an epoch's), which caps the buffers."""
         sizes = [self.batch * w for w in widths]
-        self.cuts = [(sum(sizes[:i]), w) for i, w in enumerate(widths)]
+        self.cuts = [(slice(sum(sizes[:i]), sum(sizes[:i + 1])), w) for i, w in enumerate(widths)]
         self.codes = torch.cat([element_codes(s, self.device) for s in sizes])
         segment = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes)).to(self.device)
         p = self.rates.index_select(1, segment)  # each element's rate, (kd, elements)
@@ -260,8 +262,7 @@ class Masks:
         """The scale and shift (steps, k, elements) of the next ``steps`` <= ``chunk`` calls."""
         keys = self.keys(first_call, steps)
         x = self.hash[:steps]
-        for layer, (offset, width) in enumerate(self.cuts):
-            cut = slice(offset, offset + self.batch * width)
+        for layer, (cut, _) in enumerate(self.cuts):
             torch.bitwise_xor(self.codes[cut], keys[:, :, layer:layer + 1], out=x[:, :, cut])
         keep = keep_from_hash_(x, self.threshold, self.work[:steps], out=self.keep[:steps])
         scale, shift = self.scale[:steps], None if self.shift is None else self.shift[:steps]
@@ -270,7 +271,6 @@ class Masks:
 
     def apply(self, scale: torch.Tensor, shift: torch.Tensor | None) -> None:
         """Give every dropout layer its view of one step's ``scale`` and ``shift`` (k, elements)."""
-        for layer, (offset, width) in zip(self.layers, self.cuts):
-            cut = slice(offset, offset + self.batch * width)
+        for layer, (cut, width) in zip(self.layers, self.cuts):
             layer.scale = scale[:, cut].view(self.k, self.batch, width)
             layer.shift = None if shift is None else shift[:, cut].view(self.k, self.batch, width)
