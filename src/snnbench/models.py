@@ -214,7 +214,7 @@ def seed_dropout(model: nn.Module, seed: int) -> nn.Module:
 class WeightNormLinear(nn.Module):
     """A linear layer with weight normalisation (Salimans & Kingma 2016): weight = g * v / ||v||
     (row norms), from an initialised ``nn.Linear``; g starts at ||v||, so the initial weights are
-    the given ones. Written with plain tensor operations so it stacks (``torch.vmap``)."""
+    the given ones. Its stacked form is ``stacked.StackedWeightNormLinear``."""
 
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
