@@ -72,12 +72,14 @@ def main() -> None:
     arch = TrainSettings().architecture()
     sizes, approximated = split_sizes(args.prepared_dir)
     per_method = defaultdict(int)
-    configs = steps = 0
+    configs = steps = test = 0
     for name, (d, classes, n_train, n_val, n_test) in sizes.items():
         for method in METHODS:
             for config in expand(grids[method]):
                 per_method[method] += run_flops(method, config, n_in=d, n_out=classes, n_train=n_train,
-                                                n_eval=n_val + n_test, epochs=args.epochs, architecture=arch)
+                                                n_val=n_val, n_test=n_test, epochs=args.epochs, architecture=arch)
+                test += run_flops(method, config, n_in=d, n_out=classes, n_train=0, n_val=0, n_test=n_test,
+                                  epochs=args.epochs, architecture=arch)
                 configs += 1
                 steps += args.epochs * -(-n_train // 128)
     total = sum(per_method.values())
@@ -88,6 +90,8 @@ def main() -> None:
     for method in METHODS:
         print(f"  {method:10s} {per_method[method]:.3e} FLOP ({100 * per_method[method] / total:.1f} %)")
     print(f"total: {total:.3e} FLOP (matrix products, forward + backward + evaluation)")
+    print(f"  of which the test set evaluated after every epoch: {test:.3e} FLOP ({100 * test / total:.1f} %; "
+          f"train.test_curve: selectable evaluates it after fewer epochs, protocol F5)")
     for tflops in [*args.tflops, H100_TF32_PEAK]:
         hours = total / (tflops * 1e12) / 3600
         label = "H100 dense TF32 peak (lower bound)" if tflops == H100_TF32_PEAK else "measured"

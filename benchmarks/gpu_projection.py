@@ -47,9 +47,12 @@ them as on CUDA (a tree whose ``group_configs`` has no such argument groups as i
 
 The projection. The full UCI grid: the 121 datasets (sizes from ``full_grid_estimate.split_sizes``
 with ``--prepared-dir``, Table A11 where not prepared), every family's full grid from
-``--grids``, ``--epochs-full`` (100) epochs, batch 128, evaluation every epoch. For every
-(dataset, configuration): configuration-steps S = epochs * ceil(n_train / 128) and matrix FLOPs F
-(``snnbench.flops.run_flops``), f = F / S per configuration-step. The model of one
+``--grids``, ``--epochs-full`` (100) epochs, batch 128, the validation set evaluated after every
+epoch; the test set after every epoch by the old engine and after ``--test-share`` of the epochs
+by the new one (protocol F5: only after the epochs early stopping can choose, and the last; the
+default share is measured, see ``TEST_SHARE_SOURCE``). For every (dataset, configuration):
+configuration-steps S = epochs * ceil(n_train / 128) and matrix FLOPs F (``snnbench.flops``'
+layer shapes), f = F / S per configuration-step. The model of one
 configuration-step on one GPU running J jobs (processes) of the grid side by side:
 
     t = max( host / J ,  floor / (J if --mps else 1) + f / (rate * eff) )
@@ -89,6 +92,8 @@ Assumptions (flags; all printed beside the result):
 - ``--tf32-eff 0.35``: tensor-core GEMMs reach 60-70 % of the TF32 peak only on large products;
   at m = 128 rows a member the tiles are poorly filled and the operands are loaded from HBM for
   little reuse, so about half of that: 0.35.
+- ``--test-share``: the share of epochs after which a group of the new engine evaluates the test
+  set (protocol F5), measured (``TEST_SHARE_SOURCE``); the old engine evaluates it every epoch.
 - ``--jobs 1 2 4 8``: jobs per GPU tried (an H100 node has 8-16 cores per GPU).
 
 Not modelled: host-device synchronisation latency (syncs are reported, not charged); the memory
@@ -96,8 +101,9 @@ traffic of the elementwise, dropout-mask and optimiser kernels beyond the per-ke
 ad-hoc count of the bytes those kernels read and write in the old engine, SNN 8 layers, 6
 members: 52 MB a configuration-step at width 256, 300 MB at width 1024, i.e. 16 and 90 us at
 3.35 TB/s, against 2.3 and 37 us of TF32 products: hidden under the old engine's per-kernel
-floor, not under a floor cut to a few dozen kernels); divergence stopping configurations early
-(the count is the protocol's maximum); start-up and data loading per job; K and H measured on
+floor, not under a floor cut to a few dozen kernels); divergence stopping configurations early,
+by default (the count is the protocol's maximum; ``--run-share`` scales the products alone, as a
+sensitivity: ``grid_throughput.py`` prints the share of configuration-epochs a slice ran); start-up and data loading per job; K and H measured on
 a CPU with the CPU's grouping (see ``--gpu-grouping``).
 
 Run (from the repository root; the old tree e.g. a checkout of an earlier commit):
@@ -134,6 +140,11 @@ NO_KERNEL = ("aten.detach", "aten.alias", "aten.lift_fresh", "aten._unsafe_view"
              "aten.transpose", "aten.permute", "aten.unsqueeze", "aten.squeeze", "aten.select.",
              "aten.slice.", "aten.as_strided", "aten.unbind", "aten.split", "aten.reshape", "prim.")
 RECOMMEND_WITHIN = 0.05
+# Share of epochs after which a batched group evaluates the test set (train.test_curve: selectable),
+# measured with grid_throughput.py at 100 epochs (docs/performance.md):
+TEST_SHARE = 0.346
+TEST_SHARE_SOURCE = ("4,986 of 14,400 group-epochs on iris, wine, breast-cancer-wisc and titanic, "
+                     "SNN, MSRAinit and BatchNorm at n_hidden 256, 100 epochs")
 MEASUREMENT_SETTINGS = ("dataset", "epochs", "depth", "width", "repeats", "gpu_grouping", "batch")
 
 
@@ -376,7 +387,7 @@ def _worker_grid(spec: dict) -> dict:
     """Full UCI grid: per family, per (dataset, configuration), configuration-steps, FLOPs, depth."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
-    from snnbench.flops import run_flops
+    from snnbench.flops import flops_per_row
     from snnbench.grids import expand, load_grids
 
     grids = load_grids(spec["grids"])["uci"]
@@ -389,16 +400,19 @@ def _worker_grid(spec: dict) -> dict:
         for c in configs:
             key = tuple(sorted((k, str(v)) for k, v in c.items() if k not in GROUPED))
             members[key] = members.get(key, 0) + 1
-        steps, flops, depth = [], [], []
+        steps, flops, test_flops, depth = [], [], [], []
+        epochs = spec["epochs"]
         for name, (d, classes, n_train, n_val, n_test) in sizes.items():
-            per = spec["epochs"] * -(-n_train // spec["batch"])
+            per = epochs * -(-n_train // spec["batch"])
             for c in configs:
+                forward, train = flops_per_row(family, c, n_in=d, n_out=classes, architecture=arch)
                 steps.append(per)
-                flops.append(run_flops(family, c, n_in=d, n_out=classes, n_train=n_train, n_eval=n_val + n_test,
-                                       epochs=spec["epochs"], architecture=arch))
+                flops.append(epochs * (n_train * train + (n_val + n_test) * forward))  # test set every epoch
+                test_flops.append(epochs * n_test * forward)
                 depth.append(int(c["n_blocks"] if family == "ResNet" else c["n_layers"]))
         out["families"][family] = {"configs": len(configs), "members_per_group": max(members.values()),
-                                   "architectures": len(members), "steps": steps, "flops": flops, "depth": depth}
+                                   "architectures": len(members), "steps": steps, "flops": flops,
+                                   "test_flops": test_flops, "depth": depth}
     return out
 
 
@@ -447,11 +461,20 @@ def fit_in_depth(points: list[tuple[int, float]]):
     return lambda depth: np.maximum(a + b * np.asarray(depth, dtype=float), 0.0)
 
 
-def project(grid: dict, K, H, members: int, *, mode: str, precision: str, jobs: int, a) -> float:
+def grid_flops(grid: dict, tree: str, a):
+    """FLOPs of each (dataset, configuration): the test set evaluated after every epoch (the old
+    engine) or after ``--test-share`` of them (the new engine, protocol F5)."""
+    import numpy as np
+    share = a.test_share if tree == "new" else 1.0
+    flops = np.asarray(grid["flops"], dtype=float) - (1.0 - share) * np.asarray(grid["test_flops"], dtype=float)
+    return flops * a.run_share
+
+
+def project(grid: dict, K, H, members: int, *, mode: str, precision: str, jobs: int, a, tree: str = "new") -> float:
     """GPU-hours of one family under the model of the docstring."""
     import numpy as np
     steps = np.asarray(grid["steps"], dtype=float)
-    f = np.asarray(grid["flops"], dtype=float) / steps
+    f = grid_flops(grid, tree, a) / steps
     depth = np.asarray(grid["depth"], dtype=float)
     rate = (a.fp32_tflops * a.fp32_eff if precision == "FP32" else a.tf32_tflops * a.tf32_eff) * 1e12
     k = K(depth)
@@ -464,8 +487,9 @@ def project(grid: dict, K, H, members: int, *, mode: str, precision: str, jobs: 
 
 
 def arithmetic_hours(grid: dict, precision: str, a) -> float:
+    """The new engine's matrix products alone at the assumed rate."""
     rate = (a.fp32_tflops * a.fp32_eff if precision == "FP32" else a.tf32_tflops * a.tf32_eff) * 1e12
-    return float(sum(grid["flops"]) / rate / 3600)
+    return float(grid_flops(grid, "new", a).sum() / rate / 3600)
 
 
 # ----------------------------------------------------------------------------- printing helpers
@@ -514,6 +538,10 @@ def main() -> None:
     g.add_argument("--tf32-tflops", type=float, default=494.7, help="H100 SXM dense TF32 peak")
     g.add_argument("--fp32-eff", type=float, default=0.7, help="fraction of the FP32 peak the products reach")
     g.add_argument("--tf32-eff", type=float, default=0.35, help="fraction of the TF32 peak the products reach")
+    g.add_argument("--test-share", type=float, default=TEST_SHARE,
+                   help=f"new engine: share of epochs after which a group evaluates the test set (default {TEST_SHARE})")
+    g.add_argument("--run-share", type=float, default=1.0,
+                   help="share of the grid's FLOPs run, divergence ending configurations early (default 1: none)")
     g.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4, 8], help="jobs (processes) per GPU tried")
     g.add_argument("--headline-jobs", type=int, default=None, help="J of the headline (default: the recommended)")
     g.add_argument("--mps", action="store_true", help="jobs share the GPU through MPS: their kernel floors overlap")
@@ -675,6 +703,11 @@ def main() -> None:
         ("jobs per GPU", "--jobs, --mps", " ".join(map(str, a.jobs)) + "  ("
          + ("MPS: kernel floors overlap across jobs" if a.mps else "no MPS: kernels time-sliced, only host time overlaps")
          + ")"),
+        ("test-set evaluations, new engine (old: every epoch)", "--test-share",
+         f"after {a.test_share:.0%} of the epochs (protocol F5; measured: {TEST_SHARE_SOURCE})"),
+        ("FLOPs run (divergence ends configurations early)", "--run-share",
+         "all: the protocol's maximum" if a.run_share == 1 else
+         f"{a.run_share:.0%} of the products (kernel floors and host time not reduced)"),
         (f"K (at {a.epochs_full} epochs) and H per config-step", "--depth",
          f"measured at depth {', '.join(map(str, a.depth))}, "
          + ("fitted linear in depth" if len(set(a.depth)) > 1 else "used for every depth of the grid")),
@@ -682,7 +715,7 @@ def main() -> None:
          "one group per architecture: " + ", ".join(f"{f} {grid['families'][f]['members_per_group']}"
                                                      for f in a.families)),
         ("full UCI grid", "--epochs-full, --batch",
-         f"{grid['datasets']} datasets, {a.epochs_full} epochs, batch {a.batch}, evaluation every epoch "
+         f"{grid['datasets']} datasets, {a.epochs_full} epochs, batch {a.batch}, validation every epoch "
          f"(counted with the {grid['tree']} tree)"
          + (f"; {len(grid['approximated'])} sizes from Table A11 (not prepared here)" if grid["approximated"] else "")),
     ]
@@ -705,7 +738,7 @@ def main() -> None:
                 for prec in ("FP32", "TF32"):
                     hours = None if K is None or H is None else project(
                         gf, K, H, gf["members_per_group"], mode="eager" if mode == "eager" else "graph",
-                        precision=prec, jobs=J, a=a)
+                        precision=prec, jobs=J, a=a, tree=t)
                     proj[(J, family, t, mode, prec)] = hours
 
     def total(J, t, mode, prec):
@@ -731,7 +764,7 @@ def main() -> None:
                 for prec in ("FP32", "TF32"):
                     proj[(recommended, family, t, mode, prec)] = None if K is None or H is None else project(
                         gf, K, H, gf["members_per_group"], mode="eager" if mode == "eager" else "graph",
-                        precision=prec, jobs=recommended, a=a)
+                        precision=prec, jobs=recommended, a=a, tree=t)
 
     print()
     print(f"PROJECTED full UCI grid, H100-hours, {recommended} job(s) per GPU ({why})")
@@ -800,7 +833,9 @@ def main() -> None:
                "full_grid": {"datasets": grid["datasets"], "approximated": grid["approximated"], "tree": grid["tree"],
                              "families": {f: {"configs": g["configs"], "members_per_group": g["members_per_group"],
                                               "architectures": g["architectures"],
-                                              "config_steps": int(sum(g["steps"])), "flops": float(sum(g["flops"]))}
+                                              "config_steps": int(sum(g["steps"])),
+                                              "flops_new": float(grid_flops(g, "new", a).sum()),
+                                              "flops_old": float(sum(g["flops"]))}
                                           for f, g in grid["families"].items()}},
                "projection": [{"jobs": J, "family": f, "tree": t, "mode": m, "precision": p, "hours": h}
                               for (J, f, t, m, p), h in proj.items()],

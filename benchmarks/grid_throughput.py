@@ -8,7 +8,11 @@ titanic (2,201), abalone (4,177), mushroom (8,124); 100 epochs, data_py split 0.
 narrow it further (--epochs, --narrow, --datasets) and say so.
 
 For each engine it prints the wall time, configurations per second, the matrix-product FLOPs
-actually executed (``snnbench.flops``: exact counts from the layer shapes, epochs actually run),
+actually executed (``snnbench.flops``: exact counts from the layer shapes, epochs actually run,
+the test set counted after the epochs that have a test metric, per configuration: a batched group
+evaluates it for all its members when one needs it, so it executes a little more), the share of
+group-epochs after which the test set was evaluated (protocol F5) and of configuration-epochs
+run (divergence ends a configuration early),
 the achieved TFLOP/s and that as a fraction of the device's dense TF32 peak (--peak-tflops,
 known for H100 / H200 / A100), and the ratio batched / reference. Results of the two engines
 are compared configuration by configuration (status, early-stopping epoch, test metric).
@@ -28,6 +32,7 @@ import time
 import numpy as np
 import torch
 
+from snnbench.batched import group_configs
 from snnbench.datasets.prepared import PreparedDataset, card_path
 from snnbench.grid import run_grid
 from snnbench.recipe import resolve_device
@@ -95,17 +100,25 @@ def main() -> None:
     for engine in args.engines:
         settings = TrainSettings(epochs=args.epochs, engine=engine, device=args.device, tf32=args.tf32)
         seconds = flops = configs = 0
+        test_share, epochs_run = [0, 0], [0, 0]
         for dataset, task, method, grid_configs in jobs:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            rows, _ = run_grid(task, benchmark="uci", dataset=dataset, method=method, split=0, configs=grid_configs,
-                               settings=settings, threads=args.threads, progress=False)
+            rows, curves = run_grid(task, benchmark="uci", dataset=dataset, method=method, split=0,
+                                    configs=grid_configs, settings=settings, threads=args.threads, progress=False)
             wall = time.perf_counter() - start
-            n_eval = len(task.X["validation"]) + len(task.X["test"])
+            tested = curves.groupby("config_id")["test_metric"].count()  # epochs with a test metric
             job_flops = sum(run_flops(method, c, n_in=task.n_in, n_out=task.n_out, n_train=len(task.X["train"]),
-                                      n_eval=n_eval, epochs=int(e), architecture=settings.architecture())
-                            for c, e in zip(grid_configs, rows["epochs_run"]))
+                                      n_val=len(task.X["validation"]), n_test=len(task.X["test"]), epochs=int(e),
+                                      test_evals=int(tested.get(i, 0)), architecture=settings.architecture())
+                            for i, (c, e) in enumerate(zip(grid_configs, rows["epochs_run"])))
+            epochs_run[0] += int(rows["epochs_run"].sum())
+            epochs_run[1] += len(grid_configs) * args.epochs
+            for group in group_configs(grid_configs):  # a group evaluates the test set when any member needs it
+                epochs_tested = curves[curves["config_id"].isin(group)].dropna(subset=["test_metric"])["epoch"]
+                test_share[0] += epochs_tested.nunique()
+                test_share[1] += int(rows["epochs_run"].iloc[group].max())
             seconds += wall
             flops += job_flops
             configs += len(grid_configs)
@@ -113,6 +126,11 @@ def main() -> None:
             print(f"  {engine:9s} {dataset:20s} {method:9s} {len(grid_configs):4d} configs {wall:8.1f} s "
                   f"{len(grid_configs) / wall:7.2f} configs/s {job_flops / wall / 1e12:8.4f} TFLOP/s")
         totals[engine] = {"seconds": seconds, "configs": configs, "flops": flops}
+        print(f"{engine}: test set evaluated after {test_share[0]} of {test_share[1]} group-epochs "
+              f"({test_share[0] / max(test_share[1], 1):.1%}; groups: configurations sharing an architecture; "
+              f"train.test_curve {settings.test_curve}, FLOPs counted per configuration)")
+        print(f"{engine}: configuration-epochs run {epochs_run[0]} of {epochs_run[1]} "
+              f"({epochs_run[0] / max(epochs_run[1], 1):.1%}; the rest not run after divergence)")
         tflops = flops / seconds / 1e12
         print(f"{engine}: {configs} configs in {seconds:.1f} s = {configs / seconds:.3f} configs/s; "
               f"{flops / 1e12:.2f} TFLOP executed, {tflops:.4f} TFLOP/s"

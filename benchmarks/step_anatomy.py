@@ -91,7 +91,7 @@ def main() -> None:
     device = resolve_device(args.device)
     task = make_task("uci", PreparedDataset.load(card_path(args.prepared_dir, "uci", args.dataset)), 0)
     data = TaskTensors(task, device)
-    settings = TrainSettings(epochs=args.epochs, device=args.device)
+    settings = TrainSettings(epochs=args.epochs, device=args.device, test_curve="every_epoch")  # FLOPs as counted
     rates = [0.05, 0.0] if args.method == "SNN" else [0.5, 0.0]
     configs = [{"n_hidden": args.width, "n_layers": args.n_layers, "lr": lr, "dropout": p, "layer_form": args.layer_form}
                for lr in (0.01, 0.1, 1.0) for p in rates]
@@ -112,9 +112,9 @@ def main() -> None:
     def batched():
         train_group(args.method, configs, seeds, data, settings=settings, device=device)
 
-    n_eval = len(task.X["validation"]) + len(task.X["test"])
     flop = sum(run_flops(args.method, c, n_in=task.n_in, n_out=task.n_out, n_train=len(task.X["train"]),
-                         n_eval=n_eval, epochs=args.epochs, architecture=settings.architecture()) for c in configs)
+                         n_val=len(task.X["validation"]), n_test=len(task.X["test"]), epochs=args.epochs,
+                         architecture=settings.architecture()) for c in configs)
     walls = {}
     for name, fn in (("reference", reference), ("batched", batched)):
         fn()  # warm-up (allocator, first-call costs)

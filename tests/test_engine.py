@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 import sys
 
 import numpy as np
@@ -17,7 +18,7 @@ from snnbench.errors import ConfigError
 from snnbench.grid import run_grid, summarize
 from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
 from snnbench.metrics import mean_roc_auc, roc_auc, task_roc_aucs
-from snnbench.recipe import config_seed
+from snnbench.recipe import SelectableEpochs, config_seed
 from snnbench.selection import early_stopping_epoch, select, smooth
 from snnbench.settings import TrainSettings
 from snnbench.tasks import Task, blobs_task, subsample_rows
@@ -117,6 +118,45 @@ def test_moving_average_early_stopping_on_hand_made_curves():
     assert early_stopping_epoch(np.array([0.2, 0.4, 0.6]), window=10) == (2, pytest.approx(0.4))
     with pytest.raises(ValueError, match="undefined"):
         early_stopping_epoch(np.full(20, np.nan), window=10)
+
+
+def test_test_epochs_always_include_the_epoch_early_stopping_chooses():
+    rng = np.random.default_rng(0)
+    settings = TrainSettings(smoothing_window=5)
+    skipped = 0
+    for trial in range(300):
+        epochs = int(rng.integers(1, 40))
+        curve = rng.integers(0, 6, epochs) / 5.0  # coarse values: many tied windows
+        curve[rng.random(epochs) < 0.1] = np.nan  # undefined metrics (one-class AUC)
+        tested = SelectableEpochs(settings, epochs)
+        flags = [tested(0, list(curve[:e + 1])) for e in range(epochs)]
+        assert flags[-1], "the last epoch is always tested (the refit reports it)"
+        if np.all(np.isnan(smooth(curve, 5))):
+            continue
+        chosen, _ = early_stopping_epoch(curve, window=5)
+        assert flags[chosen], (trial, curve.tolist(), chosen)
+        skipped += flags.count(False)
+    assert skipped > 1000  # of about 6,000 epochs: the saving is real
+    assert not any(SelectableEpochs(settings, 40)(0, [0.5] * (e + 1)) for e in range(3))  # no window yet
+    assert all(SelectableEpochs(replace(settings, smoothing_align="centered"), 40)(0, [0.5] * (e + 1)) for e in range(3))
+    assert all(SelectableEpochs(replace(settings, test_curve="every_epoch"), 40)(0, [0.5] * (e + 1)) for e in range(3))
+
+
+@pytest.mark.parametrize("method", ["SNN", "BatchNorm"])
+def test_test_metric_computed_only_where_selectable_is_the_same_result(method):
+    task = blobs()
+    every = run_grid(task, benchmark="uci", dataset="blobs", method=method, split=0, configs=[ONE_CONFIG[method]],
+                     settings=replace(FAST, test_curve="every_epoch"), progress=False)
+    some = run_grid(task, benchmark="uci", dataset="blobs", method=method, split=0, configs=[ONE_CONFIG[method]],
+                    settings=FAST, progress=False)
+    columns = ["status", "best_epoch", "val_metric", "test_metric", "final_train_loss"]
+    pd.testing.assert_frame_equal(every[0][columns], some[0][columns])
+    full, sparse = every[1]["test_metric"].to_numpy(), some[1]["test_metric"].to_numpy()
+    assert np.isfinite(full).all()
+    kept = np.isfinite(sparse)
+    assert not kept[:FAST.smoothing_window - 1].any() and kept[-1] and kept.sum() < len(full)
+    np.testing.assert_array_equal(sparse[kept], full[kept])
+    np.testing.assert_array_equal(every[1]["val_metric"], some[1]["val_metric"])
 
 
 def grid_rows(*rows):

@@ -36,5 +36,7 @@ def test_flop_counts_match_torch_flop_counter(method, config):
     forward, train = flops_per_row(method, config, n_in=n_in, n_out=n_out, architecture=arch)
     assert forward_only.get_total_flops() == rows * forward
     assert both.get_total_flops() == rows * train
-    assert run_flops(method, config, n_in=n_in, n_out=n_out, n_train=10, n_eval=4, epochs=2,
+    assert run_flops(method, config, n_in=n_in, n_out=n_out, n_train=10, n_val=3, n_test=1, epochs=2,
                      architecture=arch) == 2 * (10 * train + 4 * forward)
+    assert run_flops(method, config, n_in=n_in, n_out=n_out, n_train=10, n_val=3, n_test=5, epochs=4, test_evals=1,
+                     architecture=arch) == 4 * (10 * train + 3 * forward) + 5 * forward

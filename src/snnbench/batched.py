@@ -13,22 +13,26 @@ A training step (``Trainer.step``) is a fixed sequence of kernels on static shap
 batch, apply every layer's masks (drawn several steps ahead), forward, ``autograd.grad``, the optimiser update as ``_foreach``
 kernels over all stacked parameters (per-member learning rate and L2 as tensors; SGD, momentum,
 Adam with its step count a tensor), and the loss added to a device accumulator. The host
-waits for the device once per epoch (losses and the device-side validation and test metrics
-in one transfer). On CUDA (``train.cuda_graphs: auto``) the full-batch step is captured once as
-a CUDA graph and replayed; the last, partial batch of an epoch runs the same step eagerly.
+waits for the device once per epoch: one transfer brings the epoch's losses and device-side
+validation metrics, and the test metrics of the previous epoch's evaluation if there was one
+(``PendingTests``); the test set is evaluated only after the epochs at which some member's test
+metric can be chosen (``recipe.SelectableEpochs``), and after the last epoch (whose test metrics
+come in its own transfer). On CUDA (``train.cuda_graphs: auto``) the full-batch step is captured
+once as a CUDA graph and replayed; the last, partial batch of an epoch runs the same step eagerly.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
 import numpy as np
 import torch
 
-from .recipe import (HOST_SYNCS, BatchOrder, ConfigResult, Curves, DeviceMetrics, TaskTensors, accumulate, batches,
-                     build_member, decayed, divergence, finished, loss_function, trains_on)
+from .recipe import (HOST_SYNCS, BatchOrder, ConfigResult, Curves, DeviceMetrics, SelectableEpochs, TaskTensors,
+                     accumulate, batches, build_member, decayed, divergence, finished, loss_function, trains_on)
 from .settings import TrainSettings
 from .stacked import Masks, StackedDropout, stack
 
@@ -303,6 +307,40 @@ class StepRunner:
         self.graph = graph
 
 
+class PendingTests:
+    """Test metrics computed on the device after an epoch and read by the host with the next
+    transfer, so that deciding which epochs to test costs no extra wait."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, list[tuple[int, int]], torch.Tensor, torch.Tensor | None]] = []
+
+    def add(self, epoch: int, wanted: list[tuple[int, int]] | None, test: torch.Tensor,
+            aucs: torch.Tensor | None) -> None:
+        """``wanted``: (row of ``test``, config index) of the members whose metric is kept; None:
+        those that ``read`` is given as ``now`` (an evaluation made before the decision)."""
+        self.items.append((epoch, wanted, test, aucs))
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for _, _, test, aucs in self.items for t in (test, *(() if aucs is None else (aucs.flatten(),)))]
+
+    def read(self, values: np.ndarray, curves: dict[int, Curves], task_curves: dict[int, list], *,
+             now: list[tuple[int, int]] = ()) -> None:
+        """Fill the curves from ``values``, the host copy of ``torch.cat(self.tensors())``."""
+        at = 0
+        for epoch, wanted, test, aucs in self.items:
+            wanted = now if wanted is None else wanted
+            k = len(test)
+            metric = values[at:at + k]
+            at += k
+            if aucs is not None:
+                per_task = values[at:at + aucs.numel()].reshape(k, -1)
+                at += aucs.numel()
+            for row, c in wanted:
+                curves[c].test[epoch] = float(metric[row])
+                task_curves[c][epoch] = None if aucs is None else per_task[row].tolist()
+        self.items = []
+
+
 def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
                 settings: TrainSettings, device: torch.device, epochs: int | None = None) -> list[ConfigResult]:
     """Train ``configs`` (one architecture) as one stacked network; one ``ConfigResult`` per
@@ -322,6 +360,7 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
     task_curves: dict[int, list] = {c: [] for c in order}
     status: dict[int, tuple[str, str | None]] = {c: ("ok", None) for c in order}
     steps = [(i, j) for i, j in batches(n, settings.batch_size) if trains_on(method, j - i)]
+    tested, pending = SelectableEpochs(settings, epochs, len(order)), PendingTests()
     for epoch in range(epochs):
         perms = orders.next_epoch()
         trainer.total.zero_()
@@ -335,14 +374,14 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
             runner(perms[:, i:j], masks)
             trainer.calls += 1
         val, _ = metrics["validation"](trainer.logits(data.X["validation"]))
-        test, aucs = metrics["test"](trainer.logits(data.X["test"]))
-        parts = [trainer.total.double(), val, test] + ([] if aucs is None else [aucs.flatten()])
-        record = HOST_SYNCS.to_host(torch.cat(parts))
+        if epoch == epochs - 1:  # every member is tested after the last epoch: in this transfer
+            pending.add(epoch, None, *metrics["test"](trainer.logits(data.X["test"])))
+        record = HOST_SYNCS.to_host(torch.cat([trainer.total.double(), val, *pending.tensors()]))
         k = len(alive)
         # as the reference: a float32 sum of batch losses, its mean over rows in float64
-        mean_loss, val, test = record[:k] / n, record[k:2 * k], record[2 * k:3 * k]
-        aucs = None if aucs is None else record[3 * k:].reshape(k, -1)
+        mean_loss, val = record[:k] / n, record[k:2 * k]
         finite = np.ones(k, dtype=bool)
+        wanted = []
         for pos, c in enumerate(alive):
             curves[c].train_loss.append(float(mean_loss[pos]))
             why = divergence(float(mean_loss[pos]), epoch)
@@ -350,12 +389,18 @@ def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], da
                 status[c], finite[pos] = ("diverged", why), False
                 continue
             curves[c].val.append(float(val[pos]))
-            curves[c].test.append(float(test[pos]))
-            task_curves[c].append(None if aucs is None else aucs[pos].tolist())
+            curves[c].test.append(math.nan)
+            task_curves[c].append(None)
+            if tested(pos, curves[c].val):
+                wanted.append((pos, c))
+        pending.read(record[2 * k:], curves, task_curves, now=wanted)
+        if wanted and epoch < epochs - 1:
+            pending.add(epoch, wanted, *metrics["test"](trainer.logits(data.X["test"])))
         if not finite.all():
             rows = np.flatnonzero(finite)
             alive = [alive[pos] for pos in rows]
             orders.keep(rows)
+            tested.keep(rows)
             if not alive:
                 break
             trainer.keep(rows)

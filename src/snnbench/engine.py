@@ -1,14 +1,15 @@
 """The reference training engine: one configuration at a time, exactly the paper's protocol.
 
 Per configuration (the rules in ``recipe.py``): ``epochs`` epochs of minibatch training with
-torch.optim on a plain ``nn.Module``; after each epoch the validation and test metric (on the
-host, ``metrics.py``); the early-stopping epoch read off the validation curve smoothed by a
-moving average; the test metric at that epoch. It is the oracle the batched engine
+torch.optim on a plain ``nn.Module``; after each epoch the validation metric and, where early
+stopping can choose the epoch, the test metric (on the host, ``metrics.py``); the early-stopping
+epoch read off the validation curve smoothed by a moving average; the test metric at that epoch. It is the oracle the batched engine
 (``batched.py``) is checked against, member by member.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -17,8 +18,8 @@ import torch
 from torch import nn
 
 from .metrics import evaluate
-from .recipe import (HOST_SYNCS, BatchOrder, ConfigResult, Curves, TaskTensors, accumulate, batches, build_member,
-                     decayed, divergence, finished, loss_function, test_metrics, trains_on)
+from .recipe import (HOST_SYNCS, BatchOrder, ConfigResult, Curves, SelectableEpochs, TaskTensors, accumulate, batches,
+                     build_member, decayed, divergence, finished, loss_function, test_metrics, trains_on)
 from .settings import TrainSettings
 
 
@@ -55,6 +56,7 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
         n = len(X)
         order = BatchOrder(seed, n)
         y_val = task.y["validation"]
+        tested = SelectableEpochs(settings, epochs)
         per_task: list[list[float] | None] = []
         for epoch in range(epochs):
             model.train()
@@ -75,7 +77,9 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
             if why:
                 return ConfigResult("diverged", why, curves, seconds=time.perf_counter() - start)
             curves.val.append(evaluate(task.metric, y_val, _logits(model, data.X["validation"], settings.eval_batch_size)))
-            test, aucs = test_metrics(task, _logits(model, data.X["test"], settings.eval_batch_size))
+            test, aucs = math.nan, None
+            if tested(0, curves.val):
+                test, aucs = test_metrics(task, _logits(model, data.X["test"], settings.eval_batch_size))
             curves.test.append(test)
             per_task.append(aucs)
         return finished(task, curves, per_task, settings, seconds=time.perf_counter() - start)

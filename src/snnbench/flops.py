@@ -41,9 +41,11 @@ def flops_per_row(method: str, config: dict[str, Any], *, n_in: int, n_out: int,
     return forward, 3 * forward - first
 
 
-def run_flops(method: str, config: dict[str, Any], *, n_in: int, n_out: int, n_train: int, n_eval: int,
-              epochs: int, architecture: dict[str, Any] | None = None) -> int:
+def run_flops(method: str, config: dict[str, Any], *, n_in: int, n_out: int, n_train: int, n_val: int, n_test: int,
+              epochs: int, test_evals: float | None = None, architecture: dict[str, Any] | None = None) -> float:
     """FLOPs of training one configuration for ``epochs`` epochs on ``n_train`` rows, evaluating
-    ``n_eval`` rows (validation + test) after each epoch, as both engines do."""
+    the ``n_val`` validation rows after each epoch and the ``n_test`` test rows after
+    ``test_evals`` of them (default every epoch; protocol F5 evaluates fewer: ``SelectableEpochs``)."""
     forward, train = flops_per_row(method, config, n_in=n_in, n_out=n_out, architecture=architecture)
-    return epochs * (n_train * train + n_eval * forward)
+    test_evals = epochs if test_evals is None else test_evals
+    return epochs * (n_train * train + n_val * forward) + test_evals * n_test * forward

@@ -129,12 +129,14 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
     set_tf32(settings.tf32)
     data = TaskTensors(task, device)
     hp_names = list(configs[0]) if configs else []
-    costs = []
-    for config in configs:
+    costs = [1] * len(configs)
+    for indices in batched.group_configs(configs):  # one architecture, one count
         try:
-            costs.append(count_parameters(method, config, n_in=task.n_in, n_out=task.n_out, settings=settings))
+            count = count_parameters(method, configs[indices[0]], n_in=task.n_in, n_out=task.n_out, settings=settings)
         except ValueError:
-            costs.append(1)
+            continue
+        for i in indices:
+            costs[i] = count
     bar = GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=costs) if progress else None
     base = {"benchmark": benchmark, "dataset": dataset, "method": method, "split": split, "metric": task.metric}
     task_columns = task.task_columns()

@@ -234,6 +234,8 @@ class WeightNormLinear(nn.Module):
 
 def init_linear(layer: nn.Linear, *, gain: float) -> nn.Linear:
     """Weights N(0, gain / fan_in), bias 0: gain 1 is LeCun's (SNN), gain 2 is He's / MSRA."""
+    if layer.weight.is_meta:  # shapes only (parameter counts, memory probes): nothing to draw
+        return layer
     nn.init.normal_(layer.weight, mean=0.0, std=math.sqrt(gain / layer.in_features))
     if layer.bias is not None:
         nn.init.zeros_(layer.bias)

@@ -3,12 +3,13 @@
 A configuration: its model initialised from its seed (``build_member``); its batch order drawn
 per epoch from a CPU generator seeded from the same seed (``BatchOrder``); minibatches of
 ``batch_size`` rows, BatchNorm skipping a last batch of one row (``trains_on``); the loss
-(``loss_function``, summed over the epoch by ``accumulate``) per member of a stack (the reference engine is a stack of one); L2 on the
-weight matrices only (``decayed``); divergence when an epoch's mean training loss is not finite
-(``divergence``); after every epoch the validation and test metric, then early stopping on the
-smoothed validation curve (``finished``). ``engine.py`` (one configuration at a time, torch.optim,
-metrics on the host) and ``batched.py`` (stacked members, metrics on the device: ``DeviceMetrics``)
-import this module and not each other.
+(``loss_function``, summed over the epoch by ``accumulate``) per member of a stack (the
+reference engine is a stack of one); L2 on the weight matrices only (``decayed``); divergence
+when an epoch's mean training loss is not finite (``divergence``); after every epoch the
+validation metric, and the test metric at the epochs early stopping can choose
+(``SelectableEpochs``); then early stopping on the smoothed validation curve (``finished``).
+``engine.py`` (one configuration at a time, torch.optim, metrics on the host) and ``batched.py``
+(stacked members, metrics on the device: ``DeviceMetrics``) import this module and not each other.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import nn
 from .errors import ConfigError
 from .metrics import evaluate, mean_of_tasks, task_roc_aucs
 from .models import build_model, seed_dropout
-from .selection import early_stopping_epoch
+from .selection import early_stopping_epoch, window_mean
 from .settings import TrainSettings
 from .tasks import Task
 
@@ -196,6 +197,40 @@ def finished(task: Task, curves: Curves, per_task: list, settings: TrainSettings
     return ConfigResult("ok", None, curves, best_epoch=best, val_metric=smoothed, val_metric_raw=curves.val[best],
                         test_metric=curves.test[best], seconds=seconds, engine=engine,
                         test_task_curves=per_task if task.kind == "multitask" else None)
+
+
+class SelectableEpochs:
+    """Whether each member's test metric is computed after an epoch (protocol F5).
+
+    With ``test_curve: selectable`` and trailing alignment (the defaults), the chosen epoch is the
+    last epoch of the first window whose mean validation metric is the maximum; so only an epoch
+    whose window's mean beats every earlier window's can be chosen, and that is known right after
+    its validation metric, with the weights still those of that epoch. The test metric is computed
+    at those epochs and at the last one (the refit reports it); at the others it is NaN. The window
+    means are ``selection.window_mean``, the very numbers ``early_stopping_epoch`` compares, so the
+    epoch it chooses always has its test metric. Centred alignment chooses an earlier epoch than
+    the one at which it is known, and ``test_curve: every_epoch`` asks for all of them: then every
+    epoch is evaluated."""
+
+    def __init__(self, settings: TrainSettings, epochs: int, members: int = 1) -> None:
+        self.window = min(settings.smoothing_window, epochs)
+        self.last = epochs - 1
+        self.every = settings.test_curve == "every_epoch" or settings.smoothing_align != "trailing"
+        self.best = [math.nan] * members
+
+    def __call__(self, member: int, val_curve: list[float]) -> bool:
+        """After appending the epoch's validation metric to ``val_curve``: evaluate the test set?"""
+        epoch = len(val_curve) - 1
+        needed = self.every or epoch == self.last
+        if epoch >= self.window - 1:
+            mean = window_mean(val_curve, epoch, self.window)
+            if not math.isnan(mean) and not mean <= self.best[member]:  # a first maximum so far
+                self.best[member] = mean
+                needed = True
+        return needed
+
+    def keep(self, rows: np.ndarray) -> None:
+        self.best = [self.best[i] for i in rows]
 
 
 class TaskTensors:

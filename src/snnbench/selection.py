@@ -19,7 +19,13 @@ def smooth(curve: np.ndarray, window: int) -> np.ndarray:
     window = min(window, curve.size)
     if window == 0:
         return curve
-    return np.lib.stride_tricks.sliding_window_view(curve, window).mean(axis=1)
+    return np.array([window_mean(curve, i + window - 1, window) for i in range(curve.size - window + 1)])
+
+
+def window_mean(curve, end: int, window: int) -> float:
+    """The mean of ``curve[end - window + 1 : end + 1]``: one window of ``smooth``, computed the same
+    way whether the curve is whole or still growing (``recipe.SelectableEpochs`` reads it epoch by epoch)."""
+    return float(np.mean(np.asarray(curve[end - window + 1:end + 1], dtype=np.float64)))
 
 
 def early_stopping_epoch(curve: np.ndarray, *, window: int = 10, align: str = "trailing") -> tuple[int, float]:

@@ -14,6 +14,7 @@ OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("cross_entropy", "squared_error")
 ENGINES = ("auto", "batched", "reference")
 CUDA_GRAPHS = ("auto", "off")
+TEST_CURVES = ("selectable", "every_epoch")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TrainSettings:
     loss: str = "cross_entropy"
     smoothing_window: int = 10
     smoothing_align: str = "trailing"
+    test_curve: str = "selectable"  # the test metric at the epochs early stopping can choose (F5); every_epoch
     refit: bool = False
     device: str = "auto"
     tf32: bool = False
@@ -65,6 +67,8 @@ class TrainSettings:
             raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
         if self.loss not in LOSSES:
             raise bad("loss", f"must be one of {', '.join(LOSSES)}")
+        if self.test_curve not in TEST_CURVES:
+            raise bad("test_curve", f"must be one of {', '.join(TEST_CURVES)}")
         if self.smoothing_align not in ALIGNS:
             raise bad("smoothing_align", f"must be one of {', '.join(ALIGNS)}")
         if not 0 <= self.momentum < 1:

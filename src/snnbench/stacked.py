@@ -107,13 +107,13 @@ class StackedLayerNorm(nn.Module):
 
 
 class _ScaleShift(torch.autograd.Function):
-    """shift + scale * x (or scale * x), with the gradient scale * grad in one kernel (autograd's
-    addcmul backward takes two)."""
+    """shift + scale * x, with the gradient scale * grad in one kernel (autograd's addcmul
+    backward takes two)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor | None) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(scale)
-        return x * scale if shift is None else torch.addcmul(shift, scale, x)
+        return torch.addcmul(shift, scale, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -137,7 +137,9 @@ class StackedDropout(nn.Module):
         if not self.training or self.scale is None:
             return x
         rows = x.shape[1]
-        return _ScaleShift.apply(x, self.scale[:, :rows], None if self.shift is None else self.shift[:, :rows])
+        if self.shift is None:  # autograd's own product: its gradient is one kernel too, and no Python
+            return x * self.scale[:, :rows]
+        return _ScaleShift.apply(x, self.scale[:, :rows], self.shift[:, :rows])
 
 
 class StackedHighwayLayer(nn.Module):
