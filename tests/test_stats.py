@@ -86,17 +86,42 @@ def test_wilcoxon_is_one_sided_best_greater_and_matches_scipy(three_methods):
     assert result.index.tolist() == ["best", "mid", "weak"]
     assert math.isnan(result.at["best", "p_value"])
     pairs = three_methods[["best", "mid"]].dropna()
-    expected = sps.wilcoxon(pairs["best"], pairs["mid"], zero_method="wilcox", alternative="greater")
+    # the default null distribution is exact up to 50 non-zero differences (config stats.wilcoxon)
+    expected = sps.wilcoxon(pairs["best"], pairs["mid"], zero_method="wilcox", alternative="greater", method="exact")
     assert result.at["mid", "p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
     assert result.at["mid", "n_datasets"] == 29
     assert result.at["weak", "n_datasets"] == 30
-    weak = sps.wilcoxon(three_methods["best"], three_methods["weak"], zero_method="wilcox", alternative="greater")
+    weak = sps.wilcoxon(three_methods["best"], three_methods["weak"], zero_method="wilcox", alternative="greater",
+                        method="exact")
     assert result.at["weak", "p_value"] == pytest.approx(weak.pvalue, rel=1e-12)
     # one-sided in the right direction: the opposite alternative is the one near 1
     reverse, _ = stats.paired_wilcoxon_greater(three_methods["weak"], three_methods["best"])
     assert result.at["weak", "p_value"] < 1e-4 < 0.99 < reverse
     assert result["avg_rank_minus_expected"].tolist() == pytest.approx((result["avg_rank"] - 2.0).tolist())
     assert result["star"].tolist() == (result["p_value"] < 0.05).tolist()
+
+
+def test_wilcoxon_against_a_named_reference(three_methods):
+    result = stats.wilcoxon_vs_best(three_methods, reference="mid").set_index("method")
+    assert result.index.tolist() == ["best", "mid", "weak"]  # still in rank order
+    assert (result["vs"] == "mid").all() and math.isnan(result.at["mid", "p_value"])
+    p, _ = stats.paired_wilcoxon_greater(three_methods["mid"], three_methods["best"])
+    assert result.at["best", "p_value"] == p > 0.5  # mid is not better than best
+    with pytest.raises(ValueError, match="'SNN' has no column"):
+        stats.wilcoxon_vs_best(three_methods, reference="SNN")
+
+
+def test_stats_settings_name_the_setting():
+    from snnbench.errors import ConfigError
+    from snnbench.settings import StatsSettings
+
+    with pytest.raises(ConfigError, match="stats.wilcoxon must be one of exact-if-small, exact, asymptotic, auto"):
+        StatsSettings.from_dict({"wilcoxon": "permutation"})
+    with pytest.raises(ConfigError, match=r"stats.alpha must be a number in \(0, 1\)"):
+        StatsSettings.from_dict({"alpha": 5})
+    with pytest.raises(ConfigError, match="unknown setting.*stats.null"):
+        StatsSettings.from_dict({"null": "exact"})
+    assert StatsSettings().against("SNN") == "SNN" and StatsSettings(reference="MSRAinit").against(None) == "MSRAinit"
 
 
 def test_wilcoxon_without_any_nonzero_difference_is_nan():

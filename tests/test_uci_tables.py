@@ -112,6 +112,59 @@ def test_aggregate_tables_figures_and_report(tmp_path):
     assert "[uci/table1.md](uci/table1.md)" in report and "41 jobs" in report
 
 
+def test_uci_tables_on_the_published_accuracies_give_the_paper_checks_p_values(tmp_path):
+    """Our Tables 1, A12 and A13, fed the paper's Table A11 accuracies as if we had trained them,
+    compute the paper check's statistics exactly: one null distribution, one missing-result rule."""
+    from snnbench import reference, stats
+
+    a11 = reference.published_24_accuracies()[list(reference.FNN_METHODS)]
+    scores = pd.DataFrame([{"source": "ours", "status": "ok", "benchmark": "uci", "dataset": dataset, "method": method,
+                            "split": "0", "value": value}
+                           for dataset, row in a11.iterrows() for method, value in row.items() if pd.notna(value)])
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": a11.index, "status": "ok"})
+    build_uci_tables(scores, summary, tmp_path / "uci")
+    check = stats.paper_check(tmp_path / "paper_check")
+    compared = 0
+    for ours_stem, check_stem, part in [("table1", "table1", "Table1-left"), ("table1_right", "table1", "Table1-right"),
+                                        ("tableA12", "tableA12", None), ("tableA13", "tableA13", None)]:
+        ours = pd.read_csv(tmp_path / "uci" / f"{ours_stem}.csv").set_index("method")
+        theirs = check[check_stem]
+        theirs = (theirs[theirs["table"] == part] if part else theirs).set_index("method")
+        assert sorted(ours.index) == sorted(theirs.index), ours_stem
+        np.testing.assert_allclose(ours.loc[theirs.index, "p_value"].to_numpy(), theirs["p_value"].to_numpy(),
+                                   rtol=1e-12, equal_nan=True, err_msg=ours_stem)
+        assert (ours.loc[theirs.index, "vs"] == theirs["vs"]).all()
+        compared += int(theirs["p_value"].notna().sum())
+    assert compared == 6 + 3 * 23
+    caption = (tmp_path / "uci" / "table1.md").read_text().splitlines()[0]
+    assert "exact null distribution up to 50 non-zero differences" in caption
+
+
+def test_stats_reference_is_applied_and_checked_before_any_job(tmp_path):
+    from snnbench.settings import StatsSettings
+
+    datasets = list(table_a11().index[:30])
+    summaries = fake_run(tmp_path, datasets)
+    scores = aggregate(summaries, benchmark="uci", scores_out=tmp_path / "scores.csv",
+                       failures_out=tmp_path / "failures.csv")
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": datasets, "status": "ok"})
+    build_uci_tables(scores, summary, tmp_path / "uci", stats=StatsSettings(reference="MSRAinit", alpha=0.01))
+    t1 = pd.read_csv(tmp_path / "uci" / "table1.csv").set_index("method")
+    assert (t1["vs"] == "MSRAinit").all() and np.isnan(t1.at["MSRAinit", "p_value"])
+    assert t1["star"].tolist() == (t1["p_value"] < 0.01).tolist()
+    assert "tests against MSRAinit" in (tmp_path / "uci" / "table1.md").read_text()
+
+    import yaml
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"benchmarks": ["uci"], "uci": {"datasets": ["iris"]},
+                                      "train": {"methods": ["SNN", "MSRAinit"]}, "stats": {"reference": "RF"}}))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(config)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "stats.reference must be best or one of train.methods (SNN, MSRAinit)" in result.stdout + result.stderr
+
+
 def test_a_crashed_job_is_recorded_as_failed(tmp_path):
     log = tmp_path / "job.log"
     log.write_text("Traceback (most recent call last):\nRuntimeError: CUDA out of memory\n")

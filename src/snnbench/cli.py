@@ -124,6 +124,16 @@ def _json_option(text: str | None, option: str) -> dict:
     return value
 
 
+STATS_HELP = ("how the statistics are computed, as a JSON object (the config's stats section: wilcoxon, alpha, "
+              "missing, reference)")
+
+
+def _stats_option(text: str | None):
+    from .settings import StatsSettings
+
+    return StatsSettings.from_dict(_json_option(text, "--stats"), setting="--stats")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .datasets.prepared import PreparedDataset, card_path, read_card
     from dataclasses import asdict
@@ -248,7 +258,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
     if args.benchmark == "htru2":
         from .htru2_tables import build_htru2_tables
 
-        result = build_htru2_tables(scores, args.out_dir, settings=settings, n_folds=args.n_folds)
+        result = build_htru2_tables(scores, args.out_dir, settings=settings, n_folds=args.n_folds,
+                                    stats=_stats_option(args.stats))
         print(f"htru2 table 3: folds {', '.join(map(str, result['folds']))} -> {args.out_dir}")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(result["table3"].to_string(index=False))
@@ -269,7 +280,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
         raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
-    result = build_uci_tables(scores, summary, out, settings=settings)
+    result = build_uci_tables(scores, summary, out, settings=settings, stats=_stats_option(args.stats))
     for warning in write_uci_figures(scores, result, out / "figures"):
         log.warning("%s", warning)
     t1 = result["table1"]
@@ -286,7 +297,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     if not args.published:
         raise SnnbenchError("only --published is implemented here; our own statistics come with `snnbench tables`")
-    tables = paper_check(args.out_dir)
+    tables = paper_check(args.out_dir, stats=_stats_option(args.stats))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name, frame in tables.items():
             print(f"== {name} (recomputed from the paper's published accuracies)")
@@ -400,11 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--settings", help="the run's training settings as JSON (listed in the captions)")
+    p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_tables)
 
     p = groups.add_parser("stats", help="--published: the rank statistics on the paper's own accuracies (paper check)")
     p.add_argument("--published", action="store_true", help="use Table A11 and Fernandez-Delgado's published accuracies")
     p.add_argument("--out-dir", default="results/paper_check")
+    p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_stats)
 
     p = groups.add_parser("report", help="results/REPORT.md linking every table and figure")

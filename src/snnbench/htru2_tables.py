@@ -10,7 +10,8 @@ import pandas as pd
 
 from .datasets.prepared import atomic_write_bytes
 from .models import METHODS as FNNS
-from .tables import deviations_text, write_table
+from .settings import StatsSettings
+from .tables import deviations_text, stats_text, write_table
 
 REFERENCE = "SNN"
 HTRU2_NOTES = ("the outer folds are our own seeded stratified split, the paper's are not published (H1)",
@@ -23,10 +24,13 @@ def fold_table(scores: pd.DataFrame) -> pd.DataFrame:
     return ours.pivot_table(index="split", columns="method", values="value", aggfunc="mean")
 
 
-def table3(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+def table3(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
+    """Our Table 3; p-values against SNN, as the paper (or ``stats.reference``), in a column
+    ``p_value_vs_<that method>``."""
     from .reference import published_htru2_table3
     from .stats import paired_wilcoxon_greater
 
+    reference = stats.against(REFERENCE)
     folds = fold_table(scores)
     published = published_htru2_table3()
     own = published[published["kind"] == "FNN"].set_index("method")
@@ -35,13 +39,13 @@ def table3(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     for method in methods:
         values = folds[method].dropna()
         p = n = None
-        if method != REFERENCE and REFERENCE in folds:
-            p, n = paired_wilcoxon_greater(folds[REFERENCE], folds[method], method="exact-if-small")
+        if method != reference and reference in folds:
+            p, n = paired_wilcoxon_greater(folds[reference], folds[method], method=stats.wilcoxon)
         pub = own.loc[method] if method in own.index else None
         rows.append({
             "method": method, "source": "ours", "n_folds": len(values), "auc_mean": values.mean(),
             "auc_std": values.std(ddof=1) if len(values) > 1 else float("nan"),
-            "p_value_vs_SNN": p, "n_pairs": n, "star": bool(p is not None and pd.notna(p) and p < alpha),
+            f"p_value_vs_{reference}": p, "n_pairs": n, "star": bool(p is not None and pd.notna(p) and p < stats.alpha),
             "published_mean": None if pub is None else pub["auc_mean"],
             "published_std": None if pub is None else pub["auc_std"],
             "published_p": None if pub is None else pub["p_value_vs_SNN"],
@@ -60,18 +64,19 @@ def table3(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, settings: dict[str, Any] | None = None,
-                       n_folds: int | None = None) -> dict[str, Any]:
+                       n_folds: int | None = None, stats: StatsSettings = StatsSettings()) -> dict[str, Any]:
     from .figures import per_fold_plot
 
     out_dir = Path(out_dir)
-    table = table3(scores)
+    table = table3(scores, stats=stats)
     folds = sorted(fold_table(scores).index, key=int)
     failed = scores[(scores["source"] == "ours") & (scores["status"] != "ok")]
     caption = (f"Table 3: HTRU2 test ROC-AUC, mean ± standard deviation (ddof 1) over {len(folds)} outer folds "
                f"(0-based: {', '.join(map(str, folds))}) of the nested cross-validation"
                + (f" of {n_folds}" if n_folds else "") + ", next to the published values (Klambauer et al. 2017); "
-               "p_value_vs_SNN: one-sided paired Wilcoxon over folds (SNN better), star at p < 0.05; RF and SVM "
-               "are our baselines; Naive Bayes, C4.5 and SVM of Lyon et al. 2016 are quoted by the paper."
+               "published_p: the paper's p-values against SNN; RF and SVM "
+               "are our baselines; Naive Bayes, C4.5 and SVM of Lyon et al. 2016 are quoted by the paper. "
+               + stats_text(stats, against="SNN (as the paper)")
                + (f" Failed jobs: {len(failed)} (see failures.csv)." if len(failed) else "")
                + " " + deviations_text(settings, notes=HTRU2_NOTES))
     write_table(table, out_dir / "table3", caption, decimals=4)

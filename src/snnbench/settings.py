@@ -14,7 +14,19 @@ OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("cross_entropy", "squared_error")
 ENGINES = ("auto", "batched", "reference")
 CUDA_GRAPHS = ("auto", "off")
+WILCOXON_METHODS = ("exact-if-small", "exact", "asymptotic", "auto")
+MISSING_RULES = ("shared", "ordered")
 TEST_CURVES = ("selectable", "every_epoch")
+
+
+def _from_dict(cls, values: dict[str, Any] | None, setting: str):
+    """``cls(**values)``, an unknown key named with its section (``setting``) and the known ones."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values or {}) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(f'{setting}.{k}' for k in unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    return cls(**(values or {}))
 
 
 @dataclass(frozen=True)
@@ -84,14 +96,44 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None, *, setting: str = "train") -> "TrainSettings":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values or {}) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting(s) {', '.join(f'{setting}.{k}' for k in unknown)}; "
-                              f"known: {', '.join(sorted(known))}")
-        return cls(**(values or {}))
+        return _from_dict(cls, values, setting)
 
     def architecture(self) -> dict[str, Any]:
         return {"conic_rounding": self.conic_rounding, "norm_position": self.norm_position,
                 "highway_width": self.highway_width, "highway_gate_bias": self.highway_gate_bias,
                 "resnet_branch_init": self.resnet_branch_init}
+
+
+@dataclass(frozen=True)
+class StatsSettings:
+    """How every table computes its rank statistics (the config's ``stats`` section; docs/protocol.md
+    S1, S2). One set for our tables and the paper check, so that the check vouches for the numbers
+    the tables print."""
+
+    wilcoxon: str = "exact-if-small"  # the null distribution of the signed-rank test (stats.paired_wilcoxon_greater)
+    alpha: float = 0.05  # the star: p < alpha
+    missing: str = "shared"  # a missing result's rank (stats.rank_table)
+    reference: str = "best"  # what each method is tested against: the paper's (best-ranked; HTRU2: SNN) or a method
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"stats.{name} {why}, however: {name}={getattr(self, name)!r}")
+
+        if self.wilcoxon not in WILCOXON_METHODS:
+            raise bad("wilcoxon", f"must be one of {', '.join(WILCOXON_METHODS)}")
+        if self.missing not in MISSING_RULES:
+            raise bad("missing", f"must be one of {', '.join(MISSING_RULES)}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
+            raise bad("alpha", "must be a number in (0, 1)")
+        if not isinstance(self.reference, str) or not self.reference:
+            raise bad("reference", "must be best or a method's name")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None, *, setting: str = "stats") -> "StatsSettings":
+        return _from_dict(cls, values, setting)
+
+    def against(self, default: str | None) -> str | None:
+        """The method every other is tested against: ``default`` (the paper's choice for the table;
+        None: the best-ranked) unless ``reference`` names one."""
+        return default if self.reference == "best" else self.reference
+

@@ -23,14 +23,14 @@ import pandas as pd
 from scipy import stats as sps
 
 from .datasets.prepared import SMALL_N
+from .settings import MISSING_RULES, WILCOXON_METHODS, StatsSettings
 
 MissingRule = Literal["shared", "ordered"]
 WilcoxonMethod = Literal["auto", "exact", "asymptotic", "exact-if-small"]
 
-MISSING_RULES = ("shared", "ordered")
-WILCOXON_METHODS = ("auto", "exact", "asymptotic", "exact-if-small")
 EXACT_MAX_N = 50  # "exact-if-small": exact null distribution up to this many pairs (scipy's cut-off)
-ALPHA = 0.05
+DEFAULTS = StatsSettings()  # the config's stats section's defaults: the functions' defaults too
+ALPHA = DEFAULTS.alpha
 
 
 # --- input checks ------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def _complete_rows(acc: pd.DataFrame) -> pd.DataFrame:
 # --- ranks -------------------------------------------------------------------------------------
 
 
-def rank_table(acc: pd.DataFrame, *, missing: MissingRule = "shared") -> pd.DataFrame:
+def rank_table(acc: pd.DataFrame, *, missing: MissingRule = DEFAULTS.missing) -> pd.DataFrame:
     """Per-dataset ranks of the methods: 1 = best (highest accuracy), ties get their average rank.
 
     A missing result gets the worst rank. With k methods and m of them missing on a dataset, the
@@ -105,7 +105,7 @@ def rank_table(acc: pd.DataFrame, *, missing: MissingRule = "shared") -> pd.Data
     return out.astype(float)
 
 
-def average_ranks(acc: pd.DataFrame, *, missing: MissingRule = "shared") -> pd.Series:
+def average_ranks(acc: pd.DataFrame, *, missing: MissingRule = DEFAULTS.missing) -> pd.Series:
     """Average rank of each method over the datasets (see :func:`rank_table`), best first.
 
     Equal averages keep the column order.
@@ -141,7 +141,8 @@ def holm(p_values: pd.Series) -> pd.Series:
     return adjusted
 
 
-def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMethod = "auto") -> tuple[float, int]:
+def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMethod = DEFAULTS.wilcoxon
+                            ) -> tuple[float, int]:
     """One-sided paired Wilcoxon signed-rank test of "x is greater than y".
 
     Pairs with a missing value are dropped; zero differences are dropped (``zero_method="wilcox"``).
@@ -168,9 +169,10 @@ def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMetho
 def wilcoxon_vs_best(
     acc: pd.DataFrame,
     *,
-    missing: MissingRule = "shared",
-    method: WilcoxonMethod = "auto",
+    missing: MissingRule = DEFAULTS.missing,
+    method: WilcoxonMethod = DEFAULTS.wilcoxon,
     alpha: float = ALPHA,
+    reference: str | None = None,
 ) -> pd.DataFrame:
     """The paper's comparison: average ranks, and the best-ranked method against each other one.
 
@@ -180,13 +182,16 @@ def wilcoxon_vs_best(
     best is greater; see :func:`paired_wilcoxon_greater`; NaN for the best itself), ``n_datasets``
     (pairs used, after dropping datasets where either is missing; for the best: its own results),
     ``p_holm`` (Holm-adjusted over the k-1 comparisons, beyond the paper), ``star``
-    (``p_value < alpha``, unadjusted, as in the paper).
+    (``p_value < alpha``, unadjusted, as in the paper), ``vs`` (the method tested against).
+    ``reference`` names the method every other is tested against instead of the best-ranked.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), however: {alpha=}")
     values = _check_acc(acc)
     ranks = average_ranks(values, missing=missing)
-    best = ranks.index[0]
+    if reference is not None and reference not in values.columns:
+        raise ValueError(f"the reference method {reference!r} has no column here: {', '.join(values.columns)}")
+    best = ranks.index[0] if reference is None else reference
     rows = []
     for name, avg in ranks.items():
         if name == best:
@@ -198,6 +203,7 @@ def wilcoxon_vs_best(
     table.insert(2, "avg_rank_minus_expected", table["avg_rank"] - expected_rank(values.shape[1]))
     table["p_holm"] = holm(table["p_value"]).to_numpy()
     table["star"] = (table["p_value"] < alpha).to_numpy()
+    table["vs"] = best
     return table
 
 
@@ -283,7 +289,7 @@ def _compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, tabl
     out = pd.DataFrame({"table": table, "subset": pub["subset"].iloc[0]}, index=ours.index)
     out["method"] = ours["method"]
     out["method_group"] = [pub["method_group"].get(m, groups.get(m, m)) for m in ours["method"]]
-    out["vs"] = ours["method"].iloc[0]
+    out["vs"] = ours["vs"]
     for column in ("n_datasets", "avg_rank", "avg_rank_minus_expected", "p_value", "p_holm", "star"):
         out[column] = ours[column]
     out["published_statistic"] = statistic
@@ -310,12 +316,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         raise
 
 
-def paper_check(
-    out_dir: str | Path,
-    *,
-    missing: MissingRule = "shared",
-    wilcoxon_method: WilcoxonMethod = "exact-if-small",
-) -> dict[str, pd.DataFrame]:
+def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict[str, pd.DataFrame]:
     """Run these statistics on the paper's own numbers and set them next to the published ones.
 
     Inputs: Table A11 (7 FNNs, 121 datasets) and Fernandez-Delgado's accuracies of the 17
@@ -329,9 +330,11 @@ def paper_check(
       large ones (avg rank).
 
     One row per method and table, best first; ``vs`` = our best, which every p-value compares
-    against; ``rank_diff`` = ours minus published in the published statistic; ``p_rel_diff`` =
-    ours / published - 1. ``wilcoxon_method="exact-if-small"`` reproduces Table A13's p-values
-    far better than scipy's ``auto``: Table A11/FD rounding creates ties and zero differences, on
+    against (always the best-ranked, as the paper: ``stats.reference`` is not applied here);
+    ``rank_diff`` = ours minus published in the published statistic; ``p_rel_diff`` = ours /
+    published - 1. ``stats`` (the config's section) gives the null distribution, the missing-result
+    rule and alpha, the same as our own tables use. Its default ``wilcoxon: exact-if-small``
+    reproduces Table A13's p-values far better than scipy's ``auto``: Table A11/FD rounding creates ties and zero differences, on
     which ``auto`` switches to the normal approximation, while the paper's tiny p-values (down to
     2.8e-14 for 46 datasets) are exact ones. Returns the three tables keyed by file stem.
     """
@@ -345,7 +348,7 @@ def paper_check(
     families = dict(reference.FD_REPRESENTATIVES)
 
     def compare(acc: pd.DataFrame, table: str) -> pd.DataFrame:
-        ours = wilcoxon_vs_best(acc, missing=missing, method=wilcoxon_method)
+        ours = wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha)
         return _compare_with_published(ours, published, table=table, groups=families)
 
     table1 = pd.concat(

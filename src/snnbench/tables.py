@@ -15,6 +15,7 @@ import pandas as pd
 
 from .datasets.prepared import atomic_write_bytes
 from .models import METHODS as FNNS
+from .settings import StatsSettings
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 # The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).
@@ -36,6 +37,18 @@ def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...] =
     return text + " (every entry: docs/protocol.md)."
 
 
+NULL_DISTRIBUTIONS = {"exact-if-small": "exact null distribution up to 50 non-zero differences, normal approximation above",
+                      "exact": "exact null distribution", "asymptotic": "normal approximation",
+                      "auto": "scipy's auto choice (normal approximation whenever there are ties or zeros)"}
+
+
+def stats_text(stats: StatsSettings, *, against: str = "the best-ranked method") -> str:
+    """The caption's sentence on how the statistics were computed (the config's stats section)."""
+    return (f"Statistics: one-sided paired Wilcoxon signed-rank tests against "
+            f"{against if stats.reference == 'best' else stats.reference} ({NULL_DISTRIBUTIONS[stats.wilcoxon]}), "
+            f"star at p < {stats.alpha:g}, missing results ranked last ({stats.missing}); docs/protocol.md S1, S2.")
+
+
 def accuracy_table(scores: pd.DataFrame, *, methods: list[str], source: str = "ours",
                    split: Any | None = None) -> pd.DataFrame:
     """Wide table dataset x method of accuracies; several splits are averaged unless ``split`` picks one."""
@@ -55,14 +68,17 @@ def _published(table: str) -> pd.DataFrame:
                                "starred_in_paper": "published_star"})
 
 
-def rank_comparison(acc: pd.DataFrame, *, published_table: str | None, statistic: str) -> pd.DataFrame:
-    """Average ranks and one-sided Wilcoxon p-values of ours, with the published table joined on method."""
+def rank_comparison(acc: pd.DataFrame, *, published_table: str | None, statistic: str,
+                    stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
+    """Average ranks and one-sided Wilcoxon p-values of ours (computed as ``stats`` says, the
+    paper check's way by default), with the published table joined on method."""
     from .stats import wilcoxon_vs_best
 
-    ours = wilcoxon_vs_best(acc)
+    ours = wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha,
+                            reference=stats.against(None))
     value = "avg_rank_minus_expected" if statistic.startswith("avg_rank_minus") else "avg_rank"
     ours = ours.rename(columns={value: statistic})
-    keep = ["method", statistic, "p_value", "p_holm", "star", "n_datasets"]
+    keep = ["method", statistic, "p_value", "p_holm", "star", "n_datasets", "vs"]
     ours = ours[keep]
     if published_table is None:
         return ours
@@ -111,7 +127,7 @@ def data_caption(summary: pd.DataFrame, used: list[str]) -> str:
 
 def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
                      *, baselines: tuple[str, ...] = ("RF", "SVM"),
-                     settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                     settings: dict[str, Any] | None = None, stats: StatsSettings = StatsSettings()) -> dict[str, Any]:
     """Write table1, tableA11, tableA12, tableA13 and table_baselines; returns the captions."""
     from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
     from .stats import size_groups
@@ -136,7 +152,8 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         per = failures.groupby(["dataset", "status"]).size()
         listed = ", ".join(f"{dataset} {n} {status}" for (dataset, status), n in per.items())
         failed_text = f" Failed or unavailable jobs (recorded in failures.csv): {len(failures)} ({listed})."
-    base = f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {deviations_text(settings)}"
+    base = (f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {stats_text(stats)} "
+            f"{deviations_text(settings)}")
     captions: dict[str, str] = {}
 
     if len(fnns) < len(FNNS):
@@ -144,9 +161,9 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
                  "over those, so the differences to the published values compare unlike sets.")
 
     # Table 1 (left): the 7 FNNs over all datasets; rank minus 4 = (7 + 1) / 2.
-    t1 = rank_comparison(acc, published_table="Table1-left", statistic="avg_rank_minus_expected")
+    t1 = rank_comparison(acc, published_table="Table1-left", statistic="avg_rank_minus_expected", stats=stats)
     captions["table1"] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
-                          f"paired Wilcoxon p-values against the best, over {acc.shape[0]} datasets, next to the "
+                          f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the "
                           f"published values (Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper). {base}")
     write_table(t1, out_dir / "table1", captions["table1"])
 
@@ -160,7 +177,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         ("tableA13", "large", "TableA13", "avg_rank"),
     ]:
         sub = acc24.loc[groups[group]]
-        frame = rank_comparison(sub, published_table=table, statistic=stat)
+        frame = rank_comparison(sub, published_table=table, statistic=stat, stats=stats)
         frame.insert(1, "source", ["published (FD 2014)" if m in FD_REPRESENTATIVES else "ours" for m in frame["method"]])
         captions[name] = (f"{table}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), {sub.shape[0]} "
                           f"datasets{label}labelled 'published'); {stat}. {base}")
@@ -190,7 +207,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         sub = acc_b.loc[groups[group]]
         if sub.dropna(how="all").empty:
             continue
-        frame = rank_comparison(sub, published_table=None, statistic="avg_rank")
+        frame = rank_comparison(sub, published_table=None, statistic="avg_rank", stats=stats)
         frame.insert(0, "group", group)
         parts.append(frame)
     baseline_table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -203,7 +220,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         parts = []
         for split in splits:
             per = accuracy_table(scores, methods=fnns, split=split).reindex(used).dropna(how="all")
-            frame = rank_comparison(per, published_table=None, statistic="avg_rank_minus_expected")
+            frame = rank_comparison(per, published_table=None, statistic="avg_rank_minus_expected", stats=stats)
             frame.insert(0, "split", split)
             parts.append(frame)
         captions["table1_per_split"] = f"Table 1 (left) statistics per data_py split column (beyond the paper). {base}"

@@ -97,7 +97,7 @@ import json
 
 from snnbench.devices import gpu_resource_problem
 from snnbench.errors import ConfigError
-from snnbench.settings import TrainSettings
+from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.grids import get_grid, load_grids, narrow
 from snnbench.grids import BASELINES as BASELINE_NAMES
 from snnbench.grids import METHODS as FNN_METHOD_NAMES
@@ -186,6 +186,24 @@ def get_train_summaries():
         for m in methods_for(b)
         for s in get_train_splits(b, m)
     ]
+
+
+def _stats_settings():
+    """The stats section, checked now: a bad value or an unknown reference method stops the run
+    before any job starts."""
+    stats = StatsSettings.from_dict(config.get("stats"))
+    if stats.reference != "best" and stats.reference not in FNN_METHODS:
+        raise ConfigError(f"stats.reference must be best or one of train.methods ({', '.join(FNN_METHODS)}): "
+                          f"every table tests the others against it, however: reference={stats.reference!r}")
+    return stats
+
+
+STATS = _stats_settings()
+
+
+def get_stats_settings():
+    """The stats section as the JSON that `snnbench tables --stats` and `snnbench stats --stats` read."""
+    return json.dumps(STATS.__dict__, separators=(",", ":"), sort_keys=True)
 
 
 # Validate every grid and narrowing now: a typo stops the run before any job starts.

@@ -34,11 +34,12 @@ rule tables_uci:
     params:
         out_dir=lambda w, output: str(Path(output.table1).parent),
         settings=get_train_settings("uci"),
+        stats=get_stats_settings(),
     conda:
         ENV
     shell:
         "python -m snnbench tables --scores {input.scores} --data-summary {input.data_summary}"
-        " --out-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
+        " --out-dir {params.out_dir} --settings {params.settings:q} --stats {params.stats:q} > {log} 2>&1"
 
 
 rule aggregate_htru2:
@@ -68,11 +69,12 @@ rule tables_htru2:
         out_dir=lambda w, output: str(Path(output.table3).parent),
         settings=get_train_settings("htru2"),
         n_folds=config["htru2"]["n_folds"],
+        stats=get_stats_settings(),
     conda:
         ENV
     shell:
         "python -m snnbench tables --benchmark htru2 --scores {input.scores} --out-dir {params.out_dir}"
-        " --n-folds {params.n_folds} --settings {params.settings:q} > {log} 2>&1"
+        " --n-folds {params.n_folds} --settings {params.settings:q} --stats {params.stats:q} > {log} 2>&1"
 
 
 rule aggregate_tox21:
@@ -118,10 +120,11 @@ rule paper_check:
         f"{LOGS}/paper_check.log",
     params:
         out_dir=lambda w, output: str(Path(output.table1).parent),
+        stats=get_stats_settings(),
     conda:
         ENV
     shell:
-        "python -m snnbench stats --published --out-dir {params.out_dir} > {log} 2>&1"
+        "python -m snnbench stats --published --out-dir {params.out_dir} --stats {params.stats:q} > {log} 2>&1"
 
 
 rule write_report:
