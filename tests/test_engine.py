@@ -340,6 +340,20 @@ def test_train_cli_writes_rows_curves_and_summary(tmp_path):
     summary = json.loads((tmp_path / "out" / "mb.json").read_text())
     assert summary["status"] == "unavailable" and "not in the mirror" in summary["reason"]
 
+    assert "dataset unavailable: not in the mirror" in unavailable.stdout
+
+    # the same job as a function (what the CLI calls): it returns the summary it writes
+    from snnbench.job import run_training_job
+
+    grid = {"n_layers": [2], "lr": [0.1], "dropout": [0.0], "n_hidden": [32], "layer_form": ["rectangular"]}
+    job = run_training_job(benchmark="uci", dataset="iris", method="MSRAinit", split=0, grid=grid,
+                           settings=TrainSettings(epochs=3), prepared_dir=tmp_path, out=tmp_path / "fn" / "j.csv",
+                           threads=1, progress=False)
+    written = json.loads((tmp_path / "fn" / "j.json").read_text())
+    assert job["selected"] == written["selected"] and job["counts"] == written["counts"] == {"ok": 1, "diverged": 0,
+                                                                                             "failed": 0}
+    assert job["n_configs"] == 1 and job["selected"]["best_epoch"] == 3 and job["metric"] == "accuracy"
+
     bad = snnbench("train", "--benchmark", "uci", "--dataset", "iris", "--method", "SELU", "--prepared-dir", str(tmp_path))
     assert bad.returncode == 2 and "unknown method 'SELU' in --method" in bad.stderr
     bad = snnbench("train", "--benchmark", "uci", "--dataset", "iris", "--method", "SNN", "--prepared-dir",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
@@ -135,15 +134,10 @@ def _stats_option(text: str | None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .datasets.prepared import PreparedDataset, card_path, read_card
-    from dataclasses import asdict
-
-    from .grid import run_grid, summarize
+    from .grids import check_method, get_grid, load_grids, narrow
+    from .job import run_training_job
+    from .results import output_paths
     from .settings import TrainSettings
-    from .grids import BASELINES, check_method, expand, get_grid, grid_size, load_grids, narrow
-    from .reference import published_uci_accuracy
-    from .results import output_paths, write_outputs
-    from .tasks import make_task
 
     check_method(args.method, setting="--method")
     values = _json_option(args.settings, "--settings")
@@ -152,67 +146,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         values["device"] = args.device
     settings = TrainSettings.from_dict(values, setting="train")
     grid = _json_option(args.grid, "--grid") or get_grid(load_grids(args.grids), args.benchmark, args.method)
-    subset: dict = {}
-    for text in args.narrow or []:
-        key, value = _parse_assignment(text, "--narrow")
-        subset[key] = value
-    grid = narrow(grid, subset, setting="--narrow")
-    configs = expand(grid)
+    grid = narrow(grid, dict(_parse_assignment(t, "--narrow") for t in args.narrow or []), setting="--narrow")
     out = args.out or f"results/train/{args.benchmark}/{args.dataset}/{args.method}/split{args.split}.csv"
-    output_paths(out)  # checks the name before any work
-    extra = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "split": args.split,
-             "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
-    if args.benchmark == "uci":
-        extra["published_test_metric"] = published_uci_accuracy(args.dataset, args.method)
-        extra["published_source"] = "Table A11"
-    card = card_path(args.prepared_dir, args.benchmark, args.dataset)
-    meta = read_card(card)
-    if meta["status"] != "ok":
-        import pandas as pd
-
-        summary = {**extra, "status": meta["status"], "reason": f"dataset {meta['status']}: {meta['reason']}",
-                   "n_configs": 0, "selected": None}
-        write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
-        print(f"{args.benchmark}/{args.dataset}/{args.method}: dataset {meta['status']} ({meta['reason']}) -> {out}")
+    paths = output_paths(out)
+    summary = run_training_job(benchmark=args.benchmark, dataset=args.dataset, method=args.method, split=args.split,
+                               grid=grid, settings=settings, prepared_dir=args.prepared_dir, out=out,
+                               threads=args.threads, progress=not args.quiet, gpus=args.gpus,
+                               jobs_per_gpu=args.jobs_per_gpu, gpu_lock_dir=args.gpu_lock_dir)
+    name = f"{args.benchmark}/{args.dataset}/{args.method}"
+    if "counts" not in summary:  # the dataset is unavailable: nothing was trained
+        print(f"{name}: {summary['reason']} -> {out}")
         return 0 if args.keep_going else 1
-    data = PreparedDataset.load(card)
-    task = make_task(args.benchmark, data, args.split, htru2_output=settings.htru2_output,
-                     max_train_rows=settings.max_train_rows, subsample_seed=settings.seed)
-    extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
-    log.info("%s/%s/%s split %d: %d configurations, %s %s", args.benchmark, args.dataset, args.method, args.split,
-             len(configs), task.metric, task.sizes())
-    if args.method in BASELINES:
-        from .baselines import run_baseline_grid
-
-        frame, curves = run_baseline_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
-                                          split=args.split, configs=configs, seed=settings.seed,
-                                          threads=args.threads, progress=not args.quiet)
-    else:
-        from .devices import claim_gpu
-
-        # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process and
-        # holds its GPU job slot's lock until the process ends
-        claim = claim_gpu(wanted=args.gpus, slots=args.jobs_per_gpu, lock_dir=args.gpu_lock_dir)
-        extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
-        frame, curves = run_grid(task, benchmark=args.benchmark, dataset=args.dataset, method=args.method,
-                                 split=args.split, configs=configs, settings=settings, threads=args.threads,
-                                 progress=not args.quiet)
-        extra["gpu_claim"]["to"] = time.time()
-    summary = summarize(frame, hp_names=list(grid), extra=extra)
-    paths = write_outputs(out, frame, curves, summary)
     counts = summary["counts"]
     if summary["selected"]:
         sel = summary["selected"]
-        published = extra.get("published_test_metric")
-        print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: {len(configs)} configs "
+        published = summary.get("published_test_metric")
+        print(f"{name} split {args.split}: {summary['n_configs']} configs "
               f"({counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed) in "
               f"{summary['total_seconds']:.1f}s; selected {sel['hyperparameters']}"
               + ("" if sel["best_epoch"] is None else f" epoch {sel['best_epoch']}") + ": "
-              f"val {sel['val_metric']:.4f}, test {task.metric} {sel['test_metric']:.4f}"
+              f"val {sel['val_metric']:.4f}, test {summary['metric']} {sel['test_metric']:.4f}"
               + (f" (published {published:.4f})" if published is not None else ""))
     else:
-        print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: no configuration finished "
-              f"({counts}); see {paths['table']}")
+        print(f"{name} split {args.split}: no configuration finished ({counts}); see {paths['table']}")
     print(f"-> {paths['table']}, {paths['summary']}, {paths['curves']}")
     return 0 if summary["selected"] or args.keep_going else 1
 

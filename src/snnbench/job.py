@@ -1,0 +1,74 @@
+"""One training job as a function: a method's grid on one dataset and split, selected on
+validation, written as the job's results (``snnbench train`` parses its arguments and calls this)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .datasets.prepared import PreparedDataset, card_path, read_card
+from .grids import BASELINES, check_method, expand, grid_size
+from .results import output_paths, write_outputs
+from .settings import TrainSettings
+
+log = logging.getLogger("snnbench")
+
+
+def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, grid: dict[str, list],
+                     settings: TrainSettings, prepared_dir: str | Path, out: str | Path, threads: int | None = None,
+                     progress: bool = True, gpus: int = 0, jobs_per_gpu: int = 1,
+                     gpu_lock_dir: str | None = None) -> dict[str, Any]:
+    """Train every configuration of ``grid`` (``method``: an FNN family or a baseline) on the
+    prepared ``dataset``'s ``split``, select on validation, and write the rows, curves and summary
+    under ``out`` (``results.output_paths``). Returns the summary; its ``selected`` is None when
+    the dataset is unavailable (``status`` says why) or no configuration finished. A failing
+    configuration is a row of the results, never an exception."""
+    from .reference import published_uci_accuracy
+    from .tasks import make_task
+
+    check_method(method, setting="method")
+    configs = expand(grid)
+    output_paths(out)  # checks the name before any work
+    extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "split": split,
+                             "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
+    if benchmark == "uci":
+        extra["published_test_metric"] = published_uci_accuracy(dataset, method)
+        extra["published_source"] = "Table A11"
+    card = card_path(prepared_dir, benchmark, dataset)
+    meta = read_card(card)
+    if meta["status"] != "ok":
+        summary = {**extra, "status": meta["status"], "reason": f"dataset {meta['status']}: {meta['reason']}",
+                   "n_configs": 0, "selected": None}
+        write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
+        return summary
+    task = make_task(benchmark, PreparedDataset.load(card), split, htru2_output=settings.htru2_output,
+                     max_train_rows=settings.max_train_rows, subsample_seed=settings.seed)
+    extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
+    log.info("%s/%s/%s split %d: %d configurations, %s %s", benchmark, dataset, method, split, len(configs),
+             task.metric, task.sizes())
+    if method in BASELINES:
+        from .baselines import run_baseline_grid
+
+        frame, curves = run_baseline_grid(task, benchmark=benchmark, dataset=dataset, method=method, split=split,
+                                          configs=configs, seed=settings.seed, threads=threads, progress=progress)
+    else:
+        from .devices import claim_gpu
+        from .grid import run_grid
+
+        # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process and
+        # holds its GPU job slot's lock until the process ends
+        claim = claim_gpu(wanted=gpus, slots=jobs_per_gpu, lock_dir=gpu_lock_dir)
+        extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
+        frame, curves = run_grid(task, benchmark=benchmark, dataset=dataset, method=method, split=split,
+                                 configs=configs, settings=settings, threads=threads, progress=progress)
+        extra["gpu_claim"]["to"] = time.time()
+    from .grid import summarize
+
+    summary = summarize(frame, hp_names=list(grid), extra=extra)
+    write_outputs(out, frame, curves, summary)
+    return summary
