@@ -47,3 +47,12 @@ def test_schema_settings_config_and_readme_agree(section, cls):
     for name, default in CONFIG[section].items():
         if name in declared:
             assert default == declared[name], f"config/config.yaml's {section}.{name} is not the default"
+
+
+def test_one_list_of_benchmarks():
+    from snnbench.datasets import BENCHMARKS
+    from snnbench.sources import BENCHMARK_SOURCES
+
+    schema = SCHEMA["properties"]["benchmarks"]
+    assert schema["items"]["enum"] == list(BENCHMARKS) == schema["default"] == CONFIG["benchmarks"]
+    assert set(BENCHMARK_SOURCES) == set(BENCHMARKS)

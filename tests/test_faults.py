@@ -100,7 +100,7 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
                            "--configfile", str(config), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
-    failures = list(csv.DictReader(open(results / "failures.csv")))
+    failures = list(csv.DictReader(open(results / "uci" / "failures.csv")))
     wine = [f for f in failures if f["dataset"] == "wine"]
     assert {f["method"] for f in wine} == {"SNN", "MSRAinit", "LayerNorm", "RF"}, failures
     assert {f["status"] for f in wine} == {"failed"} and all("wine.npz" in f["reason"] for f in wine), wine

@@ -69,12 +69,12 @@ def test_aggregate_tables_figures_and_report(tmp_path):
     datasets = list(table_a11().index[:40])
     summaries = fake_run(tmp_path, datasets)
     scores = aggregate(summaries, benchmark="uci", scores_out=tmp_path / "uci" / "scores.csv",
-                       failures_out=tmp_path / "failures.csv")
+                       failures_out=tmp_path / "uci" / "failures.csv")
     ours = scores[scores["source"] == "ours"]
     assert len(ours) == 40 * 9 and (ours["status"] == "ok").sum() == 40 * 9 - 1
     published = scores[scores["source"] == "published"]
     assert len(published) == 40 * 24 and set(published["origin"]) == {"Table A11", "Fernandez-Delgado et al. 2014"}
-    failures = pd.read_csv(tmp_path / "failures.csv")
+    failures = pd.read_csv(tmp_path / "uci" / "failures.csv")
     assert len(failures) == 41  # 40 SNN jobs with a diverged configuration + the crashed ResNet job
     assert "exit 137" in failures.loc[failures["status"] == "failed", "reason"].iloc[0]
 

@@ -104,7 +104,7 @@ def test_quick_pipeline_from_the_mirror(quick_local_run):
     assert len(list(csv.DictReader(open(uci / "tableA11.csv")))) == 5
     assert {"cd_all.png", "cd_small.png", "snn_vs_methods.svg", "selected_depth.png"} <= {
         p.name for p in (uci / "figures").iterdir()}
-    failures = list(csv.DictReader(open(tmp_path / "results" / "failures.csv")))
+    failures = list(csv.DictReader(open(tmp_path / "results" / "uci" / "failures.csv")))
     assert {r["dataset"] for r in failures if r["status"] == "unavailable"} == {"miniboone"}
     check = list(csv.DictReader(open(tmp_path / "results" / "paper_check" / "table1.csv")))
     assert check[0]["method"] == "SNN"

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .datasets import BENCHMARKS
 from .errors import SnnbenchError
 
 log = logging.getLogger("snnbench")
@@ -77,7 +78,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .datasets import BENCHMARKS, dataset_names
+    from .datasets import dataset_names
 
     for benchmark in [args.benchmark] if args.benchmark else BENCHMARKS:
         for name in dataset_names(benchmark):
@@ -284,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_download)
 
     p = data.add_parser("prepare", help="verified originals -> one prepared dataset (card .json + arrays .npz)")
-    p.add_argument("benchmark", choices=("uci", "tox21", "htru2"))
+    p.add_argument("benchmark", choices=BENCHMARKS)
     p.add_argument("--dataset", action="append", help="UCI dataset name (repeatable); default: all 121")
     p.add_argument("--all", action="store_true", help="every UCI dataset")
     p.add_argument("--raw-dir", default="data/raw")
@@ -307,11 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_summary)
 
     p = data.add_parser("list", help="dataset names of a benchmark")
-    p.add_argument("benchmark", nargs="?", choices=("uci", "tox21", "htru2"))
+    p.add_argument("benchmark", nargs="?", choices=BENCHMARKS)
     p.set_defaults(func=cmd_list)
 
     p = groups.add_parser("train", help="train a method's whole grid on one dataset and split; select on validation")
-    p.add_argument("--benchmark", required=True, choices=("uci", "tox21", "htru2"))
+    p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     p.add_argument("--dataset", required=True, help="dataset name (tox21 and htru2: the benchmark's name)")
     p.add_argument("--method", required=True,
                    help="SNN, MSRAinit, BatchNorm, WeightNorm, LayerNorm, Highway, ResNet, or the baselines RF, SVM")
@@ -353,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = groups.add_parser("aggregate", help="training summaries -> scores.csv (ours + published rows) and failures.csv")
     p.add_argument("summaries", nargs="*", help="summary .json files (default: all under --train-dir for the benchmark)")
-    p.add_argument("--benchmark", required=True, choices=("uci", "tox21", "htru2"))
+    p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     p.add_argument("--train-dir", default="results/train")
     p.add_argument("--out", required=True, help="scores table (.csv)")
     p.add_argument("--failures", help="failures table (.csv)")
@@ -361,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13; Tox21: Table 2; HTRU2: Table 3 "
                                          "(ours beside the published), figures")
-    p.add_argument("--benchmark", default="uci", choices=("uci", "tox21", "htru2"))
+    p.add_argument("--benchmark", default="uci", choices=BENCHMARKS)
     p.add_argument("--scores", required=True, help="scores.csv from `snnbench aggregate`")
     p.add_argument("--data-summary", help="results/data/summary.csv (uci)")
     p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from .datasets import BENCHMARKS
 from .errors import ConfigError
 
-BENCHMARK_NAMES = ("uci", "tox21", "htru2")
 METHODS = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")  # the FNN families (models.py)
 BASELINES = ("RF", "SVM")  # scikit-learn baselines (baselines.py)
 ALL_METHODS = (*METHODS, *BASELINES)
@@ -69,8 +69,8 @@ def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
         raise ConfigError(f"{where}: expected a mapping benchmark -> method -> grid")
     grids: dict[str, dict[str, Grid]] = {}
     for benchmark, methods in raw.items():
-        if benchmark not in BENCHMARK_NAMES:
-            raise ConfigError(f"{where}: unknown benchmark {benchmark!r}; expected one of {', '.join(BENCHMARK_NAMES)}")
+        if benchmark not in BENCHMARKS:
+            raise ConfigError(f"{where}: unknown benchmark {benchmark!r}; expected one of {', '.join(BENCHMARKS)}")
         grids[benchmark] = {}
         for method, grid in methods.items():
             if method == "selection":  # the paper's wording of the protocol, kept as a comment

@@ -40,7 +40,7 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         lines += ["## HTRU2", "", (htru2 / "table3.md").read_text().strip(), ""]
         lines += [f"- {_link(p, out.parent)}" for p in sorted((htru2 / "figures").glob("*.png"))]
         lines += [f"- Scores of every job: {_link(htru2 / 'scores.csv', out.parent)}", ""]
-    failure_files = [(name, path) for name, path in (("UCI", results / "failures.csv"),
+    failure_files = [(name, path) for name, path in (("UCI", results / "uci" / "failures.csv"),
                                                      ("Tox21", tox21 / "failures.csv"),
                                                      ("HTRU2", htru2 / "failures.csv")) if path.is_file()]
     if failure_files:

@@ -8,7 +8,7 @@ rule aggregate_uci:
         get_uci_summaries,
     output:
         scores=report(f"{RESULTS}/uci/scores.csv", category="UCI", caption="../report/scores.rst"),
-        failures=f"{RESULTS}/failures.csv",
+        failures=f"{RESULTS}/uci/failures.csv",
     log:
         f"{LOGS}/aggregate/uci.log",
     conda:

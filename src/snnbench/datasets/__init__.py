@@ -17,7 +17,7 @@ from .prepared import card_path, write_prepared, write_status
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS = ("uci", "tox21", "htru2")
+BENCHMARKS = ("uci", "tox21", "htru2")  # the one list of benchmark names
 
 
 def dataset_names(benchmark: str) -> tuple[str, ...]:
