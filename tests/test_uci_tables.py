@@ -140,19 +140,40 @@ def test_uci_tables_on_the_published_accuracies_give_the_paper_checks_p_values(t
     assert "exact null distribution up to 50 non-zero differences" in caption
 
 
-def test_stats_reference_is_applied_and_checked_before_any_job(tmp_path):
-    from snnbench.settings import StatsSettings
+def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_job(tmp_path):
+    """snnbench stats writes every statistic once (stats.csv, with how it was computed); snnbench
+    tables only formats it: the same tables as computing them in place."""
+    from snnbench.cli import main
+    from snnbench.uci_stats import read_statistics, uci_statistics
 
     datasets = list(table_a11().index[:30])
     summaries = fake_run(tmp_path, datasets)
-    scores = aggregate(summaries, benchmark="uci", scores_out=tmp_path / "scores.csv",
-                       failures_out=tmp_path / "failures.csv")
-    summary = pd.DataFrame({"benchmark": "uci", "dataset": datasets, "status": "ok"})
-    build_uci_tables(scores, summary, tmp_path / "uci", stats=StatsSettings(reference="MSRAinit", alpha=0.01))
+    aggregate(summaries, benchmark="uci", scores_out=tmp_path / "scores.csv", failures_out=tmp_path / "failures.csv")
+    pd.DataFrame({"benchmark": "uci", "dataset": datasets, "status": "ok"}).to_csv(tmp_path / "summary.csv", index=False)
+    stats_csv = tmp_path / "uci" / "stats.csv"
+    assert main(["stats", "--scores", str(tmp_path / "scores.csv"), "--out", str(stats_csv),
+                 "--stats", '{"reference": "MSRAinit", "alpha": 0.01}']) == 0
+    statistics = read_statistics(stats_csv)
+    assert set(statistics["table"]) == {"table1", "table1_right", "tableA12", "tableA13", "table_baselines", "friedman"}
+    assert (statistics[["reference", "alpha", "wilcoxon"]].drop_duplicates().values.tolist()
+            == [["MSRAinit", 0.01, "exact-if-small"]])
+    assert main(["tables", "--scores", str(tmp_path / "scores.csv"), "--data-summary", str(tmp_path / "summary.csv"),
+                 "--statistics", str(stats_csv), "--out-dir", str(tmp_path / "uci")]) == 0
     t1 = pd.read_csv(tmp_path / "uci" / "table1.csv").set_index("method")
     assert (t1["vs"] == "MSRAinit").all() and np.isnan(t1.at["MSRAinit", "p_value"])
     assert t1["star"].tolist() == (t1["p_value"] < 0.01).tolist()
     assert "tests against MSRAinit" in (tmp_path / "uci" / "table1.md").read_text()
+    # formatting the written file gives what formatting the computed rows gives
+    computed = uci_statistics(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}))
+    build_uci_tables(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}),
+                     pd.read_csv(tmp_path / "summary.csv"), tmp_path / "again", statistics=computed)
+    default_csv = tmp_path / "default.csv"
+    assert main(["stats", "--scores", str(tmp_path / "scores.csv"), "--out", str(default_csv)]) == 0
+    build_uci_tables(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}),
+                     pd.read_csv(tmp_path / "summary.csv"), tmp_path / "read", statistics=read_statistics(default_csv))
+    for stem in ("table1", "table1_right", "tableA12", "table_baselines", "friedman"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again" / f"{stem}.csv"),
+                                      pd.read_csv(tmp_path / "read" / f"{stem}.csv"))
 
     import yaml
 

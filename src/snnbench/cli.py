@@ -232,12 +232,17 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     from .figures import write_uci_figures
     from .tables import build_uci_tables
+    from .uci_stats import read_statistics, uci_statistics
 
     if not args.data_summary:
         raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
-    result = build_uci_tables(scores, summary, out, settings=settings, stats=_stats_option(args.stats))
+    if args.statistics:
+        statistics = read_statistics(args.statistics)
+    else:  # computed here, as `snnbench stats --scores` would
+        statistics = uci_statistics(scores, stats=_stats_option(args.stats))
+    result = build_uci_tables(scores, summary, out, statistics=statistics, settings=settings)
     for warning in write_uci_figures(scores, result, out / "figures"):
         log.warning("%s", warning)
     t1 = result["table1"]
@@ -252,8 +257,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     from .stats import paper_check
 
+    if args.scores:
+        from .uci_stats import uci_statistics, write_statistics
+
+        if args.benchmark != "uci":
+            raise SnnbenchError(f"snnbench stats --scores computes the UCI statistics; {args.benchmark}'s are in its "
+                                "tables (snnbench tables)")
+        frame = uci_statistics(pd.read_csv(args.scores, dtype={"split": str}), stats=_stats_option(args.stats))
+        write_statistics(frame, args.out)
+        print(f"uci statistics: {len(frame)} rows -> {args.out}")
+        return 0
     if not args.published:
-        raise SnnbenchError("only --published is implemented here; our own statistics come with `snnbench tables`")
+        raise SnnbenchError("give --scores (our statistics) or --published (the paper check)")
     tables = paper_check(args.out_dir, stats=_stats_option(args.stats))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name, frame in tables.items():
@@ -368,10 +383,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--settings", help="the run's training settings as JSON (listed in the captions)")
+    p.add_argument("--statistics", help="uci: the statistics the tables format (stats.csv from `snnbench stats "
+                                        "--scores`); without it they are computed here, with --stats")
     p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_tables)
 
-    p = groups.add_parser("stats", help="--published: the rank statistics on the paper's own accuracies (paper check)")
+    p = groups.add_parser("stats", help="--scores: the UCI tables' rank statistics -> stats.csv; --published: "
+                                        "the same statistics on the paper's own accuracies (paper check)")
+    p.add_argument("--scores", help="scores.csv from `snnbench aggregate` (our statistics)")
+    p.add_argument("--benchmark", default="uci", choices=BENCHMARKS)
+    p.add_argument("--out", default="results/uci/stats.csv", help="with --scores: the statistics file")
     p.add_argument("--published", action="store_true", help="use Table A11 and Fernandez-Delgado's published accuracies")
     p.add_argument("--out-dir", default="results/paper_check")
     p.add_argument("--stats", help=STATS_HELP)

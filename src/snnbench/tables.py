@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .datasets.prepared import atomic_write_bytes
-from .models import METHODS as FNNS
+from .grids import METHODS as FNNS
 from .settings import StatsSettings
+from .uci_stats import FD_SOURCE, RANK_TABLES, accuracy_table, settings_of, uci_data, uci_statistics
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 # The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).
@@ -49,16 +49,6 @@ def stats_text(stats: StatsSettings, *, against: str = "the best-ranked method")
             f"star at p < {stats.alpha:g}, missing results ranked last ({stats.missing}); docs/protocol.md S1, S2.")
 
 
-def accuracy_table(scores: pd.DataFrame, *, methods: list[str], source: str = "ours",
-                   split: Any | None = None) -> pd.DataFrame:
-    """Wide table dataset x method of accuracies; several splits are averaged unless ``split`` picks one."""
-    rows = scores[(scores["source"] == source) & (scores["status"] == "ok") & scores["method"].isin(methods)]
-    if split is not None:
-        rows = rows[rows["split"].astype(str) == str(split)]
-    wide = rows.pivot_table(index="dataset", columns="method", values="value", aggfunc="mean")
-    return wide.reindex(columns=methods)
-
-
 def _published(table: str) -> pd.DataFrame:
     from .reference import published_ranks
 
@@ -68,18 +58,14 @@ def _published(table: str) -> pd.DataFrame:
                                "starred_in_paper": "published_star"})
 
 
-def rank_comparison(acc: pd.DataFrame, *, published_table: str | None, statistic: str,
-                    stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
-    """Average ranks and one-sided Wilcoxon p-values of ours (computed as ``stats`` says, the
-    paper check's way by default), with the published table joined on method."""
-    from .stats import wilcoxon_vs_best
-
-    ours = wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha,
-                            reference=stats.against(None))
+def rank_comparison(rows: pd.DataFrame, *, published_table: str | None, statistic: str) -> pd.DataFrame:
+    """One rank comparison's rows of the statistics (``uci_stats.uci_statistics``), with the
+    published table joined on method."""
     value = "avg_rank_minus_expected" if statistic.startswith("avg_rank_minus") else "avg_rank"
-    ours = ours.rename(columns={value: statistic})
     keep = ["method", statistic, "p_value", "p_holm", "star", "n_datasets", "vs"]
-    ours = ours[keep]
+    ours = rows.rename(columns={value: statistic})[keep].reset_index(drop=True)
+    ours["star"] = ours["star"].astype(bool)
+    ours["n_datasets"] = ours["n_datasets"].astype(int)
     if published_table is None:
         return ours
     table = ours.merge(_published(published_table), on="method", how="left")
@@ -126,25 +112,19 @@ def data_caption(summary: pd.DataFrame, used: list[str]) -> str:
 
 
 def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
-                     *, baselines: tuple[str, ...] = ("RF", "SVM"),
-                     settings: dict[str, Any] | None = None, stats: StatsSettings = StatsSettings()) -> dict[str, Any]:
-    """Write table1, tableA11, tableA12, tableA13 and table_baselines; returns the captions."""
-    from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
-    from .stats import size_groups
+                     *, statistics: pd.DataFrame | None = None, baselines: tuple[str, ...] = ("RF", "SVM"),
+                     settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write table1, table1_right, tableA11, tableA12, tableA13, table_baselines, friedman (and
+    table1_per_split) from ``statistics`` (``uci_stats.uci_statistics``' rows, ``stats.csv``;
+    computed with the default settings when not given); returns the captions and the data."""
+    from .reference import table_a11
 
     out_dir = Path(out_dir)
+    data = uci_data(scores, baselines=baselines)
+    statistics = uci_statistics(scores, baselines=baselines) if statistics is None else statistics
+    stats = settings_of(statistics)
     ours = scores[scores["source"] == "ours"]
-    splits = sorted(ours["split"].astype(str).unique())
-    fnns = [m for m in FNNS if m in set(ours["method"])]
-    if not fnns:
-        from .errors import DataError
-
-        raise DataError("the scores hold no FNN result; the UCI tables compare the FNNs (train.methods)")
-    acc = accuracy_table(scores, methods=fnns)
-    used = sorted(acc.dropna(how="all").index)
-    acc = acc.loc[used]
-    sizes = table_a11()["N"].reindex(used)
-    groups = size_groups(sizes)
+    fnns, acc, splits, used = data.fnns, data.acc, data.splits, list(data.acc.index)
     protocol = PAPER_SPLIT_NOTE if splits == ["0"] else f"mean over data_py split columns {', '.join(splits)}"
     failures = ours[ours["status"] != "ok"]
     failed_text = ""
@@ -160,34 +140,39 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         base += (f" Only {len(fnns)} of the 7 FNNs were run ({', '.join(fnns)}): ranks and expected ranks are "
                  "over those, so the differences to the published values compare unlike sets.")
 
-    # Table 1 (left): the 7 FNNs over all datasets; rank minus 4 = (7 + 1) / 2.
-    t1 = rank_comparison(acc, published_table="Table1-left", statistic="avg_rank_minus_expected", stats=stats)
-    captions["table1"] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
-                          f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the "
-                          f"published values (Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper). {base}")
-    write_table(t1, out_dir / "table1", captions["table1"])
+    def rows_of(table: str, group: str | None = None, split: str | None = None) -> pd.DataFrame:
+        keep = statistics["table"] == table
+        if group is not None:
+            keep &= statistics["group"] == group
+        if split is not None:
+            keep &= statistics["split"].astype(str) == split
+        return statistics[keep]
 
-    # The 24-method comparison: our 7 FNNs + Fernandez-Delgado's 17 published representatives.
-    fd = published_24_accuracies()[list(FD_REPRESENTATIVES)].reindex(used)
-    acc24 = pd.concat([acc, fd], axis=1)
+    # Table 1 (left): the 7 FNNs over all datasets; rank minus 4 = (7 + 1) / 2. The 24-method
+    # comparison: our 7 FNNs + Fernandez-Delgado's 17 published representatives.
     label = " (24 methods: our 7 FNNs + Fernandez-Delgado et al.'s 17 published family representatives, "
-    for name, group, table, stat in [
-        ("table1_right", "large", "Table1-right", "avg_rank_minus_expected"),
-        ("tableA12", "small", "TableA12", "avg_rank"),
-        ("tableA13", "large", "TableA13", "avg_rank"),
-    ]:
-        sub = acc24.loc[groups[group]]
-        frame = rank_comparison(sub, published_table=table, statistic=stat, stats=stats)
-        frame.insert(1, "source", ["published (FD 2014)" if m in FD_REPRESENTATIVES else "ours" for m in frame["method"]])
-        captions[name] = (f"{table}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), {sub.shape[0]} "
-                          f"datasets{label}labelled 'published'); {stat}. {base}")
+    tables: dict[str, pd.DataFrame] = {}
+    for name, group, published, stat in RANK_TABLES:
+        rows = rows_of(name, group)
+        frame = rank_comparison(rows, published_table=published, statistic=stat)
+        if name == "table1":
+            captions[name] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
+                              f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the published values "
+                              f"(Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper). {base}")
+        else:
+            frame.insert(1, "source", rows["source"].to_numpy())
+            captions[name] = (f"{published}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), "
+                              f"{len(data.groups[group])} datasets{label}labelled '{FD_SOURCE.split(' (')[0]}'); "
+                              f"{stat}. {base}")
         write_table(frame, out_dir / name, captions[name])
+        tables[name] = frame
+    t1 = tables["table1"]
 
     # Table A11: per-dataset accuracies, ours next to the paper's.
     a11 = table_a11().reindex(used)
     per_split = ours[ours["status"] == "ok"].pivot_table(index="dataset", columns="method", values="value", aggfunc="std")
     rows = pd.DataFrame({"dataset": used, "N": a11["N"].to_numpy(), "M": a11["M"].to_numpy()})
-    for method in [*fnns, *[b for b in baselines if b in set(ours["method"])]]:
+    for method in data.mine:
         mine = accuracy_table(scores, methods=[method])[method].reindex(used)
         rows[method] = mine.to_numpy()
         if len(splits) > 1 and method in per_split:
@@ -200,16 +185,13 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     write_table(rows, out_dir / "tableA11", captions["tableA11"])
 
     # Our FNNs and our baselines, ranked together (beyond the paper).
-    mine = [*fnns, *[b for b in baselines if b in set(ours["method"])]]
-    acc_b = accuracy_table(scores, methods=mine).reindex(used)
     parts = []
     for group in ("all", "small", "large"):
-        sub = acc_b.loc[groups[group]]
-        if sub.dropna(how="all").empty:
-            continue
-        frame = rank_comparison(sub, published_table=None, statistic="avg_rank", stats=stats)
-        frame.insert(0, "group", group)
-        parts.append(frame)
+        frame = rows_of("table_baselines", group)
+        if len(frame):
+            frame = rank_comparison(frame, published_table=None, statistic="avg_rank")
+            frame.insert(0, "group", group)
+            parts.append(frame)
     baseline_table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     captions["table_baselines"] = (f"Our FNNs and our RF / SVM baselines (same splits, validation-selected grids), "
                                    f"average ranks and Wilcoxon p-values per size group (beyond the paper). {base}")
@@ -219,19 +201,16 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     if len(splits) > 1:
         parts = []
         for split in splits:
-            per = accuracy_table(scores, methods=fnns, split=split).reindex(used).dropna(how="all")
-            frame = rank_comparison(per, published_table=None, statistic="avg_rank_minus_expected", stats=stats)
+            frame = rank_comparison(rows_of("table1_per_split", "all", split), published_table=None,
+                                    statistic="avg_rank_minus_expected")
             frame.insert(0, "split", split)
             parts.append(frame)
         captions["table1_per_split"] = f"Table 1 (left) statistics per data_py split column (beyond the paper). {base}"
         write_table(pd.concat(parts, ignore_index=True), out_dir / "table1_per_split", captions["table1_per_split"])
 
     # Friedman test per group (beyond the paper), on the datasets where every method has a result.
-    friedman_rows = []
-    for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24.loc[groups["small"]], "24 methods"),
-                                ("large", acc24.loc[groups["large"]], "24 methods")]:
-        friedman_rows.append({"group": group, "methods": label, **_friedman(frame)})
-    friedman_table = pd.DataFrame(friedman_rows)
+    columns = ["group", "methods", "statistic", "p_value", "n_datasets", "k", "n_dropped", "error"]
+    friedman_table = rows_of("friedman").reindex(columns=columns).dropna(axis=1, how="all").reset_index(drop=True)
     counts = [c for c in ("n_datasets", "k", "n_dropped") if c in friedman_table]
     friedman_table[counts] = friedman_table[counts].astype("Int64")
     captions["friedman"] = ("Friedman test per size group on the datasets where every method has a result "
@@ -239,14 +218,5 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     write_table(friedman_table, out_dir / "friedman", captions["friedman"])
 
     atomic_write_bytes(out_dir / "captions.json", lambda f: f.write((json.dumps(captions, indent=1) + "\n").encode()))
-    return {"captions": captions, "datasets": len(used), "splits": splits, "acc": acc, "acc24": acc24, "groups": groups,
-            "table1": t1, "friedman": friedman_table}
-
-
-def _friedman(acc: pd.DataFrame) -> dict[str, Any]:
-    from .stats import friedman
-
-    try:
-        return friedman(acc)
-    except ValueError as exc:
-        return {"error": str(exc), "statistic": np.nan, "p_value": np.nan}
+    return {"captions": captions, "datasets": len(used), "splits": splits, "acc": acc, "acc24": data.acc24,
+            "groups": data.groups, "table1": t1, "friedman": friedman_table}

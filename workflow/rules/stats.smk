@@ -18,9 +18,25 @@ rule aggregate_uci:
         " > {log} 2>&1"
 
 
+rule stats_uci:
+    input:
+        scores=f"{RESULTS}/uci/scores.csv",
+    output:
+        stats=report(f"{RESULTS}/uci/stats.csv", category="UCI", caption="../report/stats.rst"),
+    log:
+        f"{LOGS}/stats/uci.log",
+    params:
+        stats=get_stats_settings(),
+    conda:
+        ENV
+    shell:
+        "python -m snnbench stats --scores {input.scores} --out {output.stats} --stats {params.stats:q} > {log} 2>&1"
+
+
 rule tables_uci:
     input:
         scores=f"{RESULTS}/uci/scores.csv",
+        stats=f"{RESULTS}/uci/stats.csv",
         data_summary=f"{RESULTS}/data/summary.csv",
     output:
         table1=report(f"{RESULTS}/uci/table1.csv", category="UCI", caption="../report/table1.rst"),
@@ -34,12 +50,11 @@ rule tables_uci:
     params:
         out_dir=lambda w, output: str(Path(output.table1).parent),
         settings=get_train_settings("uci"),
-        stats=get_stats_settings(),
     conda:
         ENV
     shell:
         "python -m snnbench tables --scores {input.scores} --data-summary {input.data_summary}"
-        " --out-dir {params.out_dir} --settings {params.settings:q} --stats {params.stats:q} > {log} 2>&1"
+        " --statistics {input.stats} --out-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
 
 
 rule aggregate_htru2:

@@ -1,0 +1,139 @@
+"""UCI: every statistic the tables print, computed once from the scores.
+
+``snnbench stats --benchmark uci`` (rule ``stats_uci``) writes them to ``results/uci/stats.csv``,
+one row per (table, group, split, method): average rank, rank minus the expected rank,
+one-sided Wilcoxon p-value against ``vs``, Holm, star, datasets used; and one row per group for
+the Friedman test (``method`` empty). Each row also carries how it was computed (the config's
+``stats`` section: ``wilcoxon``, ``alpha``, ``missing``, ``reference``). ``tables.py`` only
+formats these rows next to the published numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .grids import BASELINES
+from .grids import METHODS as FNNS
+from .settings import StatsSettings
+
+# (table, size group, published table or None, statistic) of the rank comparisons, in print order
+RANK_TABLES = [("table1", "all", "Table1-left", "avg_rank_minus_expected"),
+               ("table1_right", "large", "Table1-right", "avg_rank_minus_expected"),
+               ("tableA12", "small", "TableA12", "avg_rank"),
+               ("tableA13", "large", "TableA13", "avg_rank")]
+FD_SOURCE = "published (FD 2014)"
+
+
+def accuracy_table(scores: pd.DataFrame, *, methods: list[str], source: str = "ours",
+                   split: Any | None = None) -> pd.DataFrame:
+    """Wide table dataset x method of accuracies; several splits are averaged unless ``split`` picks one."""
+    rows = scores[(scores["source"] == source) & (scores["status"] == "ok") & scores["method"].isin(methods)]
+    if split is not None:
+        rows = rows[rows["split"].astype(str) == str(split)]
+    wide = rows.pivot_table(index="dataset", columns="method", values="value", aggfunc="mean")
+    return wide.reindex(columns=methods)
+
+
+@dataclass
+class UciData:
+    """The wide accuracy tables the statistics and figures use."""
+
+    fnns: list[str]  # our FNN families with a result
+    mine: list[str]  # those and our baselines with a result
+    acc: pd.DataFrame  # our FNNs, datasets with any FNN result (mean over splits)
+    acc24: pd.DataFrame  # our FNNs + Fernandez-Delgado et al.'s 17 published representatives
+    groups: dict[str, pd.Index]  # all / small / large (Table A11's N)
+    splits: list[str]
+
+
+def uci_data(scores: pd.DataFrame, *, baselines: tuple[str, ...] = BASELINES) -> UciData:
+    from .errors import DataError
+    from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
+    from .stats import size_groups
+
+    ours = scores[scores["source"] == "ours"]
+    fnns = [m for m in FNNS if m in set(ours["method"])]
+    if not fnns:
+        raise DataError("the scores hold no FNN result; the UCI tables compare the FNNs (train.methods)")
+    acc = accuracy_table(scores, methods=fnns)
+    used = sorted(acc.dropna(how="all").index)
+    acc = acc.loc[used]
+    fd = published_24_accuracies()[list(FD_REPRESENTATIVES)].reindex(used)
+    return UciData(fnns=fnns, mine=[*fnns, *[b for b in baselines if b in set(ours["method"])]], acc=acc,
+                   acc24=pd.concat([acc, fd], axis=1), groups=size_groups(table_a11()["N"].reindex(used)),
+                   splits=sorted(ours["split"].astype(str).unique()))
+
+
+def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings(),
+                   baselines: tuple[str, ...] = BASELINES) -> pd.DataFrame:
+    """Every rank comparison and Friedman test of the UCI tables, as rows (see the module docstring)."""
+    from .reference import FD_REPRESENTATIVES
+    from .stats import friedman, wilcoxon_vs_best
+
+    data = uci_data(scores, baselines=baselines)
+    parts = []
+
+    def compare(acc: pd.DataFrame, table: str, group: str, split: str = "") -> None:
+        frame = wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha,
+                                 reference=stats.against(None))
+        frame.insert(0, "table", table)
+        frame.insert(1, "group", group)
+        frame.insert(2, "split", split)
+        frame.insert(4, "source", [FD_SOURCE if m in FD_REPRESENTATIVES else "ours" for m in frame["method"]])
+        parts.append(frame)
+
+    for table, group, _, _ in RANK_TABLES:
+        compare((data.acc if table == "table1" else data.acc24).loc[data.groups[group]], table, group)
+    # Our FNNs and our baselines, ranked together (beyond the paper).
+    mine = accuracy_table(scores, methods=data.mine).reindex(data.acc.index)
+    for group in ("all", "small", "large"):
+        sub = mine.loc[data.groups[group]]
+        if not sub.dropna(how="all").empty:
+            compare(sub, "table_baselines", group)
+    # Stability across splits (beyond the paper): Table 1 statistics per split column.
+    if len(data.splits) > 1:
+        for split in data.splits:
+            per = accuracy_table(scores, methods=data.fnns, split=split).reindex(data.acc.index).dropna(how="all")
+            compare(per, "table1_per_split", "all", split)
+    # Friedman test per group (beyond the paper), on the datasets where every method has a result.
+    for group, acc, label in [("all", data.acc, "7 FNNs"), ("small", data.acc24.loc[data.groups["small"]], "24 methods"),
+                              ("large", data.acc24.loc[data.groups["large"]], "24 methods")]:
+        try:
+            result = friedman(acc)
+        except ValueError as exc:
+            result = {"error": str(exc)}
+        parts.append(pd.DataFrame([{"table": "friedman", "group": group, "split": "", "methods": label, **result}]))
+    frame = pd.concat(parts, ignore_index=True)
+    for key, value in asdict(stats).items():
+        frame[key] = value
+    return frame
+
+
+def settings_of(statistics: pd.DataFrame) -> StatsSettings:
+    """How ``statistics`` (``uci_statistics``' rows, or ``stats.csv`` read back) were computed."""
+    keys = list(asdict(StatsSettings()))
+    values = statistics[keys].drop_duplicates()
+    if len(values) != 1:
+        raise ValueError(f"the statistics were computed with more than one setting: {values.to_dict('records')}")
+    return StatsSettings(**{k: (v.item() if hasattr(v, "item") else v) for k, v in values.iloc[0].items()})
+
+
+def write_statistics(frame: pd.DataFrame, path: str | Path) -> Path:
+    """``frame`` as a CSV, atomically (no half-written file under the final name)."""
+    from .datasets.prepared import atomic_write_bytes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda f: f.write(frame.to_csv(index=False).encode()))
+    return path
+
+
+def read_statistics(path: str | Path) -> pd.DataFrame:
+    """``stats.csv`` back as ``uci_statistics`` gave it."""
+    frame = pd.read_csv(path, dtype={"split": str, "method": str, "vs": str, "reference": str})
+    frame["split"] = frame["split"].fillna("")
+    return frame
