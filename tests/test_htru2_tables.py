@@ -52,3 +52,24 @@ def test_table3_from_fold_results(tmp_path):
     assert "over 10 outer folds" in md and "our own seeded stratified split" in md and "Failed jobs: 1" in md
     assert (tmp_path / "htru2" / "figures" / "auc_per_fold.png").is_file()
     assert len(pd.read_csv(tmp_path / "failures.csv")) == 1
+
+    # the statistics stage, then the table formatted from its file: the same Table 3
+    from snnbench.cli import main
+
+    stats_csv = tmp_path / "htru2" / "stats.csv"
+    assert main(["stats", "--benchmark", "htru2", "--scores", str(tmp_path / "scores.csv"), "--out", str(stats_csv)]) == 0
+    statistics = pd.read_csv(stats_csv)
+    assert (statistics["vs"] == "SNN").all() and (statistics["wilcoxon"] == "exact-if-small").all()
+    assert main(["tables", "--benchmark", "htru2", "--scores", str(tmp_path / "scores.csv"), "--statistics",
+                 str(stats_csv), "--settings", '{"optimizer": "sgd"}', "--n-folds", "10",
+                 "--out-dir", str(tmp_path / "staged")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "staged" / "table3.csv"),
+                                  pd.read_csv(tmp_path / "htru2" / "table3.csv"))
+    # another reference: the column names it
+    assert main(["stats", "--benchmark", "htru2", "--scores", str(tmp_path / "scores.csv"), "--out", str(stats_csv),
+                 "--stats", '{"reference": "MSRAinit"}']) == 0
+    assert main(["tables", "--benchmark", "htru2", "--scores", str(tmp_path / "scores.csv"), "--statistics",
+                 str(stats_csv), "--out-dir", str(tmp_path / "other")]) == 0
+    other = pd.read_csv(tmp_path / "other" / "table3.csv").set_index("method")
+    assert "p_value_vs_MSRAinit" in other and np.isnan(other.at["MSRAinit", "p_value_vs_MSRAinit"])
+    assert other.at["SNN", "p_value_vs_MSRAinit"] > 0.5

@@ -144,7 +144,8 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
     """snnbench stats writes every statistic once (stats.csv, with how it was computed); snnbench
     tables only formats it: the same tables as computing them in place."""
     from snnbench.cli import main
-    from snnbench.uci_stats import read_statistics, uci_statistics
+    from snnbench.stats import read_statistics
+    from snnbench.uci_stats import uci_statistics
 
     datasets = list(table_a11().index[:30])
     summaries = fake_run(tmp_path, datasets)

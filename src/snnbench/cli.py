@@ -207,6 +207,18 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _statistics(benchmark: str, scores, *, stats: str | None, path: str | None = None):
+    """The statistics a benchmark's tables format: the file at ``path`` (``snnbench stats
+    --scores`` wrote it), else computed from ``scores`` with the ``--stats`` JSON ``stats``."""
+    from .htru2_stats import htru2_statistics
+    from .stats import read_statistics
+    from .uci_stats import uci_statistics
+
+    if path:
+        return read_statistics(path)
+    return {"uci": uci_statistics, "htru2": htru2_statistics}[benchmark](scores, stats=_stats_option(stats))
+
+
 def cmd_tables(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -215,8 +227,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
     if args.benchmark == "htru2":
         from .htru2_tables import build_htru2_tables
 
-        result = build_htru2_tables(scores, args.out_dir, settings=settings, n_folds=args.n_folds,
-                                    stats=_stats_option(args.stats))
+        result = build_htru2_tables(scores, args.out_dir, statistics=_statistics(
+            "htru2", scores, stats=args.stats, path=args.statistics), settings=settings, n_folds=args.n_folds)
         print(f"htru2 table 3: folds {', '.join(map(str, result['folds']))} -> {args.out_dir}")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(result["table3"].to_string(index=False))
@@ -232,16 +244,12 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     from .figures import write_uci_figures
     from .tables import build_uci_tables
-    from .uci_stats import read_statistics, uci_statistics
 
     if not args.data_summary:
         raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
     summary = pd.read_csv(args.data_summary)
     out = Path(args.out_dir)
-    if args.statistics:
-        statistics = read_statistics(args.statistics)
-    else:  # computed here, as `snnbench stats --scores` would
-        statistics = uci_statistics(scores, stats=_stats_option(args.stats))
+    statistics = _statistics("uci", scores, stats=args.stats, path=args.statistics)
     result = build_uci_tables(scores, summary, out, statistics=statistics, settings=settings)
     for warning in write_uci_figures(scores, result, out / "figures"):
         log.warning("%s", warning)
@@ -258,14 +266,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
     from .stats import paper_check
 
     if args.scores:
-        from .uci_stats import uci_statistics, write_statistics
+        from .stats import write_statistics
 
-        if args.benchmark != "uci":
-            raise SnnbenchError(f"snnbench stats --scores computes the UCI statistics; {args.benchmark}'s are in its "
-                                "tables (snnbench tables)")
-        frame = uci_statistics(pd.read_csv(args.scores, dtype={"split": str}), stats=_stats_option(args.stats))
-        write_statistics(frame, args.out)
-        print(f"uci statistics: {len(frame)} rows -> {args.out}")
+        if args.benchmark == "tox21":
+            raise SnnbenchError("snnbench stats --scores computes the statistics of uci and htru2; tox21's Table 2 "
+                                "has no test statistics")
+        frame = _statistics(args.benchmark, pd.read_csv(args.scores, dtype={"split": str}), stats=args.stats)
+        out = args.out or f"results/{args.benchmark}/stats.csv"
+        write_statistics(frame, out)
+        print(f"{args.benchmark} statistics: {len(frame)} rows -> {out}")
         return 0
     if not args.published:
         raise SnnbenchError("give --scores (our statistics) or --published (the paper check)")
@@ -383,16 +392,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--settings", help="the run's training settings as JSON (listed in the captions)")
-    p.add_argument("--statistics", help="uci: the statistics the tables format (stats.csv from `snnbench stats "
-                                        "--scores`); without it they are computed here, with --stats")
+    p.add_argument("--statistics", help="uci, htru2: the statistics the tables format (stats.csv from `snnbench "
+                                        "stats --scores`); without it they are computed here, with --stats")
     p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_tables)
 
-    p = groups.add_parser("stats", help="--scores: the UCI tables' rank statistics -> stats.csv; --published: "
-                                        "the same statistics on the paper's own accuracies (paper check)")
+    p = groups.add_parser("stats", help="--scores: the statistics the tables print (UCI, HTRU2) -> stats.csv; "
+                                        "--published: the UCI statistics on the paper's own accuracies (paper check)")
     p.add_argument("--scores", help="scores.csv from `snnbench aggregate` (our statistics)")
     p.add_argument("--benchmark", default="uci", choices=BENCHMARKS)
-    p.add_argument("--out", default="results/uci/stats.csv", help="with --scores: the statistics file")
+    p.add_argument("--out", help="with --scores: the statistics file (default results/<benchmark>/stats.csv)")
     p.add_argument("--published", action="store_true", help="use Table A11 and Fernandez-Delgado's published accuracies")
     p.add_argument("--out-dir", default="results/paper_check")
     p.add_argument("--stats", help=STATS_HELP)

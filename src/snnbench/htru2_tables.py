@@ -1,5 +1,5 @@
 """HTRU2: Table 3 (AUC mean ± std over the outer folds, one-sided paired Wilcoxon against SNN),
-beside the published table, and the per-fold figure."""
+formatted from its statistics (``htru2_stats.py``) beside the published table, and the per-fold figure."""
 
 from __future__ import annotations
 
@@ -9,43 +9,27 @@ from typing import Any
 import pandas as pd
 
 from .datasets.prepared import atomic_write_bytes
-from .models import METHODS as FNNS
-from .settings import StatsSettings
+from .htru2_stats import REFERENCE, fold_table, htru2_statistics
 from .tables import deviations_text, stats_text, write_table
 
-REFERENCE = "SNN"
 HTRU2_NOTES = ("the outer folds are our own seeded stratified split, the paper's are not published (H1)",
                "features z-scored on the training folds (D2)")
 
 
-def fold_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Wide table outer fold x method of our test ROC-AUCs."""
-    ours = scores[(scores["source"] == "ours") & (scores["status"] == "ok")]
-    return ours.pivot_table(index="split", columns="method", values="value", aggfunc="mean")
-
-
-def table3(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
-    """Our Table 3; p-values against SNN, as the paper (or ``stats.reference``), in a column
-    ``p_value_vs_<that method>``."""
+def table3(statistics: pd.DataFrame) -> pd.DataFrame:
+    """Our Table 3 from its statistics (``htru2_stats.htru2_statistics``), with the published
+    values beside it; the p-values in a column ``p_value_vs_<the method tested against>``."""
     from .reference import published_htru2_table3
-    from .stats import paired_wilcoxon_greater
 
-    reference = stats.against(REFERENCE)
-    folds = fold_table(scores)
     published = published_htru2_table3()
     own = published[published["kind"] == "FNN"].set_index("method")
-    methods = [m for m in FNNS if m in folds] + [m for m in folds if m not in FNNS]
+    reference = statistics["vs"].iloc[0] if len(statistics) else REFERENCE
     rows = []
-    for method in methods:
-        values = folds[method].dropna()
-        p = n = None
-        if method != reference and reference in folds:
-            p, n = paired_wilcoxon_greater(folds[reference], folds[method], method=stats.wilcoxon)
-        pub = own.loc[method] if method in own.index else None
+    for r in statistics.itertuples():
+        pub = own.loc[r.method] if r.method in own.index else None
         rows.append({
-            "method": method, "source": "ours", "n_folds": len(values), "auc_mean": values.mean(),
-            "auc_std": values.std(ddof=1) if len(values) > 1 else float("nan"),
-            f"p_value_vs_{reference}": p, "n_pairs": n, "star": bool(p is not None and pd.notna(p) and p < stats.alpha),
+            "method": r.method, "source": "ours", "n_folds": r.n_folds, "auc_mean": r.auc_mean, "auc_std": r.auc_std,
+            f"p_value_vs_{reference}": r.p_value, "n_pairs": r.n_pairs, "star": bool(r.star),
             "published_mean": None if pub is None else pub["auc_mean"],
             "published_std": None if pub is None else pub["auc_std"],
             "published_p": None if pub is None else pub["p_value_vs_SNN"],
@@ -63,12 +47,17 @@ def table3(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> p
     return table
 
 
-def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, settings: dict[str, Any] | None = None,
-                       n_folds: int | None = None, stats: StatsSettings = StatsSettings()) -> dict[str, Any]:
+def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, statistics: pd.DataFrame | None = None,
+                       settings: dict[str, Any] | None = None, n_folds: int | None = None) -> dict[str, Any]:
+    """Table 3 and the per-fold figure from ``statistics`` (``stats.csv``; computed with the
+    default settings when not given)."""
     from .figures import per_fold_plot
+    from .stats import settings_of
 
     out_dir = Path(out_dir)
-    table = table3(scores, stats=stats)
+    statistics = htru2_statistics(scores) if statistics is None else statistics
+    stats = settings_of(statistics)
+    table = table3(statistics)
     folds = sorted(fold_table(scores).index, key=int)
     failed = scores[(scores["source"] == "ours") & (scores["status"] != "ok")]
     caption = (f"Table 3: HTRU2 test ROC-AUC, mean ± standard deviation (ddof 1) over {len(folds)} outer folds "

@@ -364,3 +364,32 @@ def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict
     for stem, frame in results.items():
         _write_csv(frame, out / f"{stem}.csv")
     return results
+
+
+# --- a benchmark's statistics file (stats.csv: one row per statistic, with the settings used) ----
+
+
+def settings_of(statistics: pd.DataFrame) -> StatsSettings:
+    """How ``statistics`` (a ``stats.csv``: ``uci_stats.uci_statistics``' or
+    ``htru2_stats.htru2_statistics``' rows) were computed."""
+    from dataclasses import asdict
+
+    keys = list(asdict(StatsSettings()))
+    values = statistics[keys].drop_duplicates()
+    if len(values) != 1:
+        raise ValueError(f"the statistics were computed with more than one setting: {values.to_dict('records')}")
+    return StatsSettings(**{k: (v.item() if hasattr(v, "item") else v) for k, v in values.iloc[0].items()})
+
+
+def write_statistics(frame: pd.DataFrame, path: str | Path) -> Path:
+    """``frame`` as a CSV, atomically (no half-written file under the final name)."""
+    _write_csv(frame, Path(path))
+    return Path(path)
+
+
+def read_statistics(path: str | Path) -> pd.DataFrame:
+    """``stats.csv`` back as it was computed."""
+    frame = pd.read_csv(path, dtype={"split": str, "method": str, "vs": str, "reference": str})
+    if "split" in frame:
+        frame["split"] = frame["split"].fillna("")
+    return frame

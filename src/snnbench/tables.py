@@ -15,7 +15,8 @@ import pandas as pd
 from .datasets.prepared import atomic_write_bytes
 from .grids import METHODS as FNNS
 from .settings import StatsSettings
-from .uci_stats import FD_SOURCE, RANK_TABLES, accuracy_table, settings_of, uci_data, uci_statistics
+from .stats import settings_of
+from .uci_stats import FD_SOURCE, RANK_TABLES, accuracy_table, uci_data, uci_statistics
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 # The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).

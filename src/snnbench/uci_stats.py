@@ -11,7 +11,6 @@ formats these rows next to the published numbers.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -110,30 +109,4 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
     frame = pd.concat(parts, ignore_index=True)
     for key, value in asdict(stats).items():
         frame[key] = value
-    return frame
-
-
-def settings_of(statistics: pd.DataFrame) -> StatsSettings:
-    """How ``statistics`` (``uci_statistics``' rows, or ``stats.csv`` read back) were computed."""
-    keys = list(asdict(StatsSettings()))
-    values = statistics[keys].drop_duplicates()
-    if len(values) != 1:
-        raise ValueError(f"the statistics were computed with more than one setting: {values.to_dict('records')}")
-    return StatsSettings(**{k: (v.item() if hasattr(v, "item") else v) for k, v in values.iloc[0].items()})
-
-
-def write_statistics(frame: pd.DataFrame, path: str | Path) -> Path:
-    """``frame`` as a CSV, atomically (no half-written file under the final name)."""
-    from .datasets.prepared import atomic_write_bytes
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda f: f.write(frame.to_csv(index=False).encode()))
-    return path
-
-
-def read_statistics(path: str | Path) -> pd.DataFrame:
-    """``stats.csv`` back as ``uci_statistics`` gave it."""
-    frame = pd.read_csv(path, dtype={"split": str, "method": str, "vs": str, "reference": str})
-    frame["split"] = frame["split"].fillna("")
     return frame

@@ -18,19 +18,22 @@ rule aggregate_uci:
         " > {log} 2>&1"
 
 
-rule stats_uci:
+rule stats:
     input:
-        scores=f"{RESULTS}/uci/scores.csv",
+        scores=f"{RESULTS}/{{benchmark}}/scores.csv",
     output:
-        stats=report(f"{RESULTS}/uci/stats.csv", category="UCI", caption="../report/stats.rst"),
+        stats=report(f"{RESULTS}/{{benchmark}}/stats.csv", category="Statistics", caption="../report/stats.rst"),
     log:
-        f"{LOGS}/stats/uci.log",
+        f"{LOGS}/stats/{{benchmark}}.log",
+    wildcard_constraints:
+        benchmark="uci|htru2",  # Table 2 (Tox21) has no test statistics
     params:
         stats=get_stats_settings(),
     conda:
         ENV
     shell:
-        "python -m snnbench stats --scores {input.scores} --out {output.stats} --stats {params.stats:q} > {log} 2>&1"
+        "python -m snnbench stats --benchmark {wildcards.benchmark} --scores {input.scores} --out {output.stats}"
+        " --stats {params.stats:q} > {log} 2>&1"
 
 
 rule tables_uci:
@@ -75,6 +78,7 @@ rule aggregate_htru2:
 rule tables_htru2:
     input:
         scores=f"{RESULTS}/htru2/scores.csv",
+        stats=f"{RESULTS}/htru2/stats.csv",
     output:
         table3=report(f"{RESULTS}/htru2/table3.csv", category="HTRU2", caption="../report/table3.rst"),
         figure=report(f"{RESULTS}/htru2/figures/auc_per_fold.png", category="HTRU2", caption="../report/table3.rst"),
@@ -84,12 +88,11 @@ rule tables_htru2:
         out_dir=lambda w, output: str(Path(output.table3).parent),
         settings=get_train_settings("htru2"),
         n_folds=config["htru2"]["n_folds"],
-        stats=get_stats_settings(),
     conda:
         ENV
     shell:
-        "python -m snnbench tables --benchmark htru2 --scores {input.scores} --out-dir {params.out_dir}"
-        " --n-folds {params.n_folds} --settings {params.settings:q} --stats {params.stats:q} > {log} 2>&1"
+        "python -m snnbench tables --benchmark htru2 --scores {input.scores} --statistics {input.stats}"
+        " --out-dir {params.out_dir} --n-folds {params.n_folds} --settings {params.settings:q} > {log} 2>&1"
 
 
 rule aggregate_tox21:
