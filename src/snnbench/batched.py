@@ -4,16 +4,16 @@ stacked network.
 Members of a group (configurations that differ only in learning rate, L2 and dropout rate, and
 in their seeds) are built exactly as the reference engine builds them (``recipe.build_member``)
 and stacked into explicit stacked layers (``stacked.py``): every layer is one batched matrix
-product for the whole group. Per member, as the recipe says: its batch order (drawn epochs ahead), learning rate,
-L2 and dropout rate, its dropout masks (``stacked.Masks``, the reference's masks bit for bit),
-BatchNorm statistics, optimiser state, early-stopping epoch and divergence (a member whose
-epoch loss is not finite is recorded and removed; the others go on).
+product for the whole group. Per member, as the recipe says: its batch order (drawn epochs
+ahead), learning rate, L2 and dropout rate, its dropout masks (``stacked.Masks``, the
+reference's masks bit for bit), BatchNorm statistics, optimiser state, early-stopping epoch and
+divergence (a member whose epoch loss is not finite is recorded and removed; the others go on).
 
 A training step (``Trainer.step``) is a fixed sequence of kernels on static shapes: gather the
-batch, apply every layer's masks (drawn several steps ahead), forward, ``autograd.grad``, the optimiser update as ``_foreach``
-kernels over all stacked parameters (per-member learning rate and L2 as tensors; SGD, momentum,
-Adam with its step count a tensor), and the loss added to a device accumulator. The host
-waits for the device once per epoch: one transfer brings the epoch's losses and device-side
+batch, apply every layer's masks (drawn several steps ahead), forward, ``autograd.grad``, the
+optimiser update as ``_foreach`` kernels over all stacked parameters (per-member learning rate
+and L2 as tensors; SGD, momentum, Adam with its step count a tensor), and the loss added to a
+device accumulator. The host waits for the device once per epoch: one transfer brings the epoch's losses and device-side
 validation metrics, and the test metrics of the previous epoch's evaluation if there was one
 (``PendingTests``); the test set is evaluated only after the epochs at which some member's test
 metric can be chosen (``recipe.SelectableEpochs``), and after the last epoch (whose test metrics

@@ -3,8 +3,8 @@
 Per configuration (the rules in ``recipe.py``): ``epochs`` epochs of minibatch training with
 torch.optim on a plain ``nn.Module``; after each epoch the validation metric and, where early
 stopping can choose the epoch, the test metric (on the host, ``metrics.py``); the early-stopping
-epoch read off the validation curve smoothed by a moving average; the test metric at that epoch. It is the oracle the batched engine
-(``batched.py``) is checked against, member by member.
+epoch read off the validation curve smoothed by a moving average; the test metric at that epoch.
+It is the oracle the batched engine (``batched.py``) is checked against, member by member.
 """
 
 from __future__ import annotations

@@ -6,8 +6,6 @@ used. ``htru2_tables.py`` only formats these rows."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pandas as pd
 
 from .grids import METHODS as FNNS
@@ -23,7 +21,7 @@ def fold_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def htru2_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
-    from .stats import paired_wilcoxon_greater
+    from .stats import paired_wilcoxon_greater, stamped
 
     reference = stats.against(REFERENCE)
     folds = fold_table(scores)
@@ -36,8 +34,5 @@ def htru2_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettin
         rows.append({"table": "table3", "method": method, "n_folds": len(values), "auc_mean": values.mean(),
                      "auc_std": values.std(ddof=1) if len(values) > 1 else float("nan"), "p_value": p,
                      "n_pairs": n, "star": bool(p is not None and pd.notna(p) and p < stats.alpha), "vs": reference})
-    frame = pd.DataFrame(rows, columns=["table", "method", "n_folds", "auc_mean", "auc_std", "p_value", "n_pairs",
-                                        "star", "vs"])
-    for key, value in asdict(stats).items():
-        frame[key] = value
-    return frame
+    return stamped(pd.DataFrame(rows, columns=["table", "method", "n_folds", "auc_mean", "auc_std", "p_value",
+                                               "n_pairs", "star", "vs"]), stats)

@@ -369,6 +369,14 @@ def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict
 # --- a benchmark's statistics file (stats.csv: one row per statistic, with the settings used) ----
 
 
+def stamped(frame: pd.DataFrame, stats: StatsSettings) -> pd.DataFrame:
+    """``frame`` (a benchmark's statistics) with a column per ``stats`` setting: how it was computed,
+    read back by :func:`settings_of`."""
+    from dataclasses import asdict
+
+    return frame.assign(**asdict(stats))
+
+
 def settings_of(statistics: pd.DataFrame) -> StatsSettings:
     """How ``statistics`` (a ``stats.csv``: ``uci_stats.uci_statistics``' or
     ``htru2_stats.htru2_statistics``' rows) were computed."""

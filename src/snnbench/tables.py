@@ -16,7 +16,7 @@ from .datasets.prepared import atomic_write_bytes
 from .grids import METHODS as FNNS
 from .settings import StatsSettings
 from .stats import settings_of
-from .uci_stats import FD_SOURCE, RANK_TABLES, accuracy_table, uci_data, uci_statistics
+from .uci_stats import RANK_TABLES, accuracy_table, uci_data, uci_statistics
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 # The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).
@@ -163,7 +163,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         else:
             frame.insert(1, "source", rows["source"].to_numpy())
             captions[name] = (f"{published}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), "
-                              f"{len(data.groups[group])} datasets{label}labelled '{FD_SOURCE.split(' (')[0]}'); "
+                              f"{len(data.groups[group])} datasets{label}labelled 'published'); "
                               f"{stat}. {base}")
         write_table(frame, out_dir / name, captions[name])
         tables[name] = frame

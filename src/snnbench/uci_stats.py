@@ -10,7 +10,7 @@ formats these rows next to the published numbers.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -71,7 +71,7 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
                    baselines: tuple[str, ...] = BASELINES) -> pd.DataFrame:
     """Every rank comparison and Friedman test of the UCI tables, as rows (see the module docstring)."""
     from .reference import FD_REPRESENTATIVES
-    from .stats import friedman, wilcoxon_vs_best
+    from .stats import friedman, stamped, wilcoxon_vs_best
 
     data = uci_data(scores, baselines=baselines)
     parts = []
@@ -106,7 +106,4 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
         except ValueError as exc:
             result = {"error": str(exc)}
         parts.append(pd.DataFrame([{"table": "friedman", "group": group, "split": "", "methods": label, **result}]))
-    frame = pd.concat(parts, ignore_index=True)
-    for key, value in asdict(stats).items():
-        frame[key] = value
-    return frame
+    return stamped(pd.concat(parts, ignore_index=True), stats)
