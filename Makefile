@@ -16,7 +16,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,slurm]"
+	$(BIN)/python -m pip install --quiet -e ".[test,slurm,beyond]"
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -28,7 +28,7 @@ from snnbench.datasets.uci import dataset_names
 from snnbench.settings import TrainSettings
 from snnbench.flops import run_flops
 from snnbench.grids import expand, load_grids
-from snnbench.models import METHODS
+from snnbench.methods.paper import FAMILIES as METHODS
 from snnbench.reference import table_a11
 from snnbench.tasks import make_task
 

@@ -18,7 +18,7 @@ README = (REPO / "config" / "README.md").read_text()
 
 # Workflow-only keys of the train section (what jobs run, where, with which resources): the
 # rules read them, no training job does; and the one setting the workflow derives for a job.
-WORKFLOW_ONLY = {"methods", "baselines", "grids", "narrow", "uci_splits", "htru2_folds", "tox21_repeats", "subsample",
+WORKFLOW_ONLY = {"methods", "baselines", "custom_methods", "grids", "narrow", "uci_splits", "htru2_folds", "tox21_repeats", "subsample",
                  "mem_mb", "threads", "gpus", "jobs_per_gpu"}
 DERIVED = {"max_train_rows": "train.subsample"}
 # Settings whose allowed values the classes hold as tuples: (field, tuple in snnbench.settings).

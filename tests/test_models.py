@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from snnbench.grids import expand, paper_grids
+from snnbench.methods.paper import FAMILIES
 from snnbench.models import (
-    FNN, METHODS, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, build_model,
+    FNN, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, build_model,
     _as_int32, dropout_keep, element_codes, hash_bits, init_linear, keep_threshold, layer_widths, mask_keys, seed_dropout,
 )
 from snnbench.stacked import Masks, StackedDropout
@@ -236,7 +237,7 @@ def test_every_paper_configuration_builds():
     n_out = {"uci": 3, "tox21": 12, "htru2": 1}
     count = 0
     for benchmark, methods in paper_grids().items():
-        assert set(methods) == set(METHODS)
+        assert set(methods) == set(FAMILIES)
         for method, grid in methods.items():
             configs = expand(grid)
             count += len(configs)

@@ -22,7 +22,7 @@ from .datasets.prepared import atomic_write_bytes
 from .errors import DataError
 from .tasks import TASK_PREFIX, per_task_columns
 
-SCORE_COLUMNS = ["benchmark", "dataset", "method", "split", "source", "metric", "value", "val_metric", "status",
+SCORE_COLUMNS = ["benchmark", "dataset", "method", "kind", "split", "source", "metric", "value", "val_metric", "status",
                  "reason", "n_configs", "n_ok", "n_diverged", "n_failed", "best_epoch", "depth", "hyperparameters",
                  "seconds", "n_train", "feature_set"]
 
@@ -37,12 +37,40 @@ def _read(path: Path) -> dict[str, Any]:
                         path=path, line=exc.lineno) from exc
 
 
-def _depth(method: str, hp: dict[str, Any] | None) -> float:
-    if not hp:
-        return math.nan
-    if method == "ResNet":
-        return float(hp.get("n_blocks", math.nan))
-    return float(hp.get("n_layers", math.nan))
+def _depth(method: str, selected: dict[str, Any]) -> float:
+    """The selected configuration's depth as its job recorded it, or (older summaries) as the
+    method's registered spec reads it off the hyperparameters; NaN for a method without one."""
+    from . import methods
+
+    depth = selected.get("depth")
+    if depth is None and selected.get("hyperparameters"):
+        try:
+            depth = methods.get(method).depth_of(selected["hyperparameters"])
+        except Exception:  # an unregistered method, or hyperparameters without the depth
+            depth = None
+    return math.nan if depth is None else float(depth)
+
+
+def methods_of_kind(scores: pd.DataFrame, kind: str) -> list[str]:
+    """Our methods of ``kind`` (torch, sklearn) in the scores, as their ``kind`` column says (the
+    method registry where it is empty): the paper's families first, in their order, then the
+    others in name order."""
+    from . import methods
+    from .errors import ConfigError
+    from .methods.paper import FAMILIES
+
+    ours = scores[scores["source"] == "ours"]
+    kinds = ours["kind"] if "kind" in ours else pd.Series(None, index=ours.index, dtype=object)
+    found = set()
+    for method, given in zip(ours["method"], kinds):
+        if given is None or (isinstance(given, float) and math.isnan(given)):
+            try:
+                given = methods.get(method).kind
+            except ConfigError:
+                continue
+        if given == kind:
+            found.add(method)
+    return [m for m in FAMILIES if m in found] + sorted(found - set(FAMILIES))
 
 
 def _job_context(s: dict[str, Any]) -> dict[str, Any]:
@@ -58,11 +86,11 @@ def score_rows(summaries: list[str | Path]) -> pd.DataFrame:
         counts = s.get("counts") or {}
         hp = sel.get("hyperparameters")
         rows.append({
-            "benchmark": s["benchmark"], "dataset": s["dataset"], "method": s["method"], "split": s["split"],
-            "source": "ours", "metric": s.get("metric"), "value": sel.get("test_metric", math.nan),
+            "benchmark": s["benchmark"], "dataset": s["dataset"], "method": s["method"], "kind": s.get("kind"),
+            "split": s["split"], "source": "ours", "metric": s.get("metric"), "value": sel.get("test_metric", math.nan),
             "val_metric": sel.get("val_metric", math.nan), "status": s["status"], "reason": s.get("reason"),
             "n_configs": s.get("n_configs", 0), "n_ok": counts.get("ok", 0), "n_diverged": counts.get("diverged", 0),
-            "n_failed": counts.get("failed", 0), "best_epoch": sel.get("best_epoch"), "depth": _depth(s["method"], hp),
+            "n_failed": counts.get("failed", 0), "best_epoch": sel.get("best_epoch"), "depth": _depth(s["method"], sel),
             "hyperparameters": json.dumps(hp, sort_keys=True) if hp else None,
             "seconds": s.get("total_seconds", math.nan), **_job_context(s),
             **{TASK_PREFIX + t: v for t, v in (sel.get("test_per_task") or {}).items()},
@@ -86,7 +114,7 @@ def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
     except (FileNotFoundError, pd.errors.EmptyDataError):
         raise DataError("results table of a finished job is missing or empty; run the training job again",
                         path=table) from None
-    if "depth" not in frame:  # RF and SVM have no depth
+    if "depth" not in frame or frame["depth"].isna().all():  # scikit-learn methods and methods without a depth
         return []
     hp_names = list(s.get("grid") or {})
     tasks = per_task_columns(frame.columns)
@@ -95,8 +123,8 @@ def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
         chosen = select(rows)
         grid_rows = rows[rows["phase"] == "grid"]
         out.append({
-            "benchmark": s["benchmark"], "dataset": s["dataset"], "method": s["method"], "split": s["split"],
-            "source": "ours", "scope": "depth", "metric": s.get("metric"),
+            "benchmark": s["benchmark"], "dataset": s["dataset"], "method": s["method"], "kind": s.get("kind"),
+            "split": s["split"], "source": "ours", "scope": "depth", "metric": s.get("metric"),
             "value": math.nan if chosen is None else float(chosen["test_metric"]),
             "val_metric": math.nan if chosen is None else float(chosen["val_metric"]),
             "status": "ok" if chosen is not None else "failed",

@@ -1,4 +1,5 @@
-"""Random forest and RBF-kernel SVM baselines (scikit-learn), through the FNNs' result contract.
+"""The scikit-learn methods (RF, SVM, gradient-boosted trees, a user's estimator: every
+registered method of kind ``sklearn``), through the FNNs' result contract.
 
 Each configuration is fitted on the training rows (Tox21: one estimator per task, on the rows
 with that task's label), selected on the same validation rows and scored on the same test rows
@@ -14,57 +15,57 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.svm import SVC
 
-from . import __version__
-from .recipe import config_seed
+from . import __version__, methods
 from .errors import ConfigError
-from .grids import BASELINES
+from .recipe import config_seed
 from .metrics import evaluate, mean_of_tasks, roc_auc
 from .progress import GridProgress
 from .tasks import Task
 
 
 def build_estimator(method: str, config: dict[str, Any], *, seed: int, threads: int | None):
-    if method == "RF":
-        max_features = config.get("max_features", "sqrt")
-        return RandomForestClassifier(
-            n_estimators=int(config.get("n_estimators", 500)),
-            max_features=max_features if isinstance(max_features, str) else float(max_features),
-            min_samples_leaf=int(config.get("min_samples_leaf", 1)),
-            n_jobs=threads, random_state=seed % 2**32,
-        )
-    if method == "SVM":
-        # NOTE: SVC's one-vs-one multiclass scheme, as LIBSVM (and FD's LibSVM_weka) uses.
-        return SVC(kernel="rbf", C=float(config["C"]), gamma=float(config["gamma"]), cache_size=1000)
-    raise ConfigError(f"unknown baseline {method!r}; the baselines are {', '.join(BASELINES)}")
+    """The estimator of the registered scikit-learn ``method`` for one configuration."""
+    spec = methods.get(method, setting="method")
+    if spec.kind != "sklearn":
+        raise ConfigError(f"{method} is a {spec.kind} method, not a scikit-learn one")
+    return spec.build_estimator(config, seed=seed, threads=threads)
 
 
-def _scores(estimator, X: np.ndarray, n_out: int) -> np.ndarray:
+def _fit(estimator, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fit on the classes present, encoded as 0..m-1 (what XGBoost requires); returns the
+    present classes, the original label of each encoded one."""
+    classes = np.unique(y)
+    estimator.fit(X, np.searchsorted(classes, y))
+    return classes
+
+
+def _scores(estimator, classes: np.ndarray, X: np.ndarray, n_out: int) -> np.ndarray:
     """Scores shaped like FNN logits: (n, classes), argmax = the predicted class; classes missing
-    from the training rows keep score 0."""
+    from the training rows keep score 0. Class probabilities where the estimator has them; else
+    the decision function (binary) or the predicted class scoring 1 (an SVM's one-vs-one votes)."""
     full = np.zeros((len(X), n_out))
-    if not isinstance(estimator, SVC):
-        full[:, estimator.classes_] = estimator.predict_proba(X)
-    elif len(estimator.classes_) == 2:
+    columns = classes[np.asarray(estimator.classes_, dtype=np.int64)]
+    if hasattr(estimator, "predict_proba"):
+        full[:, columns] = estimator.predict_proba(X)
+    elif len(columns) == 2:
         decision = estimator.decision_function(X)
-        full[:, estimator.classes_] = np.stack([-decision, decision], axis=1)
-    else:  # one-vs-one votes: the predicted class scores 1
-        full[np.arange(len(X)), estimator.predict(X)] = 1.0
+        full[:, columns] = np.stack([-decision, decision], axis=1)
+    else:
+        full[np.arange(len(X)), columns[np.asarray(estimator.predict(X), dtype=np.int64)]] = 1.0
     return full
 
 
 def _fit_single(method: str, config: dict[str, Any], task: Task, *, seed: int, threads: int | None) -> tuple[float, float]:
     """UCI and HTRU2: one estimator; (validation metric, test metric)."""
     estimator = build_estimator(method, config, seed=seed, threads=threads)
-    estimator.fit(task.X["train"], task.y["train"].ravel().astype(np.int64))
+    classes = _fit(estimator, task.X["train"], task.y["train"].ravel().astype(np.int64))
     n_out = max(task.n_out, 2)
     y_val, y_test = task.y["validation"], task.y["test"]
     val = evaluate(task.metric, y_val.ravel() if task.kind == "binary" else y_val,
-                   _scores(estimator, task.X["validation"], n_out))
+                   _scores(estimator, classes, task.X["validation"], n_out))
     test = evaluate(task.metric, y_test.ravel() if task.kind == "binary" else y_test,
-                    _scores(estimator, task.X["test"], n_out))
+                    _scores(estimator, classes, task.X["test"], n_out))
     return val, test
 
 
@@ -82,11 +83,11 @@ def _fit_per_task(method: str, config: dict[str, Any], task: Task, *, seed: int,
             test_aucs.append(float("nan"))
             continue
         estimator = build_estimator(method, config, seed=seed + t, threads=threads)
-        estimator.fit(task.X["train"][present], y[present].astype(np.int64))
+        classes = _fit(estimator, task.X["train"][present], y[present].astype(np.int64))
         for part, out in (("validation", val_aucs), ("test", test_aucs)):
             labels = task.y[part][:, t]
             keep = ~np.isnan(labels)
-            score = _scores(estimator, task.X[part][keep], 2)
+            score = _scores(estimator, classes, task.X[part][keep], 2)
             out.append(roc_auc(labels[keep], score[:, 1] - score[:, 0]))
     return mean_of_tasks(val_aucs), mean_of_tasks(test_aucs), test_aucs
 

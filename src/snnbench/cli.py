@@ -137,9 +137,11 @@ def _stats_option(text: str | None):
 def cmd_train(args: argparse.Namespace) -> int:
     from .grids import check_method, get_grid, load_grids, narrow
     from .job import run_training_job
+    from .methods.custom import register_custom
     from .results import output_paths
     from .settings import TrainSettings
 
+    register_custom(_json_option(args.custom_method, "--custom-method"), setting="--custom-method")
     check_method(args.method, setting="--method")
     values = _json_option(args.settings, "--settings")
     values.update(dict(_parse_assignment(t, "--set") for t in args.set or []))
@@ -185,8 +187,15 @@ def cmd_record_failure(args: argparse.Namespace) -> int:
         lines = Path(args.log).read_text(errors="replace").splitlines()
         tail = " | ".join(line.strip() for line in lines[-5:] if line.strip())
     reason = f"the training job crashed ({args.reason}); log {args.log}: {tail}"
-    summary = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "split": args.split,
-               "status": "failed", "reason": reason, "n_configs": 0, "selected": None}
+    from . import methods
+    from .errors import ConfigError
+
+    try:
+        kind = methods.get(args.method).kind
+    except ConfigError:  # a custom method the workflow registered; this process does not know it
+        kind = None
+    summary = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "kind": kind,
+               "split": args.split, "status": "failed", "reason": reason, "n_configs": 0, "selected": None}
     write_outputs(args.out, pd.DataFrame(), pd.DataFrame(), summary)
     print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: recorded as failed -> {args.out}")
     return 0
@@ -295,6 +304,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import methods
+
     parser = argparse.ArgumentParser(prog="snnbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"snnbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -339,7 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     p.add_argument("--dataset", required=True, help="dataset name (tox21 and htru2: the benchmark's name)")
     p.add_argument("--method", required=True,
-                   help="SNN, MSRAinit, BatchNorm, WeightNorm, LayerNorm, Highway, ResNet, or the baselines RF, SVM")
+                   help=f"a registered method ({', '.join(methods.names())}), or one of --custom-method")
+    p.add_argument("--custom-method", metavar="JSON",
+                   help="a user's method as train.custom_methods declares it, e.g. "
+                        "'{\"MyMLP\": {\"kind\": \"torch\", \"build\": \"my_methods:build_mlp\", \"grid\": {...}}}'")
     p.add_argument("--split", type=int, default=0,
                    help="uci: data_py split column 0-3; htru2: outer test fold 0-9; tox21: repeat number (default 0)")
     p.add_argument("--prepared-dir", default="data/prepared")

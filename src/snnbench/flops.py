@@ -1,35 +1,42 @@
-"""Exact matrix-product FLOP counts of the models, from their layer shapes (no model is built).
+"""Exact matrix-product FLOP counts of the models, from their layer shapes (read off a network
+built on the meta device: no memory, nothing drawn).
 
 Only the matrix products are counted (2 * in * out per row for each linear layer's forward;
 the backward pass computes the weight gradient, 2 * in * out per row, and the input gradient,
-2 * in * out per row, except for the first layer, whose input needs none). Elementwise work
-(activations, normalisation, dropout, the optimiser) is left out; it is a few per cent of the
+2 * in * out per row, except for the first layer, whose input needs none; for a network whose
+first registered linear layer does not read the input, that saving is misplaced by one layer).
+Elementwise work (activations, normalisation, dropout, the optimiser) is left out; it is a few per cent of the
 products for the paper's widths. ``tests/test_flops.py`` checks these counts against
 ``torch.utils.flop_counter.FlopCounterMode`` for every family.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
-
-from .models import block_inner_width, layer_widths
 
 
 def linear_shapes(method: str, config: dict[str, Any], *, n_in: int, n_out: int,
                   architecture: dict[str, Any] | None = None) -> list[tuple[int, int]]:
-    """(in_features, out_features) of every linear layer of ``build_model(method, ...)``, in order."""
-    arch = {"conic_rounding": "round", "highway_width": 512, **(architecture or {})}
-    if method == "Highway":
-        w = arch["highway_width"]
-        return [(n_in, w)] + [(w, w)] * (2 * int(config["n_layers"])) + [(w, n_out)]
-    if method == "ResNet":
-        n = int(config.get("n_hidden_per_block", config.get("n_hidden")))
-        inner = block_inner_width(n_hidden_per_block=n, block_form=config["block_form"], bottleneck=config["bottleneck"])
-        return [(n_in, n)] + [(n, inner), (inner, n)] * int(config["n_blocks"]) + [(n, n_out)]
-    widths = layer_widths(n_hidden=int(config["n_hidden"]), n_layers=int(config["n_layers"]), n_out=n_out,
-                          layer_form=config.get("layer_form", "rectangular"), rounding=arch["conic_rounding"])
-    sizes = [n_in, *widths, n_out]
-    return list(zip(sizes[:-1], sizes[1:]))
+    """(in_features, out_features) of every linear layer of ``build_model(method, ...)``, in the
+    order the module registers them, read off the network built on the meta device: every
+    registered torch method is counted the same way."""
+    key = json.dumps([config, architecture or {}], sort_keys=True, default=str)
+    return list(_shapes(method, key, n_in, n_out))
+
+
+@functools.lru_cache(maxsize=4096)
+def _shapes(method: str, key: str, n_in: int, n_out: int) -> tuple[tuple[int, int], ...]:
+    import torch
+
+    from .models import WeightNormLinear, build_model
+
+    config, architecture = json.loads(key)
+    with torch.device("meta"):
+        model = build_model(method, n_in=n_in, n_out=n_out, config=config, architecture=architecture)
+    return tuple((m.in_features, m.out_features) for m in model.modules()
+                 if isinstance(m, (torch.nn.Linear, WeightNormLinear)))
 
 
 def flops_per_row(method: str, config: dict[str, Any], *, n_in: int, n_out: int,

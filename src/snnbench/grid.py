@@ -34,6 +34,23 @@ def uses_batched(settings: TrainSettings, device: torch.device) -> bool:
     return settings.engine == "batched" or (settings.engine == "auto" and device.type == "cuda")
 
 
+def batching_problem(method: str, config: dict[str, Any], *, n_in: int, n_out: int, settings: TrainSettings) -> str | None:
+    """Why the batched engine cannot train ``method`` (None: it can): the method opts out
+    (``MethodSpec.batched``), or its network has modules without a stacked form (``stacked.STACKERS``)."""
+    from . import methods
+    from .stacked import unstackable
+
+    if not methods.get(method, setting="method").batched:
+        return f"{method} asks for the reference engine (batched: false)"
+    try:
+        with torch.device("meta"):
+            model = build_model(method, n_in=n_in, n_out=n_out, config=config, architecture=settings.architecture())
+    except Exception:  # the engines record what fails to build, configuration by configuration
+        return None
+    missing = unstackable(model)
+    return f"no stacked form for {', '.join(missing)} (stacked.STACKERS)" if missing else None
+
+
 def _member_bytes(model: torch.nn.Module, *, batch: int, eval_rows: int, optimizer_slots: int) -> int:
     """Rough device memory one member needs: parameters, gradients, optimiser state and the
     per-member learning-rate and L2 tensors, plus the activations and dropout masks of a training batch and an
@@ -174,7 +191,13 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
                        if result.status == "ok" else f"{result.status}: {result.error}")
             bar.update(config_id, f"{shown} -> {outcome} ({result.seconds:.1f}s)")
 
-    if uses_batched(settings, device):
+    batched_engine = uses_batched(settings, device) and bool(configs)
+    if batched_engine:
+        problem = batching_problem(method, configs[0], n_in=task.n_in, n_out=task.n_out, settings=settings)
+        if problem:
+            log.info("%s: the reference engine trains it: %s", method, problem)
+            batched_engine = False
+    if batched_engine:
         train_configs_batched(method, configs, seeds, data, settings=settings, device=device, on_result=done)
     else:
         for config_id, config in enumerate(configs):
@@ -215,8 +238,10 @@ def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any]
         summary.update(status="failed", reason="no configuration finished with a finite validation metric",
                        selected=None)
         return summary
+    depth = chosen.get("depth")
     summary.update(status="ok", reason=None, selected={
         "config_id": int(chosen["config_id"]),
+        "depth": None if depth is None or pd.isna(depth) else int(depth),
         "hyperparameters": hyperparameters(chosen, hp_names),
         "best_epoch": None if pd.isna(chosen["best_epoch"]) else int(chosen["best_epoch"]),
         "val_metric": float(chosen["val_metric"]),

@@ -16,37 +16,26 @@ import yaml
 from .datasets import BENCHMARKS
 from .errors import ConfigError
 
-METHODS = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")  # the FNN families (models.py)
-BASELINES = ("RF", "SVM")  # scikit-learn baselines (baselines.py)
-ALL_METHODS = (*METHODS, *BASELINES)
 Grid = dict[str, list[Any]]
 
 
 def paper_grids() -> dict[str, dict[str, Grid]]:
     """The grids of appendix Tables A4-A10, A14-A20, A21-A27, as shipped in snnbench/reference."""
     text = resources.files("snnbench.reference").joinpath("snn_hparam_grids.yaml").read_text()
-    return _check_grids(yaml.safe_load(text), "snnbench/reference/snn_hparam_grids.yaml")
-
-
-# Our baselines' grids (not the paper's; docs/protocol.md B1, B2), the same as in config/grids.yaml.
-BASELINE_GRIDS: dict[str, Grid] = {
-    "RF": {"n_estimators": [500], "max_features": ["sqrt", 0.1, 0.3, 0.6, 1.0], "min_samples_leaf": [1, 5]},
-    "SVM": {"C": [2.0**e for e in range(-5, 16, 2)], "gamma": [2.0**e for e in range(-15, 4, 2)]},
-}
-# Tox21: one estimator per task and configuration on ~9,000 labelled compounds, so smaller grids
-# (docs/protocol.md B3); gamma brackets 1/d for the 290 rdkit features (and the DeepTox set's).
-TOX21_BASELINE_GRIDS: dict[str, Grid] = {
-    "RF": {"n_estimators": [500], "max_features": ["sqrt", 0.1, 0.3], "min_samples_leaf": [1, 5]},
-    "SVM": {"C": [1.0, 8.0, 64.0], "gamma": [2.0**-11, 2.0**-9, 2.0**-7]},
-}
+    raw = yaml.safe_load(text)
+    return {b: {m: {k: list(v) for k, v in g.items()} for m, g in methods.items() if m != "selection"}
+            for b, methods in raw.items()}
 
 
 def default_grids() -> dict[str, dict[str, Grid]]:
-    """The paper's FNN grids plus our baseline grids: what config/grids.yaml holds."""
-    grids = paper_grids()
-    for benchmark, baseline_grids in (("uci", BASELINE_GRIDS), ("htru2", BASELINE_GRIDS),
-                                      ("tox21", TOX21_BASELINE_GRIDS)):
-        grids[benchmark].update({m: {k: list(v) for k, v in g.items()} for m, g in baseline_grids.items()})
+    """Every built-in method's grids (the paper's for its FNN families, ours for the baselines):
+    what config/grids.yaml holds."""
+    from . import methods
+
+    grids: dict[str, dict[str, Grid]] = {b: {} for b in BENCHMARKS}
+    for name in methods.names(origin="snnbench"):
+        for benchmark, grid in methods.get(name).grids.items():
+            grids[benchmark][name] = {k: list(v) for k, v in grid.items()}
     return grids
 
 
@@ -75,7 +64,7 @@ def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
         for method, grid in methods.items():
             if method == "selection":  # the paper's wording of the protocol, kept as a comment
                 continue
-            check_method(method, setting=f"{where}: {benchmark}")
+            check_method(method, setting=f"{where}: {benchmark}", installed=False)
             if not isinstance(grid, dict) or not grid:
                 raise ConfigError(f"{where}: {benchmark}.{method} must map hyperparameters to lists of values")
             for key, values in grid.items():
@@ -85,18 +74,27 @@ def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
     return grids
 
 
-def check_method(method: str, *, setting: str = "train.methods") -> str:
-    if method not in ALL_METHODS:
-        raise ConfigError(f"unknown method {method!r} in {setting}; the methods are {', '.join(ALL_METHODS)}")
+def check_method(method: str, *, setting: str = "train.methods", installed: bool = True) -> str:
+    """``method`` if it is registered (``snnbench.methods``); with ``installed``, its optional
+    packages must be installed too."""
+    from . import methods
+
+    spec = methods.get(method, setting=setting)
+    if installed:
+        methods.check_requirements(spec, setting=setting)
     return method
 
 
 def get_grid(grids: dict[str, dict[str, Grid]], benchmark: str, method: str) -> Grid:
-    check_method(method)
-    try:
-        return dict(grids[benchmark][method])
-    except KeyError:
-        raise ConfigError(f"no grid for {benchmark}.{method} in the grid file (setting train.grids)") from None
+    """``method``'s grid for ``benchmark``: the grid file's, else the method's own."""
+    from . import methods
+
+    spec = methods.get(method)
+    grid = grids.get(benchmark, {}).get(method, spec.grids.get(benchmark))
+    if grid is None:
+        raise ConfigError(f"no grid for {benchmark}.{method}: neither the grid file (setting train.grids) nor the "
+                          f"method ({spec.origin}) has one; add one")
+    return {k: list(v) for k, v in grid.items()}
 
 
 def narrow(grid: Grid, subset: dict[str, Any] | None, *, setting: str) -> Grid:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .grids import METHODS as FNNS
+from .methods.paper import FAMILIES
 from .settings import StatsSettings
 
 REFERENCE = "SNN"  # the paper tests every method against SNN in Table 3
@@ -26,7 +26,7 @@ def htru2_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettin
     reference = stats.against(REFERENCE)
     folds = fold_table(scores)
     rows = []
-    for method in [m for m in FNNS if m in folds] + [m for m in folds if m not in FNNS]:
+    for method in [m for m in FAMILIES if m in folds] + [m for m in folds if m not in FAMILIES]:
         values = folds[method].dropna()
         p = n = None
         if method != reference and reference in folds:

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from .datasets.prepared import PreparedDataset, card_path, read_card
-from .grids import BASELINES, check_method, expand, grid_size
+from . import methods
+from .grids import expand, grid_size
 from .results import output_paths, write_outputs
 from .settings import TrainSettings
 
@@ -23,7 +24,7 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
                      settings: TrainSettings, prepared_dir: str | Path, out: str | Path, threads: int | None = None,
                      progress: bool = True, gpus: int = 0, jobs_per_gpu: int = 1,
                      gpu_lock_dir: str | None = None) -> dict[str, Any]:
-    """Train every configuration of ``grid`` (``method``: an FNN family or a baseline) on the
+    """Train every configuration of ``grid`` (``method``: a registered method, ``snnbench.methods``) on the
     prepared ``dataset``'s ``split``, select on validation, and write the rows, curves and summary
     under ``out`` (``results.output_paths``). Returns the summary; its ``selected`` is None when
     the dataset is unavailable (``status`` says why) or no configuration finished. A failing
@@ -31,11 +32,11 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
     from .reference import published_uci_accuracy
     from .tasks import make_task
 
-    check_method(method, setting="method")
+    spec = methods.check(method, setting="method")
     configs = expand(grid)
     output_paths(out)  # checks the name before any work
-    extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "split": split,
-                             "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
+    extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "kind": spec.kind,
+                             "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
     if benchmark == "uci":
         extra["published_test_metric"] = published_uci_accuracy(dataset, method)
         extra["published_source"] = "Table A11"
@@ -51,7 +52,7 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
     extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
     log.info("%s/%s/%s split %d: %d configurations, %s %s", benchmark, dataset, method, split, len(configs),
              task.metric, task.sizes())
-    if method in BASELINES:
+    if spec.kind == "sklearn":
         from .baselines import run_baseline_grid
 
         frame, curves = run_baseline_grid(task, benchmark=benchmark, dataset=dataset, method=method, split=split,

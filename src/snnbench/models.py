@@ -1,8 +1,9 @@
 """The seven feed-forward families of the paper, as plain ``nn.Module``s.
 
 Every constructor takes keyword-only arguments and raises ``ValueError`` showing the bad value.
-``build_model(method, ...)`` maps a method name and one grid configuration to a module; the
-choices the paper leaves open are arguments with the defaults listed in docs/protocol.md (M*).
+``build_model(method, ...)`` maps a registered method (``snnbench.methods``; the seven families
+register in ``methods/paper.py``) and one grid configuration to a module; the choices the paper
+leaves open are arguments with the defaults listed in docs/protocol.md (M*).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
-from .grids import METHODS
 
 NORMS = {"BatchNorm": "batch", "LayerNorm": "layer", "WeightNorm": "weight"}
 LAYER_FORMS = ("rectangular", "conic")
@@ -393,37 +392,22 @@ class ResNet(nn.Module):
         return self.head(self.body(self.stem(x)))
 
 
-# Hyperparameters of the grids that are not architecture (they go to the optimiser).
-TRAINING_KEYS = ("lr", "l2")
-
-
 def build_model(method: str, *, n_in: int, n_out: int, config: dict[str, Any],
                 architecture: dict[str, Any] | None = None) -> nn.Module:
-    """The module of ``method`` for one grid configuration.
+    """The module of the registered torch ``method`` (``snnbench.methods``) for one grid
+    configuration; ``config``'s ``lr`` and ``l2`` go to the optimiser, not here. ``architecture``
+    holds the choices the paper leaves open (``TrainSettings.architecture()``)."""
+    from . import methods
 
-    ``config`` holds the grid's hyperparameters (``lr`` and ``l2`` are ignored here);
-    ``architecture`` the choices the paper leaves open: ``conic_rounding``, ``norm_position``,
-    ``highway_width``, ``highway_gate_bias``, ``resnet_branch_init``.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, however: {method=}")
-    arch = {"conic_rounding": "round", "norm_position": "before_activation",
-            "highway_width": 512, "highway_gate_bias": -1.0, "resnet_branch_init": "zero", **(architecture or {})}
-    hp = {k: v for k, v in config.items() if k not in TRAINING_KEYS}
-    try:
-        if method == "Highway":
-            return Highway(n_in=n_in, n_out=n_out, width=arch["highway_width"], gate_bias=arch["highway_gate_bias"], **hp)
-        if method == "ResNet":
-            # The HTRU2 grid calls the block width n_hidden.
-            if "n_hidden" in hp:
-                hp["n_hidden_per_block"] = hp.pop("n_hidden")
-            return ResNet(n_in=n_in, n_out=n_out, branch_init=arch["resnet_branch_init"], **hp)
-        return FNN(n_in=n_in, n_out=n_out, family=method, rounding=arch["conic_rounding"],
-                   norm_position=arch["norm_position"], **hp)
-    except TypeError as exc:
-        raise ValueError(f"{method} does not take the hyperparameters {sorted(hp)} ({exc})") from None
+    spec = methods.get(method, setting="method")
+    if spec.kind != "torch":
+        raise ValueError(f"{method} is a {spec.kind} method, not a torch one")
+    return spec.build_model(n_in=n_in, n_out=n_out, config=config, architecture=architecture)
 
 
-def depth_of(method: str, config: dict[str, Any]) -> int:
-    """Number of hidden layers (or residual blocks), the first tie-breaker of the selection."""
-    return int(config["n_blocks"] if method == "ResNet" else config["n_layers"])
+def depth_of(method: str, config: dict[str, Any]) -> int | None:
+    """Number of hidden layers (or residual blocks), the first tie-breaker of the selection; None
+    for a method without a depth."""
+    from . import methods
+
+    return methods.get(method, setting="method").depth_of(config)

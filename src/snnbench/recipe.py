@@ -127,8 +127,11 @@ def batches(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def trains_on(method: str, rows: int) -> bool:
-    """NOTE: BatchNorm cannot train on a batch of one row; a last batch of one is skipped."""
-    return not (method == "BatchNorm" and rows < 2)
+    """Whether a batch of ``rows`` rows trains: not below the method's ``min_batch_rows`` (BatchNorm
+    cannot train on a batch of one row, so a last batch of one is skipped)."""
+    from . import methods
+
+    return rows >= methods.get(method, setting="method").min_batch_rows
 
 
 def decayed(member_shape: torch.Size | tuple[int, ...]) -> bool:

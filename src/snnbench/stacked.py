@@ -15,6 +15,7 @@ masks bit for bit), for the members with a non-zero rate only.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -192,6 +193,22 @@ STACKERS: dict[type, Callable[[list], nn.Module]] = {
     nn.ReLU: lambda modules: nn.ReLU(),
     nn.SELU: lambda modules: nn.SELU(),
 }
+
+
+ELEMENTWISE = (nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.LeakyReLU, nn.Identity)
+for _kind in ELEMENTWISE:  # parameter-free and elementwise: the module itself acts on (k, rows, units)
+    STACKERS[_kind] = lambda modules: copy.deepcopy(modules[0])
+
+
+def unstackable(module: nn.Module) -> list[str]:
+    """The types in ``module`` that have no stacked form (empty: the batched engine can train it).
+    A container stacked as ``nn.Sequential`` is looked into; any other registered type stacks whole."""
+    kind = type(module)
+    if kind not in STACKERS:
+        return [kind.__name__]
+    if STACKERS[kind] is not _sequential:
+        return []
+    return sorted({name for child in module.children() for name in unstackable(child)})
 
 
 def stack(modules: list[nn.Module]) -> nn.Module:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .datasets.prepared import atomic_write_bytes
-from .grids import METHODS as FNNS
+from .methods.paper import FAMILIES
 from .settings import StatsSettings
 from .stats import settings_of
 from .uci_stats import RANK_TABLES, accuracy_table, uci_data, uci_statistics
@@ -113,16 +113,15 @@ def data_caption(summary: pd.DataFrame, used: list[str]) -> str:
 
 
 def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
-                     *, statistics: pd.DataFrame | None = None, baselines: tuple[str, ...] = ("RF", "SVM"),
-                     settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                     *, statistics: pd.DataFrame | None = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write table1, table1_right, tableA11, tableA12, tableA13, table_baselines, friedman (and
     table1_per_split) from ``statistics`` (``uci_stats.uci_statistics``' rows, ``stats.csv``;
     computed with the default settings when not given); returns the captions and the data."""
     from .reference import table_a11
 
     out_dir = Path(out_dir)
-    data = uci_data(scores, baselines=baselines)
-    statistics = uci_statistics(scores, baselines=baselines) if statistics is None else statistics
+    data = uci_data(scores)
+    statistics = uci_statistics(scores) if statistics is None else statistics
     stats = settings_of(statistics)
     ours = scores[scores["source"] == "ours"]
     fnns, acc, splits, used = data.fnns, data.acc, data.splits, list(data.acc.index)
@@ -137,9 +136,13 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             f"{deviations_text(settings)}")
     captions: dict[str, str] = {}
 
-    if len(fnns) < len(FNNS):
-        base += (f" Only {len(fnns)} of the 7 FNNs were run ({', '.join(fnns)}): ranks and expected ranks are "
-                 "over those, so the differences to the published values compare unlike sets.")
+    families = [m for m in fnns if m in FAMILIES]
+    others = [m for m in fnns if m not in FAMILIES]
+    if len(families) < len(FAMILIES) or others:
+        base += (f" {len(families)} of the paper's {len(FAMILIES)} FNN families were run ({', '.join(families) or 'none'})"
+                 + (f", and {len(others)} other torch method(s) ({', '.join(others)})" if others else "")
+                 + ": ranks and expected ranks are over those, so the differences to the published values compare "
+                 "unlike sets.")
 
     def rows_of(table: str, group: str | None = None, split: str | None = None) -> pd.DataFrame:
         keep = statistics["table"] == table
@@ -149,9 +152,13 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             keep &= statistics["split"].astype(str) == split
         return statistics[keep]
 
-    # Table 1 (left): the 7 FNNs over all datasets; rank minus 4 = (7 + 1) / 2. The 24-method
-    # comparison: our 7 FNNs + Fernandez-Delgado's 17 published representatives.
-    label = " (24 methods: our 7 FNNs + Fernandez-Delgado et al.'s 17 published family representatives, "
+    # Table 1 (left): our FNNs over all datasets; rank minus the expected rank (k + 1) / 2. The
+    # 24-method comparison: our FNNs + Fernandez-Delgado's 17 published representatives.
+    from .reference import FD_REPRESENTATIVES
+
+    n_fd = len(FD_REPRESENTATIVES)
+    label = (f" ({len(fnns) + n_fd} methods: our {len(fnns)} FNNs + Fernandez-Delgado et al.'s {n_fd} published "
+             "family representatives, ")
     tables: dict[str, pd.DataFrame] = {}
     for name, group, published, stat in RANK_TABLES:
         rows = rows_of(name, group)
@@ -182,7 +189,8 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             rows[f"{method}_published"] = a11[method].to_numpy()
             rows[f"{method}_diff"] = rows[method] - rows[f"{method}_published"]
     captions["tableA11"] = (f"Table A11: test accuracy per dataset, ours next to the published (Klambauer et al. 2017);"
-                            f" RF and SVM are our baselines (no published column). {base}")
+                            f" Our scikit-learn methods ({', '.join(data.mine[len(fnns):]) or 'none'}) have no published "
+                            f"column. {base}")
     write_table(rows, out_dir / "tableA11", captions["tableA11"])
 
     # Our FNNs and our baselines, ranked together (beyond the paper).
@@ -194,7 +202,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             frame.insert(0, "group", group)
             parts.append(frame)
     baseline_table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    captions["table_baselines"] = (f"Our FNNs and our RF / SVM baselines (same splits, validation-selected grids), "
+    captions["table_baselines"] = (f"Our FNNs and our scikit-learn methods (same splits, validation-selected grids), "
                                    f"average ranks and Wilcoxon p-values per size group (beyond the paper). {base}")
     write_table(baseline_table, out_dir / "table_baselines", captions["table_baselines"])
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .grids import BASELINES
-from .grids import METHODS as FNNS
+from .aggregate import methods_of_kind
 from .settings import StatsSettings
 
 # (table, size group, published table or None, statistic) of the rank comparisons, in print order
@@ -41,39 +40,38 @@ def accuracy_table(scores: pd.DataFrame, *, methods: list[str], source: str = "o
 class UciData:
     """The wide accuracy tables the statistics and figures use."""
 
-    fnns: list[str]  # our FNN families with a result
-    mine: list[str]  # those and our baselines with a result
+    fnns: list[str]  # our torch methods with a result (the paper's families first)
+    mine: list[str]  # those and our scikit-learn methods with a result
     acc: pd.DataFrame  # our FNNs, datasets with any FNN result (mean over splits)
     acc24: pd.DataFrame  # our FNNs + Fernandez-Delgado et al.'s 17 published representatives
     groups: dict[str, pd.Index]  # all / small / large (Table A11's N)
     splits: list[str]
 
 
-def uci_data(scores: pd.DataFrame, *, baselines: tuple[str, ...] = BASELINES) -> UciData:
+def uci_data(scores: pd.DataFrame) -> UciData:
     from .errors import DataError
     from .reference import FD_REPRESENTATIVES, published_24_accuracies, table_a11
     from .stats import size_groups
 
     ours = scores[scores["source"] == "ours"]
-    fnns = [m for m in FNNS if m in set(ours["method"])]
+    fnns = methods_of_kind(scores, "torch")
     if not fnns:
-        raise DataError("the scores hold no FNN result; the UCI tables compare the FNNs (train.methods)")
+        raise DataError("the scores hold no torch method's result; the UCI tables compare the FNNs (train.methods)")
     acc = accuracy_table(scores, methods=fnns)
     used = sorted(acc.dropna(how="all").index)
     acc = acc.loc[used]
     fd = published_24_accuracies()[list(FD_REPRESENTATIVES)].reindex(used)
-    return UciData(fnns=fnns, mine=[*fnns, *[b for b in baselines if b in set(ours["method"])]], acc=acc,
+    return UciData(fnns=fnns, mine=[*fnns, *methods_of_kind(scores, "sklearn")], acc=acc,
                    acc24=pd.concat([acc, fd], axis=1), groups=size_groups(table_a11()["N"].reindex(used)),
                    splits=sorted(ours["split"].astype(str).unique()))
 
 
-def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings(),
-                   baselines: tuple[str, ...] = BASELINES) -> pd.DataFrame:
+def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
     """Every rank comparison and Friedman test of the UCI tables, as rows (see the module docstring)."""
     from .reference import FD_REPRESENTATIVES
     from .stats import friedman, stamped, wilcoxon_vs_best
 
-    data = uci_data(scores, baselines=baselines)
+    data = uci_data(scores)
     parts = []
 
     def compare(acc: pd.DataFrame, table: str, group: str, split: str = "") -> None:
@@ -99,7 +97,7 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
             per = accuracy_table(scores, methods=data.fnns, split=split).reindex(data.acc.index).dropna(how="all")
             compare(per, "table1_per_split", "all", split)
     # Friedman test per group (beyond the paper), on the datasets where every method has a result.
-    for group, acc, label in [("all", data.acc, "7 FNNs"), ("small", data.acc24.loc[data.groups["small"]], "24 methods"),
+    for group, acc, label in [("all", data.acc, f"{len(data.fnns)} FNNs"), ("small", data.acc24.loc[data.groups["small"]], "24 methods"),
                               ("large", data.acc24.loc[data.groups["large"]], "24 methods")]:
         try:
             result = friedman(acc)

@@ -94,24 +94,37 @@ def get_tox21_summaries(wildcards=None):
 # ---------------------------------------------------------------------------------- training
 import functools
 import json
+import shlex
 
+from snnbench import methods as method_registry
 from snnbench.devices import gpu_resource_problem
 from snnbench.errors import ConfigError
 from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.grids import get_grid, load_grids, narrow
-from snnbench.grids import BASELINES as BASELINE_NAMES
-from snnbench.grids import METHODS as FNN_METHOD_NAMES
+from snnbench.methods.custom import register_custom
 
 TRAIN = config["train"]
 TRAIN_SETTING_KEYS = [f for f in TrainSettings.__dataclass_fields__ if f in TRAIN]
-FNN_METHODS = TRAIN["methods"]
-BASELINE_METHODS = TRAIN["baselines"]
+# A user's methods (train.custom_methods): imported and checked now, before any job starts.
+CUSTOM_METHODS = {spec.name: spec for spec in register_custom(TRAIN["custom_methods"])}
+FNN_METHODS = [method_registry.check(m, kind="torch", setting="train.methods").name for m in TRAIN["methods"]]
+BASELINE_METHODS = [method_registry.check(m, kind="sklearn", setting="train.baselines").name for m in TRAIN["baselines"]]
+TORCH_METHOD_NAMES = method_registry.names("torch")
+SKLEARN_METHOD_NAMES = method_registry.names("sklearn")
 _GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS or BASELINE_METHODS else {}
 
 
 def methods_for(benchmark):
-    """The FNNs and the RF / SVM baselines, on every benchmark."""
+    """The torch methods (train.methods) and the scikit-learn ones (train.baselines), on every benchmark."""
     return FNN_METHODS + BASELINE_METHODS
+
+
+def get_custom_method_option(method):
+    """`--custom-method JSON` for a method of train.custom_methods (the job registers it again), else ''."""
+    if method not in CUSTOM_METHODS:
+        return ""
+    entry = json.dumps({method: TRAIN["custom_methods"][method]}, separators=(",", ":"), sort_keys=True)
+    return f"--custom-method {shlex.quote(entry)}"
 
 
 def get_method_grid(benchmark, method):

@@ -6,7 +6,7 @@ wildcard_constraints:
     source="|".join(sorted({s for b in BENCHMARK_SOURCES.values() for s in b})),
     dataset="|".join([*dataset_names(), "tox21", "htru2"]),
     benchmark="uci|tox21|htru2",
-    method="|".join([*FNN_METHOD_NAMES, *BASELINE_NAMES]),
+    method="|".join(method_registry.names()),
     split=r"\d+",
 
 

@@ -15,11 +15,12 @@ rule train_fnn:
     log:
         f"{LOGS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.log",
     wildcard_constraints:
-        method="|".join(FNN_METHOD_NAMES),
+        method="|".join(TORCH_METHOD_NAMES),
     params:
         prepared_dir=lambda w, input: prepared_dir_of(input.card),
         grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=lambda w: get_train_settings(w.benchmark),
+        custom=lambda w: get_custom_method_option(w.method),
         jobs_per_gpu=TRAIN["jobs_per_gpu"],
     threads: get_train_fnn_threads
     resources:
@@ -31,7 +32,7 @@ rule train_fnn:
         "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-        " --threads {threads} --gpus {resources.gpu} --jobs-per-gpu {params.jobs_per_gpu} --quiet --keep-going > {log} 2>&1"
+        " --threads {threads} {params.custom} --gpus {resources.gpu} --jobs-per-gpu {params.jobs_per_gpu} --quiet --keep-going > {log} 2>&1"
         " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
         " >> {log} 2>&1"
@@ -47,11 +48,12 @@ rule train_baseline:
     log:
         f"{LOGS}/train/{{benchmark}}/{{dataset}}/{{method}}/split{{split}}.log",
     wildcard_constraints:
-        method="|".join(BASELINE_NAMES),
+        method="|".join(SKLEARN_METHOD_NAMES),
     params:
         prepared_dir=lambda w, input: prepared_dir_of(input.card),
         grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=lambda w: get_train_settings(w.benchmark),
+        custom=lambda w: get_custom_method_option(w.method),
     threads: TRAIN["threads"]
     resources:
         mem_mb=get_train_mem_mb,
@@ -61,7 +63,7 @@ rule train_baseline:
         "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-        " --threads {threads} --quiet --keep-going > {log} 2>&1"
+        " --threads {threads} {params.custom} --quiet --keep-going > {log} 2>&1"
         " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
         " >> {log} 2>&1"

@@ -1,0 +1,50 @@
+"""Gradient-boosted trees as extra baselines, beyond the paper (what a reader asks for first
+today): XGBoost, LightGBM and CatBoost through their scikit-learn interfaces, on our grids
+(docs/protocol.md B4). They need the optional extra ``pip install -e ".[beyond]"``;
+``config/beyond.yaml`` runs them beside the paper's families."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import MethodSpec, register
+
+# A fixed number of rounds (no early stopping on the validation rows: those select the
+# configuration, as for every other method), the learning rate and the tree size crossed.
+XGBOOST_GRID = {"n_estimators": [300], "learning_rate": [0.03, 0.1, 0.3], "max_depth": [3, 6, 9],
+                "subsample": [0.8], "colsample_bytree": [0.8]}
+LIGHTGBM_GRID = {"n_estimators": [300], "learning_rate": [0.03, 0.1, 0.3], "num_leaves": [7, 31],
+                 "min_child_samples": [5, 20], "subsample": [0.8], "colsample_bytree": [0.8]}
+CATBOOST_GRID = {"iterations": [300], "learning_rate": [0.03, 0.1, 0.3], "depth": [4, 6, 8]}
+# Tox21: one model per task, so the smaller grids (as for RF and SVM, B3).
+TOX21_XGBOOST_GRID = {**XGBOOST_GRID, "learning_rate": [0.1], "max_depth": [6, 9]}
+TOX21_LIGHTGBM_GRID = {**LIGHTGBM_GRID, "learning_rate": [0.1], "min_child_samples": [20]}
+TOX21_CATBOOST_GRID = {**CATBOOST_GRID, "learning_rate": [0.1], "depth": [6, 8]}
+
+
+def build_xgboost(*, seed: int, threads: int | None, **hp: Any):
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(tree_method="hist", n_jobs=threads, random_state=seed % 2**31, verbosity=0, **hp)
+
+
+def build_lightgbm(*, seed: int, threads: int | None, **hp: Any):
+    from lightgbm import LGBMClassifier
+
+    # subsample takes effect only with a bagging frequency; every round re-draws it
+    return LGBMClassifier(subsample_freq=1, n_jobs=threads, random_state=seed % 2**31, verbose=-1, **hp)
+
+
+def build_catboost(*, seed: int, threads: int | None, **hp: Any):
+    from catboost import CatBoostClassifier
+
+    return CatBoostClassifier(thread_count=threads or -1, random_seed=seed % 2**31, verbose=False,
+                              allow_writing_files=False, **hp)
+
+
+for _name, _build, _grid, _tox21, _module in (
+        ("XGBoost", build_xgboost, XGBOOST_GRID, TOX21_XGBOOST_GRID, "xgboost"),
+        ("LightGBM", build_lightgbm, LIGHTGBM_GRID, TOX21_LIGHTGBM_GRID, "lightgbm"),
+        ("CatBoost", build_catboost, CATBOOST_GRID, TOX21_CATBOOST_GRID, "catboost")):
+    register(MethodSpec(name=_name, kind="sklearn", build=_build, grids={"uci": _grid, "htru2": _grid, "tox21": _tox21},
+                        requires=(_module,), summary=f"{_name}, gradient-boosted trees (beyond the paper; B4)"))

@@ -1,0 +1,51 @@
+"""The paper's seven FNN families (``models.py``), registered with the paper's grids (appendix
+Tables A4-A10, A14-A20, A21-A27, as shipped in snnbench/reference)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..grids import paper_grids
+from . import MethodSpec, register
+
+FAMILIES = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")
+# The choices the paper leaves open (train settings, docs/protocol.md M*), with their defaults.
+ARCHITECTURE_DEFAULTS = {"conic_rounding": "round", "norm_position": "before_activation", "highway_width": 512,
+                         "highway_gate_bias": -1.0, "resnet_branch_init": "zero"}
+
+
+def _builder(family: str):
+    def build(*, n_in: int, n_out: int, architecture: Mapping[str, Any] | None = None, **hp: Any):
+        from ..models import FNN, Highway, ResNet
+
+        arch = {**ARCHITECTURE_DEFAULTS, **(architecture or {})}
+        try:
+            if family == "Highway":
+                return Highway(n_in=n_in, n_out=n_out, width=arch["highway_width"],
+                               gate_bias=arch["highway_gate_bias"], **hp)
+            if family == "ResNet":
+                if "n_hidden" in hp:  # the HTRU2 grid calls the block width n_hidden
+                    hp["n_hidden_per_block"] = hp.pop("n_hidden")
+                return ResNet(n_in=n_in, n_out=n_out, branch_init=arch["resnet_branch_init"], **hp)
+            return FNN(n_in=n_in, n_out=n_out, family=family, rounding=arch["conic_rounding"],
+                       norm_position=arch["norm_position"], **hp)
+        except TypeError as exc:
+            raise ValueError(f"{family} does not take the hyperparameters {sorted(hp)} ({exc})") from None
+
+    return build
+
+
+def _depth(key: str):
+    return lambda config: int(config[key])
+
+
+_GRIDS = paper_grids()
+for _family in FAMILIES:
+    register(MethodSpec(
+        name=_family, kind="torch", build=_builder(_family),
+        grids={benchmark: grids[_family] for benchmark, grids in _GRIDS.items()},
+        depth=_depth("n_blocks" if _family == "ResNet" else "n_layers"),
+        # NOTE: BatchNorm cannot train on a batch of one row; a last batch of one is skipped.
+        min_batch_rows=2 if _family == "BatchNorm" else 1,
+        summary="the paper's FNN family (Klambauer et al. 2017)",
+    ))
