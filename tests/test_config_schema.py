@@ -24,7 +24,7 @@ DERIVED = {"max_train_rows": "train.subsample"}
 # Settings whose allowed values the classes hold as tuples: (field, tuple in snnbench.settings).
 CHOICES = {TrainSettings: {"engine": "ENGINES", "cuda_graphs": "CUDA_GRAPHS", "optimizer": "OPTIMIZERS",
                            "loss": "LOSSES", "test_curve": "TEST_CURVES"},
-           StatsSettings: {"wilcoxon": "WILCOXON_METHODS", "missing": "MISSING_RULES"}}
+           StatsSettings: {"wilcoxon": "WILCOXON_METHODS", "missing": "MISSING_RULES", "compare_with": "COMPARE_WITH"}}
 
 
 @pytest.mark.parametrize("section,cls", [("train", TrainSettings), ("stats", StatsSettings)])

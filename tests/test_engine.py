@@ -259,6 +259,8 @@ def test_settings_reject_unknown_and_bad_values():
 
 def test_config_grids_are_the_papers():
     ours = load_grids(REPO / "config" / "grids.yaml")
+    # the file lists every built-in method with the grid its spec holds (a method it omits runs on
+    # its spec's grid, snnbench.grids.get_grid)
     assert ours == default_grids() and load_grids(None) == ours
     paper = paper_grids()
     # the paper's families run on the paper's grids; the file holds every built-in method's

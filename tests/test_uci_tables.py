@@ -140,6 +140,44 @@ def test_uci_tables_on_the_published_accuracies_give_the_paper_checks_p_values(t
     assert "exact null distribution up to 50 non-zero differences" in caption
 
 
+def test_a_method_ranked_against_the_24_published_methods_without_retraining_them(tmp_path):
+    """compare_with: published: our trained methods (here our SNN equal to the paper's, and a
+    custom method 0.01 better on every dataset where that stays <= 1) among Table A11's 7 FNNs and
+    Fernandez-Delgado's 17, in Table 1 / A12 / A13 layouts and a leaderboard against SNN."""
+    from snnbench import reference
+    from snnbench.uci_stats import uci_statistics
+
+    snn = reference.table_a11()["SNN"].dropna()
+    better = (snn + 0.01).clip(upper=1.0)
+    rows = [{"source": "ours", "status": "ok", "benchmark": "uci", "dataset": d, "method": m, "kind": k, "split": "0",
+             "value": v} for m, k, values in (("SNN", "torch", snn), ("MyNet", "torch", better), ("LogReg", "sklearn", snn - 0.05))
+            for d, v in values.items()]
+    scores = pd.DataFrame(rows)
+    statistics = uci_statistics(scores)
+    board = statistics[(statistics["table"] == "leaderboard") & (statistics["group"] == "all")].set_index("method")
+    assert len(board) == 3 + 24 and (board["vs"] == "SNN (Table A11)").all()
+    assert board.at["SNN", "source"] == "ours" and board.at["SNN (Table A11)", "source"] == "published (Table A11)"
+    assert board.at["LibSVM_weka", "source"] == "published (FD 2014)"
+    n = len(snn)
+    assert (board.at["SNN", "wins"], board.at["SNN", "ties"], board.at["SNN", "losses"]) == (0, n, 0)
+    assert np.isnan(board.at["SNN", "p_value"])  # no non-zero difference
+    ties = int((snn == 1.0).sum())
+    assert (board.at["MyNet", "wins"], board.at["MyNet", "ties"], board.at["MyNet", "losses"]) == (n - ties, ties, 0)
+    assert board.at["MyNet", "place"] == 1 and board.at["MyNet", "p_better_holm"] < 1e-10
+    assert board.at["LogReg", "losses"] == n and board.at["LogReg", "p_holm"] < 1e-10
+    table1 = statistics[statistics["table"] == "compare_table1"]
+    assert set(table1["method"]) == {"SNN", "MyNet", "LogReg", *(f"{m} (Table A11)" for m in reference.FNN_METHODS)}
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": snn.index, "status": "ok"})
+    build_uci_tables(scores, summary, tmp_path / "uci", statistics=statistics)
+    text = (tmp_path / "uci" / "leaderboard.md").read_text()
+    assert "their own protocol (4-fold cross-validation" in text and "| MyNet " in text
+    assert (tmp_path / "uci" / "compare_tableA12.csv").is_file()
+    # compare_with: none leaves the paper's tables only
+    from snnbench.settings import StatsSettings
+
+    assert not (uci_statistics(scores, stats=StatsSettings(compare_with="none"))["table"] == "leaderboard").any()
+
+
 def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_job(tmp_path):
     """snnbench stats writes every statistic once (stats.csv, with how it was computed); snnbench
     tables only formats it: the same tables as computing them in place."""
@@ -155,7 +193,8 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
     assert main(["stats", "--scores", str(tmp_path / "scores.csv"), "--out", str(stats_csv),
                  "--stats", '{"reference": "MSRAinit", "alpha": 0.01}']) == 0
     statistics = read_statistics(stats_csv)
-    assert set(statistics["table"]) == {"table1", "table1_right", "tableA12", "tableA13", "table_baselines", "friedman"}
+    assert set(statistics["table"]) == {"table1", "table1_right", "tableA12", "tableA13", "table_baselines", "friedman",
+                                        "compare_table1", "compare_tableA12", "compare_tableA13", "leaderboard"}
     assert (statistics[["reference", "alpha", "wilcoxon"]].drop_duplicates().values.tolist()
             == [["MSRAinit", 0.01, "exact-if-small"]])
     assert main(["tables", "--scores", str(tmp_path / "scores.csv"), "--data-summary", str(tmp_path / "summary.csv"),
@@ -172,7 +211,7 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
     assert main(["stats", "--scores", str(tmp_path / "scores.csv"), "--out", str(default_csv)]) == 0
     build_uci_tables(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}),
                      pd.read_csv(tmp_path / "summary.csv"), tmp_path / "read", statistics=read_statistics(default_csv))
-    for stem in ("table1", "table1_right", "tableA12", "table_baselines", "friedman"):
+    for stem in ("table1", "table1_right", "tableA12", "table_baselines", "friedman", "leaderboard"):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again" / f"{stem}.csv"),
                                       pd.read_csv(tmp_path / "read" / f"{stem}.csv"))
 

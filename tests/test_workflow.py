@@ -33,11 +33,14 @@ def test_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/quick.yaml"])
-def test_shipped_configs_validate_and_plan(configfile, tmp_path):
-    result = snakemake("-n", "--configfile", configfile, "--config", f"data_dir={tmp_path}/d", f"results_dir={tmp_path}/r")
+@pytest.mark.parametrize("configfiles", ["config/config.yaml", "config/quick.yaml", "config/quick.yaml config/beyond.yaml"])
+def test_shipped_configs_validate_and_plan(configfiles, tmp_path):
+    result = snakemake("-n", "--configfile", *configfiles.split(), "--config", f"data_dir={tmp_path}/d",
+                       f"results_dir={tmp_path}/r")
     assert result.returncode == 0, result.stderr
     assert "data_summary" in result.stdout and "train_fnn" in result.stdout
+    if "beyond" in configfiles:
+        assert "train/uci/iris/XGBoost/split0.json" in result.stdout and "LightGBM" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -47,6 +50,14 @@ def test_shipped_configs_validate_and_plan(configfile, tmp_path):
         ({"tox21": {"features": "morgan"}}, "'morgan' is not one of ['auto', 'deeptox', 'rdkit']"),
         ({"benchmarks": ["uci", "mnist"]}, "'mnist' is not one of ['uci', 'tox21', 'htru2']"),
         ({"htru2": {"n_fold": 10}}, "Additional properties are not allowed ('n_fold' was unexpected)"),
+        ({"train": {"methods": ["SNNN"]}}, "unknown method 'SNNN' in train.methods; the methods are SNN, MSRAinit"),
+        ({"train": {"methods": ["RF"]}}, "train.methods: RF is a sklearn method; list it under train.baselines"),
+        ({"train": {"methods": ["MyNet"], "custom_methods": {"MyNet": {"kind": "torch", "build": "nope_module:f",
+                                                                         "grid": {"uci": {"lr": [0.1]}}}}}},
+         "train.custom_methods.MyNet.build: cannot import 'nope_module'"),
+        ({"train": {"baselines": ["LogReg"], "custom_methods": {"LogReg": {
+            "kind": "sklearn", "estimator": "sklearn.linear_model:LogisticRegression", "grid": {"uci": {"Cs": [1.0]}}}}}},
+         "train.custom_methods.LogReg.grid.uci.Cs is not a hyperparameter the estimator accepts"),
     ],
 )
 def test_bad_config_stops_before_any_job_and_names_the_setting(tmp_path, body, message):
@@ -147,3 +158,79 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
     assert rows["iris"]["status"] == "ok"
     assert rows["wine"]["status"] == "failed"
     assert "checksum mismatch for wine/wine_R.dat" in rows["wine"]["reason"]
+
+
+USER_PACKAGE = '''
+"""A user's methods, outside snnbench: a torch builder and a scikit-learn estimator."""
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from torch import nn
+
+
+def build_mlp(*, n_in: int, n_out: int, hidden: int = 32, layers: int = 1):
+    parts, width = [], n_in
+    for _ in range(layers):
+        parts += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*parts, nn.Linear(width, n_out))
+
+
+class SoftCentroid(ClassifierMixin, BaseEstimator):
+    """Class probabilities from the distances to the class means."""
+
+    def __init__(self, temperature: float = 1.0):
+        self.temperature = temperature
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.centres_ = np.stack([X[y == c].mean(axis=0) for c in self.classes_])
+        return self
+
+    def predict_proba(self, X):
+        d = ((X[:, None, :] - self.centres_[None]) ** 2).sum(-1) / self.temperature
+        e = np.exp(-(d - d.min(axis=1, keepdims=True)))
+        return e / e.sum(axis=1, keepdims=True)
+'''
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror, tmp_path):
+    """Issue 14: a method package in a folder of its own (a torch builder, a scikit-learn
+    estimator), added by config alone, trained by the Snakemake pipeline on three UCI datasets
+    (prepared by the quick run), and found in the result tables and in the leaderboard against
+    the 24 published methods."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "my_methods.py").write_text(USER_PACKAGE)
+    datasets = ["iris", "wine", "breast-cancer-wisc"]
+    config = write_config(
+        tmp_path, data_dir=str(quick_local_run.root / "data"), mirror=str(mirror),
+        benchmarks=["uci"], uci={"datasets": datasets},
+        train={"methods": ["SNN", "MyMLP"], "baselines": ["Centroid"], "epochs": 15, "threads": 1,
+               "narrow": {"uci": {"SNN": {"n_hidden": [256], "n_layers": [2], "lr": [0.1], "dropout": [0],
+                                          "layer_form": ["rectangular"]}}},
+               "custom_methods": {
+                   "MyMLP": {"kind": "torch", "build": "my_methods:build_mlp", "depth": "layers",
+                             "grid": {"uci": {"hidden": [32], "layers": [1, 2], "lr": [0.01, 0.1]}}},
+                   "Centroid": {"kind": "sklearn", "estimator": "my_methods:SoftCentroid",
+                                "grid": {"uci": {"temperature": [0.5, 2.0]}}}}})
+    env = {**__import__("os").environ, "PYTHONPATH": str(package)}
+    result = snakemake("--cores", "2", "--configfile", str(config), env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results"
+    summary = json.loads((results / "train" / "uci" / "iris" / "MyMLP" / "split0.json").read_text())
+    assert summary["kind"] == "torch" and summary["origin"] == "config (train.custom_methods)"
+    assert summary["n_configs"] == 4 and summary["selected"]["depth"] in (1, 2)
+    a11 = list(csv.DictReader(open(results / "uci" / "tableA11.csv")))
+    assert [r["dataset"] for r in a11] == sorted(datasets)
+    assert all(float(r["MyMLP"]) > 0.5 and float(r["Centroid"]) > 0.5 for r in a11)
+    assert {"SNN", "MyMLP"} == {r["method"] for r in csv.DictReader(open(results / "uci" / "table1.csv"))}
+    board = [r for r in csv.DictReader(open(results / "uci" / "leaderboard.csv")) if r["group"] == "all"]
+    sources = {r["method"]: r["source"] for r in board}
+    assert len(board) == 3 + 24 and sources["MyMLP"] == sources["Centroid"] == "ours"
+    assert sources["SNN (Table A11)"] == "published (Table A11)" and sources["LibSVM_weka"] == "published (FD 2014)"
+    mine = next(r for r in board if r["method"] == "MyMLP")
+    assert int(mine["wins"]) + int(mine["ties"]) + int(mine["losses"]) == 3
+    assert "4-fold" in (results / "uci" / "leaderboard.md").read_text()
+    assert "Against the published methods" in (results / "REPORT.md").read_text()

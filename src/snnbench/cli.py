@@ -264,8 +264,12 @@ def cmd_tables(args: argparse.Namespace) -> int:
         log.warning("%s", warning)
     t1 = result["table1"]
     print(f"uci tables: {result['datasets']} datasets, splits {', '.join(result['splits'])} -> {out}")
-    with pd.option_context("display.width", 200):
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(t1.to_string(index=False))
+        if result["leaderboard"] is not None:
+            board = result["leaderboard"]
+            print(f"leaderboard (all datasets) against {board['vs'].iloc[0]}:")
+            print(board[board["group"] == "all"].drop(columns=["group", "vs"]).to_string(index=False))
     return 0
 
 

@@ -24,6 +24,8 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
     uci = results / "uci"
     if (uci / "table1.md").is_file():
         lines += ["## UCI", "", (uci / "table1.md").read_text().strip(), ""]
+        if (uci / "leaderboard.md").is_file():
+            lines += ["### Against the published methods", "", (uci / "leaderboard.md").read_text().strip(), ""]
         lines += ["Tables (csv, md, tex):", ""]
         lines += [f"- {_link(p, out.parent)}" for p in sorted(uci.glob("table*.md"))]
         lines += ["", "Figures:", ""]

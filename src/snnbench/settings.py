@@ -16,6 +16,7 @@ ENGINES = ("auto", "batched", "reference")
 CUDA_GRAPHS = ("auto", "off")
 WILCOXON_METHODS = ("exact-if-small", "exact", "asymptotic", "auto")
 MISSING_RULES = ("shared", "ordered")
+COMPARE_WITH = ("published", "none")
 TEST_CURVES = ("selectable", "every_epoch")
 
 
@@ -114,6 +115,7 @@ class StatsSettings:
     alpha: float = 0.05  # the star: p < alpha
     missing: str = "shared"  # a missing result's rank (stats.rank_table)
     reference: str = "best"  # what each method is tested against: the paper's (best-ranked; HTRU2: SNN) or a method
+    compare_with: str = "published"  # UCI: rank our methods against the 24 published ones too (leaderboard); none
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -127,6 +129,8 @@ class StatsSettings:
             raise bad("alpha", "must be a number in (0, 1)")
         if not isinstance(self.reference, str) or not self.reference:
             raise bad("reference", "must be best or a method's name")
+        if self.compare_with not in COMPARE_WITH:
+            raise bad("compare_with", f"must be one of {', '.join(COMPARE_WITH)}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None, *, setting: str = "stats") -> "StatsSettings":

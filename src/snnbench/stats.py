@@ -207,6 +207,43 @@ def wilcoxon_vs_best(
     return table
 
 
+def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEFAULTS.missing,
+                method: WilcoxonMethod = DEFAULTS.wilcoxon, alpha: float = ALPHA, decimals: int = 9) -> pd.DataFrame:
+    """Every method against one ``reference`` (a column of ``acc``), best average rank first.
+
+    Columns: ``place`` (1 = best average rank), ``method``, ``avg_rank``,
+    ``avg_rank_minus_expected``, ``wins`` / ``ties`` / ``losses`` against the reference (datasets
+    where both have a result; equal to ``decimals`` decimals is a tie), ``p_value`` (one-sided
+    paired Wilcoxon: the reference is better, as in the paper's tables), ``p_holm``, ``p_better``
+    (one-sided: the method is better than the reference), ``p_better_holm`` (each Holm-adjusted
+    over the methods), ``star`` (``p_value < alpha``), ``n_datasets`` (pairs), ``vs``."""
+    values = _check_acc(acc)
+    if reference not in values.columns:
+        raise ValueError(f"the reference method {reference!r} has no column here: {', '.join(values.columns)}")
+    ranks = average_ranks(values, missing=missing)
+    rows = []
+    for place, (name, avg) in enumerate(ranks.items(), start=1):
+        row = {"place": place, "method": name, "avg_rank": float(avg)}
+        pairs = values[[name, reference]].dropna().round(decimals)
+        if name == reference:
+            row.update(wins=None, ties=None, losses=None, p_value=math.nan, p_better=math.nan, n_datasets=len(pairs))
+        else:
+            worse, n = paired_wilcoxon_greater(values[reference], values[name], method=method)
+            better, _ = paired_wilcoxon_greater(values[name], values[reference], method=method)
+            row.update(wins=int((pairs[name] > pairs[reference]).sum()), ties=int((pairs[name] == pairs[reference]).sum()),
+                       losses=int((pairs[name] < pairs[reference]).sum()), p_value=worse, p_better=better, n_datasets=n)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.insert(3, "avg_rank_minus_expected", table["avg_rank"] - expected_rank(values.shape[1]))
+    table["p_holm"] = holm(table["p_value"]).to_numpy()
+    table["p_better_holm"] = holm(table["p_better"]).to_numpy()
+    table["star"] = (table["p_value"] < alpha).to_numpy()
+    table["vs"] = reference
+    for column in ("wins", "ties", "losses"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
 def friedman(acc: pd.DataFrame) -> dict:
     """Friedman's chi-square test that all methods rank alike (scipy.stats.friedmanchisquare).
 

@@ -16,7 +16,7 @@ from .datasets.prepared import atomic_write_bytes
 from .methods.paper import FAMILIES
 from .settings import StatsSettings
 from .stats import settings_of
-from .uci_stats import RANK_TABLES, accuracy_table, uci_data, uci_statistics
+from .uci_stats import COMPARE_TABLES, LEADERBOARD_REFERENCE, RANK_TABLES, accuracy_table, uci_data, uci_statistics
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 # The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).
@@ -24,6 +24,13 @@ CAPTION_SETTINGS = ("optimizer", "momentum", "batch_size", "loss", "epochs", "sm
                     "refit", "conic_rounding", "norm_position", "highway_width", "highway_gate_bias",
                     "resnet_branch_init", "tf32", "seed", "max_train_rows")
 
+
+PUBLISHED_NOTE = ("Rows whose source says 'published' were not trained here: Table A11's FNNs are the paper's results "
+                  "on data_py split column 0; Fernandez-Delgado et al.'s 17 come from their own protocol (4-fold "
+                  "cross-validation on their own partitions, Fernandez-Delgado et al. 2014), not from our splits, so "
+                  "comparisons with them mix protocols.")
+LEADERBOARD_COLUMNS = ["group", "place", "method", "source", "avg_rank", "avg_rank_minus_expected", "wins", "ties",
+                       "losses", "p_value", "p_holm", "p_better", "p_better_holm", "star", "n_datasets", "vs"]
 
 UCI_NOTES = ("validation folds as the authors published them (median 20.1 % of the non-test rows, not 15 %; U3)",
              "RF and SVM are ours, the other 17 methods Fernandez-Delgado et al.'s published results")
@@ -217,15 +224,45 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         captions["table1_per_split"] = f"Table 1 (left) statistics per data_py split column (beyond the paper). {base}"
         write_table(pd.concat(parts, ignore_index=True), out_dir / "table1_per_split", captions["table1_per_split"])
 
+    # Our methods against the published ones (stats.compare_with: published; beyond the paper).
+    for name, group, kind in COMPARE_TABLES:
+        rows = rows_of(name, group)
+        if not len(rows):
+            continue
+        statistic = "avg_rank_minus_expected" if name == "compare_table1" else "avg_rank"
+        frame = rank_comparison(rows, published_table=None, statistic=statistic)
+        frame.insert(1, "source", rows["source"].to_numpy())
+        what = ("the paper's 7 FNNs as published (Table A11)" if kind == "a11"
+                else "the paper's 24 methods as published (7 FNNs, Table A11; 17 of Fernandez-Delgado et al.)")
+        captions[name] = (f"Our methods ranked with {what}, {group} datasets ({len(data.groups[group])} "
+                          f"datasets); {statistic}, one-sided Wilcoxon against the best-ranked (beyond the paper). "
+                          f"{PUBLISHED_NOTE} {base}")
+        write_table(frame, out_dir / name, captions[name])
+    board = rows_of("leaderboard")
+    if len(board):
+        board = board.reindex(columns=LEADERBOARD_COLUMNS).reset_index(drop=True)
+        for column in ("place", "wins", "ties", "losses", "n_datasets"):
+            board[column] = board[column].astype("Int64")
+        board["star"] = board["star"].astype(bool)
+        captions["leaderboard"] = (
+            f"Leaderboard: our methods among the paper's 24 published methods per size group (all, small N < 1000, "
+            f"large), by average rank; wins / ties / losses against {LEADERBOARD_REFERENCE} (ties: equal to 9 "
+            "decimals) on the datasets both have; p_value: one-sided paired Wilcoxon that SNN is better, p_better: "
+            "that the method is better, each Holm-adjusted over the methods (p_holm, p_better_holm); star at "
+            f"p_value < {stats.alpha:g}. {PUBLISHED_NOTE} {base}")
+        write_table(board, out_dir / "leaderboard", captions["leaderboard"])
+
     # Friedman test per group (beyond the paper), on the datasets where every method has a result.
-    columns = ["group", "methods", "statistic", "p_value", "n_datasets", "k", "n_dropped", "error"]
+    columns = ["group", "methods", "statistic", "p_value", "n_datasets", "k", "n_dropped", "cd_nemenyi", "error"]
     friedman_table = rows_of("friedman").reindex(columns=columns).dropna(axis=1, how="all").reset_index(drop=True)
     counts = [c for c in ("n_datasets", "k", "n_dropped") if c in friedman_table]
     friedman_table[counts] = friedman_table[counts].astype("Int64")
-    captions["friedman"] = ("Friedman test per size group on the datasets where every method has a result "
-                            f"(beyond the paper). {base}")
+    captions["friedman"] = ("Friedman test per size group on the datasets where every method has a result, with "
+                            f"Nemenyi's critical difference of the average ranks there at alpha {stats.alpha:g} "
+                            f"(cd_nemenyi; Demsar 2006) (beyond the paper). {base}")
     write_table(friedman_table, out_dir / "friedman", captions["friedman"])
 
     atomic_write_bytes(out_dir / "captions.json", lambda f: f.write((json.dumps(captions, indent=1) + "\n").encode()))
     return {"captions": captions, "datasets": len(used), "splits": splits, "acc": acc, "acc24": data.acc24,
-            "groups": data.groups, "table1": t1, "friedman": friedman_table}
+            "groups": data.groups, "table1": t1, "friedman": friedman_table,
+            "leaderboard": board if len(board) else None}

@@ -4,8 +4,12 @@
 one row per (table, group, split, method): average rank, rank minus the expected rank,
 one-sided Wilcoxon p-value against ``vs``, Holm, star, datasets used; and one row per group for
 the Friedman test (``method`` empty). Each row also carries how it was computed (the config's
-``stats`` section: ``wilcoxon``, ``alpha``, ``missing``, ``reference``). ``tables.py`` only
-formats these rows next to the published numbers.
+``stats`` section: ``wilcoxon``, ``alpha``, ``missing``, ``reference``, ``compare_with``).
+With ``compare_with: published`` our methods are also ranked against the paper's published
+methods, without retraining them: ``compare_table1`` (ours + the paper's 7 FNNs, Table A11),
+``compare_tableA12`` / ``compare_tableA13`` (ours + all 24) and ``leaderboard`` (per group: place,
+average rank, wins / ties / losses and both one-sided Wilcoxon tests against SNN as published,
+Holm-adjusted). ``tables.py`` only formats these rows next to the published numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +28,28 @@ RANK_TABLES = [("table1", "all", "Table1-left", "avg_rank_minus_expected"),
                ("tableA12", "small", "TableA12", "avg_rank"),
                ("tableA13", "large", "TableA13", "avg_rank")]
 FD_SOURCE = "published (FD 2014)"
+A11_SOURCE = "published (Table A11)"
+PUBLISHED_FNN = "{} (Table A11)"  # a published FNN's name beside ours: "SNN (Table A11)"
+LEADERBOARD_REFERENCE = PUBLISHED_FNN.format("SNN")
+# (table, size group, columns: "a11" = ours + the paper's 7 FNNs, "all" = ours + the 24 published)
+COMPARE_TABLES = [("compare_table1", "all", "a11"), ("compare_tableA12", "small", "all"),
+                  ("compare_tableA13", "large", "all")]
+
+
+def published_columns(datasets: list[str]) -> pd.DataFrame:
+    """The paper's 24-method accuracies for ``datasets``, its FNNs renamed ``SNN (Table A11)``..."""
+    from .reference import FNN_METHODS, published_24_accuracies
+
+    table = published_24_accuracies().reindex(datasets)
+    return table.rename(columns={m: PUBLISHED_FNN.format(m) for m in FNN_METHODS})
+
+
+def source_of(method: str) -> str:
+    from .reference import FD_REPRESENTATIVES, FNN_METHODS
+
+    if method in FD_REPRESENTATIVES:
+        return FD_SOURCE
+    return A11_SOURCE if method in {PUBLISHED_FNN.format(m) for m in FNN_METHODS} else "ours"
 
 
 def accuracy_table(scores: pd.DataFrame, *, methods: list[str], source: str = "ours",
@@ -68,20 +94,23 @@ def uci_data(scores: pd.DataFrame) -> UciData:
 
 def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
     """Every rank comparison and Friedman test of the UCI tables, as rows (see the module docstring)."""
-    from .reference import FD_REPRESENTATIVES
-    from .stats import friedman, stamped, wilcoxon_vs_best
+    from .reference import FNN_METHODS
+    from .stats import friedman, leaderboard, nemenyi_cd, stamped, wilcoxon_vs_best
 
     data = uci_data(scores)
     parts = []
 
-    def compare(acc: pd.DataFrame, table: str, group: str, split: str = "") -> None:
-        frame = wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha,
-                                 reference=stats.against(None))
+    def labelled(frame: pd.DataFrame, table: str, group: str, split: str = "") -> None:
         frame.insert(0, "table", table)
         frame.insert(1, "group", group)
         frame.insert(2, "split", split)
-        frame.insert(4, "source", [FD_SOURCE if m in FD_REPRESENTATIVES else "ours" for m in frame["method"]])
+        frame.insert(frame.columns.get_loc("method") + 1, "source", [source_of(m) for m in frame["method"]])
         parts.append(frame)
+
+    def compare(acc: pd.DataFrame, table: str, group: str, split: str = "") -> None:
+        reference = stats.against(None)
+        labelled(wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha,
+                                  reference=reference if reference in acc.columns else None), table, group, split)
 
     for table, group, _, _ in RANK_TABLES:
         compare((data.acc if table == "table1" else data.acc24).loc[data.groups[group]], table, group)
@@ -96,11 +125,30 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
         for split in data.splits:
             per = accuracy_table(scores, methods=data.fnns, split=split).reindex(data.acc.index).dropna(how="all")
             compare(per, "table1_per_split", "all", split)
-    # Friedman test per group (beyond the paper), on the datasets where every method has a result.
-    for group, acc, label in [("all", data.acc, f"{len(data.fnns)} FNNs"), ("small", data.acc24.loc[data.groups["small"]], "24 methods"),
-                              ("large", data.acc24.loc[data.groups["large"]], "24 methods")]:
+    # Our methods against the published ones, without retraining them (beyond the paper): Table 1
+    # with the paper's 7 FNNs, Tables A12 / A13 and a leaderboard with all 24 published methods.
+    if stats.compare_with == "published":
+        published = published_columns(list(data.acc.index))
+        both = pd.concat([mine, published], axis=1)
+        columns = {"a11": [*mine.columns, *[PUBLISHED_FNN.format(m) for m in FNN_METHODS]], "all": list(both.columns)}
+        for table, group, kind in COMPARE_TABLES:
+            sub = both.loc[data.groups[group], columns[kind]]
+            if len(sub):
+                compare(sub, table, group)
+        for group in ("all", "small", "large"):
+            sub = both.loc[data.groups[group]]
+            if len(sub):
+                labelled(leaderboard(sub, reference=LEADERBOARD_REFERENCE, missing=stats.missing,
+                                     method=stats.wilcoxon, alpha=stats.alpha), "leaderboard", group)
+    # Friedman test per group (beyond the paper), on the datasets where every method has a result,
+    # with Nemenyi's critical difference of the average ranks there (Demsar 2006).
+    n24 = f"{data.acc24.shape[1]} methods"
+    for group, acc, label in [("all", data.acc, f"{len(data.fnns)} FNNs"),
+                              ("small", data.acc24.loc[data.groups["small"]], n24),
+                              ("large", data.acc24.loc[data.groups["large"]], n24)]:
         try:
             result = friedman(acc)
+            result["cd_nemenyi"] = nemenyi_cd(k=result["k"], n_datasets=result["n_datasets"], alpha=stats.alpha)
         except ValueError as exc:
             result = {"error": str(exc)}
         parts.append(pd.DataFrame([{"table": "friedman", "group": group, "split": "", "methods": label, **result}]))
