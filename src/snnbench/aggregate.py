@@ -205,19 +205,21 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | Path,
               failures_out: str | Path | None = None) -> pd.DataFrame:
+    """Our score rows from the training summaries, the benchmark's published rows and its extra
+    rows (Tox21: one per depth), written as the scores table (and the failures table)."""
+    from . import benchmarks
+
+    spec = benchmarks.get(benchmark, setting="benchmark")
     ours = score_rows(summaries)
     if not ours.empty and set(ours["benchmark"]) != {benchmark}:
         raise DataError(f"summaries of other benchmarks given for {benchmark}: {sorted(set(ours['benchmark']))}")
     frames = [ours]
-    if benchmark == "uci":
-        frames.append(published_uci_rows(sorted(set(ours["dataset"]))))
-    elif benchmark == "htru2":
-        frames.append(published_htru2_rows())
-    elif benchmark == "tox21":
+    if spec.extra_score_rows is not None:
         ours["scope"] = "selected"
-        frames += [pd.DataFrame([row for path in summaries for row in depth_rows(path)]), published_tox21_rows()]
+        frames.append(pd.DataFrame(spec.extra_score_rows(summaries)))
+    frames.append(spec.published_rows(sorted(set(ours["dataset"])) if not ours.empty else []))
     scores = pd.concat([f for f in frames if not f.empty], ignore_index=True)
-    order = ["source", "dataset", "method", "split"] + (["scope", "depth"] if benchmark == "tox21" else [])
+    order = ["source", "dataset", "method", "split", *spec.sort_keys]
     scores = scores.sort_values(order, key=lambda c: c if c.name == "depth" else c.astype(str), kind="mergesort")
     _write_csv(scores, Path(scores_out))
     if failures_out is not None:

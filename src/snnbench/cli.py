@@ -39,19 +39,25 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from .datasets import dataset_names, prepare_dataset
+    from . import benchmarks
+    from .datasets import prepare_dataset
 
-    if args.benchmark == "uci":
-        from .datasets.uci import check_names
-
-        names = list(dataset_names("uci")) if args.all or not args.dataset else check_names(args.dataset, setting="--dataset")
-        options: dict = {}
-    elif args.benchmark == "htru2":
-        names, options = ["htru2"], {"n_folds": args.n_folds, "seed": args.seed}
+    spec = benchmarks.get(args.benchmark, setting="benchmark")
+    if args.all or not args.dataset:
+        names = list(spec.dataset_names())
     else:
-        names = ["tox21"]
-        options = {"features": args.features, "sparse_min_frequency": args.sparse_min_frequency,
-                   "ecfp_radius": args.ecfp_radius, "n_jobs": args.jobs}
+        for name in args.dataset:
+            if name not in spec.dataset_names() and spec.check_dataset is not None:
+                spec.check_dataset(name, setting="--dataset")
+        names = args.dataset
+    options = _json_option(args.options, "--options")
+    unknown = sorted(set(options) - set(spec.prepare_defaults))
+    if unknown:
+        raise SnnbenchError(f"--options: {args.benchmark} takes no {', '.join(unknown)}; it takes "
+                            f"{', '.join(spec.prepare_defaults) or 'none'}")
+    options = {**spec.prepare_defaults, **options}
+    if args.threads is not None and "n_jobs" in spec.prepare_defaults:  # the job's threads, as the scheduler gave them
+        options["n_jobs"] = args.threads
     statuses = {}
     for name in names:
         status, card = prepare_dataset(args.benchmark, name, raw_dir=args.raw_dir, prepared_dir=args.prepared_dir, **options)
@@ -218,58 +224,34 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 def _statistics(benchmark: str, scores, *, stats: str | None, path: str | None = None):
     """The statistics a benchmark's tables format: the file at ``path`` (``snnbench stats
-    --scores`` wrote it), else computed from ``scores`` with the ``--stats`` JSON ``stats``."""
-    from .htru2_stats import htru2_statistics
+    --scores`` wrote it), else computed from ``scores`` with the ``--stats`` JSON ``stats``;
+    None for a benchmark without test statistics."""
+    from . import benchmarks
     from .stats import read_statistics
-    from .uci_stats import uci_statistics
 
+    spec = benchmarks.get(benchmark, setting="--benchmark")
+    if spec.statistics is None:
+        return None
     if path:
         return read_statistics(path)
-    return {"uci": uci_statistics, "htru2": htru2_statistics}[benchmark](scores, stats=_stats_option(stats))
+    return spec.statistics(scores, stats=_stats_option(stats))
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from . import benchmarks
+
+    spec = benchmarks.get(args.benchmark, setting="--benchmark")
     scores = pd.read_csv(args.scores, dtype={"split": str})
-    settings = _json_option(args.settings, "--settings") or None
-    if args.benchmark == "htru2":
-        from .htru2_tables import build_htru2_tables
-
-        result = build_htru2_tables(scores, args.out_dir, statistics=_statistics(
-            "htru2", scores, stats=args.stats, path=args.statistics), settings=settings, n_folds=args.n_folds)
-        print(f"htru2 table 3: folds {', '.join(map(str, result['folds']))} -> {args.out_dir}")
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(result["table3"].to_string(index=False))
-        return 0
-    if args.benchmark == "tox21":
-        from .tox21_tables import build_tox21_tables
-
-        result = build_tox21_tables(scores, args.out_dir, settings=settings)
-        print(f"tox21 table 2: depths {', '.join(map(str, result['depths']))} -> {args.out_dir}")
-        with pd.option_context("display.width", 250, "display.max_columns", 30):
-            print(result["table2_shown"].to_string(index=False))
-        return 0
-
-    from .figures import write_uci_figures
-    from .tables import build_uci_tables
-
-    if not args.data_summary:
-        raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")
-    summary = pd.read_csv(args.data_summary)
-    out = Path(args.out_dir)
-    statistics = _statistics("uci", scores, stats=args.stats, path=args.statistics)
-    result = build_uci_tables(scores, summary, out, statistics=statistics, settings=settings)
-    for warning in write_uci_figures(scores, result, out / "figures"):
+    context = {"data_summary": pd.read_csv(args.data_summary) if args.data_summary else None, "n_folds": args.n_folds}
+    (Path(args.out_dir) / "figures").mkdir(parents=True, exist_ok=True)  # the workflow's output, even if none is drawn
+    result = spec.tables(scores, Path(args.out_dir), settings=_json_option(args.settings, "--settings") or None,
+                         statistics=_statistics(args.benchmark, scores, stats=args.stats, path=args.statistics),
+                         context=context)
+    for warning in result.get("warnings", []):
         log.warning("%s", warning)
-    t1 = result["table1"]
-    print(f"uci tables: {result['datasets']} datasets, splits {', '.join(result['splits'])} -> {out}")
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(t1.to_string(index=False))
-        if result["leaderboard"] is not None:
-            board = result["leaderboard"]
-            print(f"leaderboard (all datasets) against {board['vs'].iloc[0]}:")
-            print(board[board["group"] == "all"].drop(columns=["group", "vs"]).to_string(index=False))
+    print(result["printed"])
     return 0
 
 
@@ -281,10 +263,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.scores:
         from .stats import write_statistics
 
-        if args.benchmark == "tox21":
-            raise SnnbenchError("snnbench stats --scores computes the statistics of uci and htru2; tox21's Table 2 "
-                                "has no test statistics")
         frame = _statistics(args.benchmark, pd.read_csv(args.scores, dtype={"split": str}), stats=args.stats)
+        if frame is None:
+            from . import benchmarks
+
+            having = [b for b in benchmarks.BENCHMARKS if benchmarks.get(b).statistics is not None]
+            raise SnnbenchError(f"snnbench stats --scores computes the statistics of {', '.join(having)}; "
+                                f"{args.benchmark}'s tables have no test statistics")
         out = args.out or f"results/{args.benchmark}/stats.csv"
         write_statistics(frame, out)
         print(f"{args.benchmark} statistics: {len(frame)} rows -> {out}")
@@ -325,19 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = data.add_parser("prepare", help="verified originals -> one prepared dataset (card .json + arrays .npz)")
     p.add_argument("benchmark", choices=BENCHMARKS)
-    p.add_argument("--dataset", action="append", help="UCI dataset name (repeatable); default: all 121")
-    p.add_argument("--all", action="store_true", help="every UCI dataset")
+    p.add_argument("--dataset", action="append", help="dataset name (repeatable); default: all of the benchmark's")
+    p.add_argument("--all", action="store_true", help="every dataset of the benchmark")
     p.add_argument("--raw-dir", default="data/raw")
     p.add_argument("--prepared-dir", default="data/prepared")
     p.add_argument("--keep-going", action="store_true",
                    help="exit 0 even if a dataset failed (its card records why); the pipeline uses this")
-    p.add_argument("--n-folds", type=int, default=10, help="HTRU2: number of stratified folds (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="HTRU2: seed of the fold split (default 0)")
-    p.add_argument("--features", default="auto", help="Tox21 feature set: auto, deeptox or rdkit (default auto)")
-    p.add_argument("--sparse-min-frequency", type=float, default=0.05,
-                   help="Tox21: keep substructure features present in at least this share of training compounds")
-    p.add_argument("--ecfp-radius", type=int, default=2, help="Tox21 rdkit features: Morgan radius (default 2 = ECFP4)")
-    p.add_argument("--jobs", type=int, default=1, help="Tox21 rdkit features: worker processes")
+    p.add_argument("--threads", type=int, help="worker processes, for a benchmark whose preparation takes n_jobs "
+                                                "(tox21's rdkit featurisation)")
+    p.add_argument("--options", metavar="JSON",
+                   help="the benchmark's preparation options as a JSON object, as its config section gives them "
+                        "(htru2: n_folds, seed; tox21: features, sparse_min_frequency, ecfp_radius, n_jobs)")
     p.set_defaults(func=cmd_prepare)
 
     p = data.add_parser("summary", help="one row per dataset of every benchmark -> CSV")

@@ -86,14 +86,17 @@ def check_method(method: str, *, setting: str = "train.methods", installed: bool
 
 
 def get_grid(grids: dict[str, dict[str, Grid]], benchmark: str, method: str) -> Grid:
-    """``method``'s grid for ``benchmark``: the grid file's, else the method's own."""
-    from . import methods
+    """``method``'s grid for ``benchmark``: the grid file's, else the method's own, else the one
+    the benchmark declares for it."""
+    from . import benchmarks, methods
 
     spec = methods.get(method)
     grid = grids.get(benchmark, {}).get(method, spec.grids.get(benchmark))
     if grid is None:
-        raise ConfigError(f"no grid for {benchmark}.{method}: neither the grid file (setting train.grids) nor the "
-                          f"method ({spec.origin}) has one; add one")
+        grid = benchmarks.get(benchmark, setting="benchmark").grids.get(method)
+    if grid is None:
+        raise ConfigError(f"no grid for {benchmark}.{method}: neither the grid file (setting train.grids), the "
+                          f"method ({spec.origin}) nor the benchmark has one; add one")
     return {k: list(v) for k, v in grid.items()}
 
 

@@ -3,6 +3,8 @@ formatted from its statistics (``htru2_stats.py``) beside the published table, a
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any
 
@@ -70,5 +72,6 @@ def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, statistics:
                + " " + deviations_text(settings, notes=HTRU2_NOTES))
     write_table(table, out_dir / "table3", caption, decimals=4)
     per_fold_plot(fold_table(scores), out_dir / "figures" / "auc_per_fold")
-    atomic_write_bytes(out_dir / "caption_table3.txt", lambda f: f.write((caption + "\n").encode()))
+    atomic_write_bytes(out_dir / "captions.json",
+                       lambda f: f.write((json.dumps({"table3": caption}, indent=1) + "\n").encode()))
     return {"table3": table, "caption": caption, "folds": folds}

@@ -29,7 +29,7 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
     under ``out`` (``results.output_paths``). Returns the summary; its ``selected`` is None when
     the dataset is unavailable (``status`` says why) or no configuration finished. A failing
     configuration is a row of the results, never an exception."""
-    from .reference import published_uci_accuracy
+    from . import benchmarks
     from .tasks import make_task
 
     spec = methods.check(method, setting="method")
@@ -37,9 +37,9 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
     output_paths(out)  # checks the name before any work
     extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "kind": spec.kind,
                              "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
-    if benchmark == "uci":
-        extra["published_test_metric"] = published_uci_accuracy(dataset, method)
-        extra["published_source"] = "Table A11"
+    published = benchmarks.get(benchmark, setting="benchmark").published_metric
+    if published is not None:
+        extra["published_test_metric"] = published(dataset, method)
     card = card_path(prepared_dir, benchmark, dataset)
     meta = read_card(card)
     if meta["status"] != "ok":

@@ -21,30 +21,23 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
     lines = ["# snnbench report", "",
              "Reproduction of the benchmarks of *Self-Normalizing Neural Networks* (Klambauer et al. 2017). "
              "Every deviation from the paper's protocol is listed in docs/protocol.md.", ""]
-    uci = results / "uci"
-    if (uci / "table1.md").is_file():
-        lines += ["## UCI", "", (uci / "table1.md").read_text().strip(), ""]
-        if (uci / "leaderboard.md").is_file():
-            lines += ["### Against the published methods", "", (uci / "leaderboard.md").read_text().strip(), ""]
-        lines += ["Tables (csv, md, tex):", ""]
-        lines += [f"- {_link(p, out.parent)}" for p in sorted(uci.glob("table*.md"))]
-        lines += ["", "Figures:", ""]
-        lines += [f"- {_link(p, out.parent)}" for p in sorted((uci / "figures").glob("*.png"))]
-        lines += ["", f"Scores of every job: {_link(uci / 'scores.csv', out.parent)}", ""]
-    tox21 = results / "tox21"
-    if (tox21 / "table2.md").is_file():
-        lines += ["## Tox21", "", (tox21 / "table2.md").read_text().strip(), ""]
-        lines += [f"- {_link(p, out.parent)}" for p in sorted(tox21.glob("table2*.md"))]
-        lines += [f"- {_link(p, out.parent)}" for p in sorted((tox21 / "figures").glob("*.png"))]
-        lines += [f"- Scores of every job and depth: {_link(tox21 / 'scores.csv', out.parent)}", ""]
-    htru2 = results / "htru2"
-    if (htru2 / "table3.md").is_file():
-        lines += ["## HTRU2", "", (htru2 / "table3.md").read_text().strip(), ""]
-        lines += [f"- {_link(p, out.parent)}" for p in sorted((htru2 / "figures").glob("*.png"))]
-        lines += [f"- Scores of every job: {_link(htru2 / 'scores.csv', out.parent)}", ""]
-    failure_files = [(name, path) for name, path in (("UCI", results / "uci" / "failures.csv"),
-                                                     ("Tox21", tox21 / "failures.csv"),
-                                                     ("HTRU2", htru2 / "failures.csv")) if path.is_file()]
+    from . import benchmarks
+
+    failure_files = []
+    for name in benchmarks.BENCHMARKS:
+        spec = benchmarks.get(name)
+        folder = results / name
+        main = folder / f"{spec.main_table}.md"
+        if (folder / "failures.csv").is_file():
+            failure_files.append((spec.title, folder / "failures.csv"))
+        if not main.is_file():
+            continue
+        lines += [f"## {spec.title}", "", main.read_text().strip(), ""]
+        if (folder / "leaderboard.md").is_file():
+            lines += ["### Against the published methods", "", (folder / "leaderboard.md").read_text().strip(), ""]
+        links = sorted({p for pattern in spec.report_links for p in folder.glob(pattern)})
+        lines += [f"- {_link(p, out.parent)}" for p in links]
+        lines += [f"- Scores of every job: {_link(folder / 'scores.csv', out.parent)}", ""]
     if failure_files:
         lines += ["## Failures", "",
                   "Jobs with a failed or unavailable dataset, or with diverged / failed configurations:", ""]

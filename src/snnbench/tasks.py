@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .datasets.prepared import PreparedDataset
-from .errors import ConfigError, DataError
+from .errors import ConfigError
 
 KINDS = ("multiclass", "binary", "multitask")
 METRICS = {"multiclass": "accuracy", "binary": "roc_auc", "multitask": "mean_roc_auc"}
@@ -61,7 +61,7 @@ def per_task_columns(columns) -> dict[str, str]:
     return {c: c[len(TASK_PREFIX):] for c in columns if c.startswith(TASK_PREFIX) and c != "test_metric"}
 
 
-def _zscore(X: np.ndarray, train: np.ndarray) -> np.ndarray:
+def zscore(X: np.ndarray, train: np.ndarray) -> np.ndarray:
     """Standardise with mean and standard deviation of the training rows only (constant -> 1)."""
     mu = X[train].mean(axis=0, dtype=np.float64)
     sd = X[train].std(axis=0, dtype=np.float64)
@@ -69,18 +69,8 @@ def _zscore(X: np.ndarray, train: np.ndarray) -> np.ndarray:
     return ((X - mu) / sd).astype(np.float32)
 
 
-def _parts(X: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+def parts(X: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
     return {"train": X[rows[0]], "validation": X[rows[1]], "test": X[rows[2]]}
-
-
-def n_splits(benchmark: str, data: PreparedDataset) -> int:
-    if benchmark == "uci":
-        from .datasets.uci import N_SPLIT_COLUMNS
-
-        return N_SPLIT_COLUMNS
-    if benchmark == "htru2":
-        return int(data.meta["folds"]["n_folds"])
-    return 10**6  # Tox21: any number of repeats
 
 
 def subsample_rows(rows: tuple[np.ndarray, np.ndarray, np.ndarray], max_train_rows: int | None,
@@ -97,53 +87,20 @@ def subsample_rows(rows: tuple[np.ndarray, np.ndarray, np.ndarray], max_train_ro
 
 def make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output: str = "logit",
               max_train_rows: int | None = None, subsample_seed: int = 0) -> Task:
-    """The arrays of ``split`` under the paper's protocol for ``benchmark``; with ``max_train_rows``,
-    trained on a seeded subset of the training rows (the same subset for every split of a run)."""
-    if not isinstance(split, int) or not 0 <= split < n_splits(benchmark, data):
-        raise ConfigError(f"split must be in 0..{n_splits(benchmark, data) - 1} for {benchmark}, however: {split=}")
-    task = _make_task(benchmark, data, split, htru2_output=htru2_output,
-                      subsample=lambda rows: subsample_rows(rows, max_train_rows, subsample_seed))
+    """The arrays of ``split`` under the paper's protocol for ``benchmark`` (its registered spec,
+    ``snnbench.benchmarks``); with ``max_train_rows``, trained on a seeded subset of the training
+    rows (the same subset for every split of a run)."""
+    from . import benchmarks
+
+    spec = benchmarks.get(benchmark, setting="benchmark")
+    n = spec.n_splits(data)
+    if not isinstance(split, int) or not 0 <= split < n:
+        raise ConfigError(f"split must be in 0..{n - 1} for {benchmark}, however: {split=}")
+    task = spec.task(data, split, htru2_output=htru2_output,
+                     subsample=lambda rows: subsample_rows(rows, max_train_rows, subsample_seed))
     if max_train_rows is not None:
         task.info["max_train_rows"] = max_train_rows
     return task
-
-
-def _make_task(benchmark: str, data: PreparedDataset, split: int, *, htru2_output: str, subsample) -> Task:
-    a = data.arrays
-    if benchmark == "uci":
-        from .datasets.uci import paper_split
-
-        rows = subsample(paper_split(a, split))
-        y = a["y"].astype(np.int64)
-        # The originals are standardised already (docs/protocol.md D2).
-        return Task(kind="multiclass", n_out=int(data.meta["classes"]), X=_parts(a["X"].astype(np.float32), rows),
-                    y=_parts(y, rows), info={"split": f"data_py column {split}"})
-    if benchmark == "htru2":
-        from .datasets.htru2 import nested_split
-
-        rows = subsample(nested_split(a["fold"], split))
-        X = _zscore(a["X"], rows[0])
-        if htru2_output == "softmax":
-            return Task(kind="multiclass", n_out=2, X=_parts(X, rows), y=_parts(a["y"].astype(np.int64), rows),
-                        metric="roc_auc", info={"split": f"test fold {split}, validation fold {(split - 1) % n_splits(benchmark, data)}"})
-        if htru2_output != "logit":
-            raise ConfigError(f"train.htru2_output must be logit or softmax, however: {htru2_output!r}")
-        y = a["y"].astype(np.float32)[:, None]
-        return Task(kind="binary", n_out=1, X=_parts(X, rows), y=_parts(y, rows),
-                    info={"split": f"test fold {split}, validation fold {(split - 1) % n_splits(benchmark, data)}"})
-    if benchmark == "tox21":
-        split_col = a["split"]
-        rows = tuple(np.flatnonzero(split_col == k) for k in (0, 1, 2))
-        if any(len(r) == 0 for r in rows):
-            raise DataError("Tox21 arrays lack a training, validation or test row; prepare the dataset again")
-        rows = subsample(rows)
-        X = _zscore(a["X"], rows[0])
-        Y = a["Y"].astype(np.float32)
-        Y[a["Y"] < 0] = np.nan
-        return Task(kind="multitask", n_out=int(Y.shape[1]), X=_parts(X, rows), y=_parts(Y, rows),
-                    info={"split": f"official split, repeat {split}", "feature_set": data.meta.get("feature_set"),
-                          "tasks": [str(t) for t in a["tasks"]] if "tasks" in a else None})
-    raise ConfigError(f"unknown benchmark {benchmark!r}")
 
 
 def blobs_task(n: int = 240, d: int = 8, classes: int = 3, seed: int = 0, *, spread: float = 4.0,

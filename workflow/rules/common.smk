@@ -1,4 +1,5 @@
 # Configuration, validation and the helpers the rules use, named for intent.
+import json
 import sys
 from pathlib import Path
 
@@ -14,7 +15,8 @@ _USES_CONDA = any("conda" in str(m).lower() for m in workflow.deployment_setting
 _PYTHON_ON_PATH = "" if _USES_CONDA else f'export PATH="{Path(sys.executable).parent}:$PATH"; '
 shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}')
 
-from snnbench.datasets.uci import check_names, dataset_names
+from snnbench import benchmarks as benchmark_registry
+from snnbench.errors import ConfigError
 from snnbench.sources import BENCHMARK_SOURCES
 
 ENV = "../envs/snnbench.yaml"
@@ -24,13 +26,16 @@ RESULTS = config["results_dir"]
 LOGS = f"{config['results_dir']}/logs"
 
 
-def get_uci_datasets():
-    """The UCI datasets of this run; an unknown name stops the run here, naming the setting."""
-    chosen = config["uci"]["datasets"]
-    return list(dataset_names()) if chosen == "all" else check_names(chosen, setting="uci.datasets")
+BENCHMARKS = [benchmark_registry.get(b).name for b in config["benchmarks"]]  # unknown: stops here, named
 
 
-UCI_DATASETS = get_uci_datasets() if "uci" in config["benchmarks"] else []
+def get_run_datasets():
+    """benchmark -> the datasets this run trains (uci.datasets for UCI); an unknown name stops the
+    run here, naming the setting."""
+    return {b: benchmark_registry.get(b).run_datasets(config) for b in BENCHMARKS}
+
+
+RUN_DATASETS = get_run_datasets()
 
 
 def get_mirror_option():
@@ -58,47 +63,60 @@ def prepared_dir_of(card):
 
 
 def get_prepared_cards():
-    cards = [f"{PREPARED}/uci/{name}.json" for name in UCI_DATASETS]
-    cards += [f"{PREPARED}/{b}/{b}.json" for b in ("tox21", "htru2") if b in config["benchmarks"]]
-    return cards
+    return [f"{PREPARED}/{b}/{d}.json" for b in BENCHMARKS for d in RUN_DATASETS[b]]
+
+
+def get_prepare_options(benchmark):
+    """The benchmark's preparation options from its config section, as the JSON that `snnbench
+    data prepare --options` reads."""
+    return json.dumps(benchmark_registry.get(benchmark).prepare_options(config), separators=(",", ":"), sort_keys=True)
 
 
 def get_final_output():
     return [f"{RESULTS}/data/summary.csv", *get_train_summaries(), *get_report_inputs(), f"{RESULTS}/REPORT.md"]
 
 
+def get_tables_done(benchmark):
+    """The tables rule's last output: every table of the benchmark is written before it."""
+    return f"{RESULTS}/{benchmark}/captions.json"
+
+
 def get_report_inputs(wildcards=None):
-    """What the report links: the UCI tables when UCI is trained, and always the paper check."""
+    """What the report links: each trained benchmark's tables, and always the paper check."""
     inputs = [f"{RESULTS}/data/summary.csv", f"{RESULTS}/paper_check/table1.csv"]
-    if "uci" in config["benchmarks"] and FNN_METHODS:
-        inputs += [f"{RESULTS}/uci/table1.csv"]
-    if "htru2" in config["benchmarks"] and methods_for("htru2"):
-        inputs += [f"{RESULTS}/htru2/table3.csv"]
-    if "tox21" in config["benchmarks"] and methods_for("tox21"):
-        inputs += [f"{RESULTS}/tox21/table2.csv"]
+    for b in BENCHMARKS:
+        if FNN_METHODS if benchmark_registry.get(b).tables_need_torch else methods_for(b):
+            inputs.append(get_tables_done(b))
     return inputs
 
 
-def get_uci_summaries(wildcards=None):
-    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/uci/")]
+def get_benchmark_summaries(wildcards):
+    """Every training job's summary of one benchmark."""
+    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/{wildcards.benchmark}/")]
 
 
-def get_htru2_summaries(wildcards=None):
-    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/htru2/")]
+def get_tables_inputs(wildcards):
+    """The scores, the statistics (for a benchmark that has them) and the data summary."""
+    spec = benchmark_registry.get(wildcards.benchmark)
+    inputs = {"scores": f"{RESULTS}/{wildcards.benchmark}/scores.csv", "data_summary": f"{RESULTS}/data/summary.csv"}
+    if spec.statistics is not None:
+        inputs["stats"] = f"{RESULTS}/{wildcards.benchmark}/stats.csv"
+    return inputs
 
 
-def get_tox21_summaries(wildcards=None):
-    return [p for p in get_train_summaries() if p.startswith(f"{RESULTS}/train/tox21/")]
+def get_statistics_option(wildcards, input):
+    return f"--statistics {input.stats}" if "stats" in input.keys() else ""
+
+
+BENCHMARKS_WITH_STATISTICS = [b for b in benchmark_registry.BENCHMARKS if benchmark_registry.get(b).statistics]
 
 
 # ---------------------------------------------------------------------------------- training
 import functools
-import json
 import shlex
 
 from snnbench import methods as method_registry
 from snnbench.devices import gpu_resource_problem
-from snnbench.errors import ConfigError
 from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.grids import get_grid, load_grids, narrow
 from snnbench.methods.custom import register_custom
@@ -147,7 +165,7 @@ def get_train_settings(benchmark=None):
 
 
 def get_train_mem_mb(wildcards):
-    return TRAIN["mem_mb"][wildcards.benchmark]
+    return TRAIN["mem_mb"].get(wildcards.benchmark, 4000)
 
 
 def get_train_fnn_threads(wildcards):
@@ -171,31 +189,17 @@ def get_train_fnn_gpu():
 
 
 def get_train_splits(benchmark, method=None):
-    """UCI: data_py split columns; HTRU2: outer folds; Tox21: repeats (the SVM, deterministic,
-    runs repeat 0 only: its other repeats would be identical)."""
-    if benchmark == "tox21" and method == "SVM":
-        return [0]
-    if benchmark == "uci":
-        return TRAIN["uci_splits"]
-    if benchmark == "htru2":
-        folds = TRAIN["htru2_folds"]
-        n_folds = config["htru2"]["n_folds"]
-        if folds == "all":
-            return list(range(n_folds))
-        bad = [f for f in folds if f >= n_folds]
-        if bad:
-            raise ValueError(f"train.htru2_folds {bad} out of range: htru2.n_folds is {n_folds} (folds 0..{n_folds - 1})")
-        return folds
-    return list(range(TRAIN["tox21_repeats"]))
+    """The splits a run trains, as the benchmark says (UCI: data_py split columns; HTRU2: outer
+    folds; Tox21: repeats, the deterministic SVM once)."""
+    return benchmark_registry.get(benchmark).run_splits(config, method)
 
 
 def get_train_summaries():
     """Every training job's summary .json of this run."""
-    datasets = {"uci": UCI_DATASETS, "tox21": ["tox21"], "htru2": ["htru2"]}
     return [
         f"{RESULTS}/train/{b}/{d}/{m}/split{s}.json"
-        for b in config["benchmarks"]
-        for d in datasets[b]
+        for b in BENCHMARKS
+        for d in RUN_DATASETS[b]
         for m in methods_for(b)
         for s in get_train_splits(b, m)
     ]
@@ -220,6 +224,6 @@ def get_stats_settings():
 
 
 # Validate every grid and narrowing now: a typo stops the run before any job starts.
-for _b in config["benchmarks"]:
+for _b in BENCHMARKS:
     for _m in methods_for(_b):
         get_method_grid(_b, _m)

@@ -4,8 +4,8 @@
 
 wildcard_constraints:
     source="|".join(sorted({s for b in BENCHMARK_SOURCES.values() for s in b})),
-    dataset="|".join([*dataset_names(), "tox21", "htru2"]),
-    benchmark="uci|tox21|htru2",
+    dataset="|".join(d for b in benchmark_registry.BENCHMARKS for d in benchmark_registry.get(b).dataset_names()),
+    benchmark="|".join(benchmark_registry.BENCHMARKS),
     method="|".join(method_registry.names()),
     split=r"\d+",
 
@@ -28,64 +28,34 @@ rule download_source:
         " {params.mirror} {params.options} > {log} 2>&1"
 
 
-rule prepare_uci:
-    input:
-        get_verified("uci"),
-    output:
-        f"{PREPARED}/uci/{{dataset}}.json",
-    log:
-        f"{LOGS}/prepare/uci/{{dataset}}.log",
-    params:
-        raw_dir=lambda w, input: raw_dir_of(input[0]),
-        prepared_dir=lambda w, output: prepared_dir_of(output[0]),
-    conda:
-        ENV
-    shell:
-        "python -m snnbench data prepare uci --dataset {wildcards.dataset} --raw-dir {params.raw_dir}"
-        " --prepared-dir {params.prepared_dir} --keep-going > {log} 2>&1"
+# One preparation rule per benchmark, prepare_<benchmark>, made from its registered spec: a job
+# per dataset, the benchmark's options from its config section (`snnbench data prepare
+# --options`), threads and memory as the spec says (Tox21's rdkit featurisation: tox21.jobs).
+for _spec in map(benchmark_registry.get, benchmark_registry.BENCHMARKS):
 
-
-rule prepare_tox21:
-    input:
-        get_verified("tox21"),
-    output:
-        f"{PREPARED}/tox21/tox21.json",
-    log:
-        f"{LOGS}/prepare/tox21.log",
-    params:
-        raw_dir=lambda w, input: raw_dir_of(input[0]),
-        prepared_dir=lambda w, output: prepared_dir_of(output[0]),
-        features=config["tox21"]["features"],
-        min_frequency=config["tox21"]["sparse_min_frequency"],
-        radius=config["tox21"]["ecfp_radius"],
-    threads: config["tox21"]["jobs"]
-    resources:
-        mem_mb=8000,
-    conda:
-        ENV
-    shell:
-        "python -m snnbench data prepare tox21 --raw-dir {params.raw_dir} --prepared-dir {params.prepared_dir}"
-        " --keep-going --features {params.features} --sparse-min-frequency {params.min_frequency}"
-        " --ecfp-radius {params.radius} --jobs {threads} > {log} 2>&1"
-
-
-rule prepare_htru2:
-    input:
-        get_verified("htru2"),
-    output:
-        f"{PREPARED}/htru2/htru2.json",
-    log:
-        f"{LOGS}/prepare/htru2.log",
-    params:
-        raw_dir=lambda w, input: raw_dir_of(input[0]),
-        prepared_dir=lambda w, output: prepared_dir_of(output[0]),
-        n_folds=config["htru2"]["n_folds"],
-        seed=config["htru2"]["fold_seed"],
-    conda:
-        ENV
-    shell:
-        "python -m snnbench data prepare htru2 --raw-dir {params.raw_dir} --prepared-dir {params.prepared_dir}"
-        " --keep-going --n-folds {params.n_folds} --seed {params.seed} > {log} 2>&1"
+    rule:
+        name:
+            f"prepare_{_spec.name}"
+        input:
+            get_verified(_spec.name),
+        output:
+            f"{PREPARED}/{_spec.name}/{{dataset}}.json",
+        log:
+            f"{LOGS}/prepare/{_spec.name}/{{dataset}}.log",
+        params:
+            benchmark=_spec.name,
+            raw_dir=lambda w, input: raw_dir_of(input[0]),
+            prepared_dir=lambda w, output: prepared_dir_of(output[0]),
+            options=get_prepare_options(_spec.name),
+        threads: _spec.prepare_options(config).get("n_jobs", 1)
+        resources:
+            mem_mb=_spec.prepare_mem_mb,
+        conda:
+            ENV
+        shell:
+            "python -m snnbench data prepare {params.benchmark} --dataset {wildcards.dataset} --raw-dir {params.raw_dir}"
+            " --prepared-dir {params.prepared_dir} --options {params.options:q} --threads {threads} --keep-going"
+            " > {log} 2>&1"
 
 
 rule data_summary:

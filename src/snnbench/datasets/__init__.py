@@ -1,6 +1,7 @@
 """Originals to canonical prepared datasets, one module per benchmark.
 
-:func:`prepare_dataset` is the one entry point: it runs a benchmark module's ``prepare`` and
+:func:`prepare_dataset` is the one entry point: it runs the benchmark's ``prepare`` (its
+registered spec, ``snnbench.benchmarks``, calls the data module here) and
 always writes the dataset's card, recording ``unavailable`` (a file the source lacks) or
 ``failed`` (bad data, with the error naming the file and line) instead of raising, so one bad
 dataset never stops the others.
@@ -12,38 +13,17 @@ import logging
 import os
 from pathlib import Path
 
+from ..benchmarks import BENCHMARKS  # the one list of benchmark names (snnbench.benchmarks)
 from ..errors import ConfigError, SnnbenchError, UnavailableError
 from .prepared import card_path, write_prepared, write_status
 
 log = logging.getLogger(__name__)
 
-BENCHMARKS = ("uci", "tox21", "htru2")  # the one list of benchmark names
-
 
 def dataset_names(benchmark: str) -> tuple[str, ...]:
-    if benchmark == "uci":
-        from . import uci
+    from .. import benchmarks
 
-        return uci.dataset_names()
-    if benchmark in ("tox21", "htru2"):
-        return (benchmark,)
-    raise ConfigError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
-
-
-def _run_prepare(benchmark: str, dataset: str, raw_dir: Path, options: dict):
-    if benchmark == "uci":
-        from . import uci
-
-        return uci.prepare(dataset, raw_dir)
-    if benchmark == "htru2":
-        from . import htru2
-
-        return htru2.prepare(raw_dir, **options)
-    if benchmark == "tox21":
-        from . import tox21
-
-        return tox21.prepare(raw_dir, **options)
-    raise ConfigError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
+    return benchmarks.get(benchmark, setting="benchmark").dataset_names()
 
 
 def prepare_dataset(
@@ -53,14 +33,15 @@ def prepare_dataset(
 
     A ConfigError (a bad setting) is raised, not recorded: it is the user's to fix before any run.
     """
-    if dataset not in dataset_names(benchmark):
-        if benchmark == "uci":
-            from .uci import check_names
+    from .. import benchmarks
 
-            check_names([dataset], setting="dataset")
-        raise ConfigError(f"benchmark {benchmark!r} has one dataset, {benchmark!r}; got {dataset!r}")
+    spec = benchmarks.get(benchmark, setting="benchmark")
+    if dataset not in spec.dataset_names():
+        if spec.check_dataset is not None:
+            spec.check_dataset(dataset)
+        raise ConfigError(f"benchmark {benchmark!r} has the datasets {', '.join(spec.dataset_names())}; got {dataset!r}")
     try:
-        arrays, meta = _run_prepare(benchmark, dataset, Path(raw_dir), options)
+        arrays, meta = spec.prepare(dataset, Path(raw_dir), **options)
     except ConfigError:
         raise
     except UnavailableError as exc:

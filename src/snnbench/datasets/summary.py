@@ -8,7 +8,9 @@ from pathlib import Path
 from .prepared import read_card
 
 COLUMNS = ("benchmark", "dataset", "n", "d", "classes", "size_group", "status", "reason", "feature_set", "checksum")
-BENCHMARK_ORDER = {"uci": 0, "tox21": 1, "htru2": 2}
+from ..benchmarks import BENCHMARKS
+
+BENCHMARK_ORDER = {name: i for i, name in enumerate(BENCHMARKS)}
 
 
 def summarize(cards: list[str | os.PathLike]):
