@@ -193,3 +193,40 @@ def test_methods_are_checked_for_their_kind_and_their_packages(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"train.baselines: XGBoost needs xgboost, which is not installed.*\[beyond\]"):
         methods.check_requirements(spec, setting="train.baselines")
+
+
+def test_an_installed_package_registers_methods_through_the_entry_point_group(tmp_path, monkeypatch):
+    """An entry point of the group snnbench.methods names a list of MethodSpecs (or one, or a
+    callable returning them); a broken one stops with its name."""
+    import importlib.metadata
+
+    (tmp_path / "plugin_methods.py").write_text(textwrap.dedent('''
+        from snnbench.methods import MethodSpec
+
+        def _build(*, n_in, n_out, architecture=None, width=8):
+            from torch import nn
+            return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, n_out))
+
+        SPECS = [MethodSpec(name="PluginMLP", kind="torch", build=_build, origin="entry point plugin_methods",
+                            grids={"uci": {"width": [8], "lr": [0.1]}})]
+        BROKEN = 42
+    '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    point = importlib.metadata.EntryPoint(name="plugin", value="plugin_methods:SPECS", group=methods.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [point] if group == methods.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(methods, "_loaded", False)
+    try:
+        assert methods.check("PluginMLP", kind="torch").origin == "entry point plugin_methods"
+        rows, _ = run_grid(blobs_task(60, 4, 3), benchmark="uci", dataset="blobs", method="PluginMLP", split=0,
+                           configs=[{"width": 8, "lr": 0.1}], settings=FAST, threads=1, progress=False)
+        assert rows.loc[0, "status"] == "ok" and rows.loc[0, "engine"] == "batched"
+        broken = importlib.metadata.EntryPoint(name="bad", value="plugin_methods:BROKEN", group=methods.ENTRY_POINT_GROUP)
+        monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [broken])
+        monkeypatch.setattr(methods, "_loaded", False)
+        with pytest.raises(ConfigError, match=r"entry point bad = plugin_methods:BROKEN .* must give a "
+                                              r"snnbench.methods.MethodSpec"):
+            methods.names()
+    finally:
+        methods._REGISTRY.pop("PluginMLP", None)
+        sys.modules.pop("plugin_methods", None)
+        methods._loaded = True

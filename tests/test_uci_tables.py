@@ -194,7 +194,13 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
                  "--stats", '{"reference": "MSRAinit", "alpha": 0.01}']) == 0
     statistics = read_statistics(stats_csv)
     assert set(statistics["table"]) == {"table1", "table1_right", "tableA12", "tableA13", "table_baselines", "friedman",
-                                        "compare_table1", "compare_tableA12", "compare_tableA13", "leaderboard"}
+                                        "nemenyi", "compare_table1", "compare_tableA12", "compare_tableA13", "leaderboard"}
+    # the critical-difference diagrams' inputs: per group, every ordered pair's Nemenyi p-value
+    nemenyi = statistics[(statistics["table"] == "nemenyi") & (statistics["group"] == "all")]
+    k = nemenyi["method"].nunique()
+    assert len(nemenyi) == k * (k - 1) and nemenyi["p_value"].between(0, 1).all()
+    friedman_all = statistics[(statistics["table"] == "friedman") & (statistics["group"] == "all")]
+    assert nemenyi["cd_nemenyi"].iloc[0] == pytest.approx(friedman_all["cd_nemenyi"].iloc[0])
     assert (statistics[["reference", "alpha", "wilcoxon"]].drop_duplicates().values.tolist()
             == [["MSRAinit", 0.01, "exact-if-small"]])
     assert main(["tables", "--scores", str(tmp_path / "scores.csv"), "--data-summary", str(tmp_path / "summary.csv"),

@@ -33,15 +33,16 @@ def _save(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def cd_diagram(acc: pd.DataFrame, stem: Path, *, title: str) -> list[Path]:
-    """Critical-difference diagram (Friedman + Nemenyi on complete rows, via scikit-posthocs)."""
+def cd_diagram(rows: pd.DataFrame, stem: Path, *, title: str) -> list[Path]:
+    """Critical-difference diagram (scikit-posthocs) from the statistics' ``nemenyi`` rows of one
+    group: the average ranks on the complete rows and the pairwise Nemenyi p-values."""
     import scikit_posthocs as sp
 
-    from .stats import critical_difference
-
-    cd = critical_difference(acc)
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(cd["ranks"]) + 1.5))
-    sp.critical_difference_diagram(cd["ranks"], cd["p_values"], ax=ax)
+    ranks = rows.drop_duplicates("method").set_index("method")["avg_rank"].astype(float).sort_values()
+    p_values = rows.pivot(index="method", columns="vs", values="p_value").reindex(index=ranks.index, columns=ranks.index)
+    p_values = p_values.fillna(1.0).astype(float)  # a method against itself
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(ranks) + 1.5))
+    sp.critical_difference_diagram(ranks, p_values, ax=ax)
     ax.set_title(title, fontsize=9)
     return _save(fig, stem)
 
@@ -94,15 +95,20 @@ def per_fold_plot(folds: pd.DataFrame, stem: Path) -> list[Path]:
 
 
 def write_uci_figures(scores: pd.DataFrame, tables: dict, out_dir: Path) -> list[str]:
-    """The UCI figures from what ``tables.build_uci_tables`` returned; returns what could not be drawn."""
+    """The UCI figures from what ``tables.build_uci_tables`` returned (the critical-difference
+    diagrams from its statistics' ``nemenyi`` rows); returns what could not be drawn."""
     skipped = []
-    acc, acc24, groups = tables["acc"], tables["acc24"], tables["groups"]
-    for group, frame, label in [("all", acc, "7 FNNs"), ("small", acc24, "24 methods"), ("large", acc24, "24 methods")]:
-        sub = frame.loc[groups[group]]
-        try:
-            cd_diagram(sub, out_dir / f"cd_{group}", title=f"{label}, {group} datasets ({len(sub)})")
-        except ValueError as exc:  # too few complete datasets for the test
-            skipped.append(f"no critical-difference diagram for {group}: {exc}")
+    acc, statistics = tables["acc"], tables["statistics"]
+    for group in ("all", "small", "large"):
+        rows = statistics[(statistics["table"] == "nemenyi") & (statistics["group"] == group)]
+        friedman = statistics[(statistics["table"] == "friedman") & (statistics["group"] == group)]
+        if rows.empty:  # too few complete datasets for the test
+            why = friedman["error"].iloc[0] if "error" in friedman and len(friedman) else "no statistics"
+            skipped.append(f"no critical-difference diagram for {group}: {why}")
+            continue
+        label = rows["methods"].iloc[0]
+        cd_diagram(rows, out_dir / f"cd_{group}",
+                   title=f"{label}, {group} datasets ({int(rows['n_datasets'].iloc[0])} with every method)")
     if "SNN" in acc:
         snn_scatter(acc, out_dir / "snn_vs_methods")
     _, depth = depth_plot(scores, out_dir / "selected_depth")

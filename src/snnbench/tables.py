@@ -264,5 +264,5 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
 
     atomic_write_bytes(out_dir / "captions.json", lambda f: f.write((json.dumps(captions, indent=1) + "\n").encode()))
     return {"captions": captions, "datasets": len(used), "splits": splits, "acc": acc, "acc24": data.acc24,
-            "groups": data.groups, "table1": t1, "friedman": friedman_table,
+            "groups": data.groups, "table1": t1, "friedman": friedman_table, "statistics": statistics,
             "leaderboard": board if len(board) else None}

@@ -3,7 +3,9 @@
 ``snnbench stats --benchmark uci`` (rule ``stats_uci``) writes them to ``results/uci/stats.csv``,
 one row per (table, group, split, method): average rank, rank minus the expected rank,
 one-sided Wilcoxon p-value against ``vs``, Holm, star, datasets used; and one row per group for
-the Friedman test (``method`` empty). Each row also carries how it was computed (the config's
+the Friedman test (``method`` empty, with Nemenyi's critical difference) and, per group, the
+Nemenyi pairwise p-values on the complete rows (``nemenyi``: the critical-difference diagram's
+inputs, one row per ordered pair with the method's average rank there). Each row also carries how it was computed (the config's
 ``stats`` section: ``wilcoxon``, ``alpha``, ``missing``, ``reference``, ``compare_with``).
 With ``compare_with: published`` our methods are also ranked against the paper's published
 methods, without retraining them: ``compare_table1`` (ours + the paper's 7 FNNs, Table A11),
@@ -95,7 +97,7 @@ def uci_data(scores: pd.DataFrame) -> UciData:
 def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
     """Every rank comparison and Friedman test of the UCI tables, as rows (see the module docstring)."""
     from .reference import FNN_METHODS
-    from .stats import friedman, leaderboard, nemenyi_cd, stamped, wilcoxon_vs_best
+    from .stats import critical_difference, friedman, leaderboard, nemenyi_cd, stamped, wilcoxon_vs_best
 
     data = uci_data(scores)
     parts = []
@@ -149,7 +151,14 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
         try:
             result = friedman(acc)
             result["cd_nemenyi"] = nemenyi_cd(k=result["k"], n_datasets=result["n_datasets"], alpha=stats.alpha)
+            nemenyi = critical_difference(acc, alpha=stats.alpha)
         except ValueError as exc:
-            result = {"error": str(exc)}
+            result, nemenyi = {"error": str(exc)}, None
         parts.append(pd.DataFrame([{"table": "friedman", "group": group, "split": "", "methods": label, **result}]))
+        if nemenyi is not None:  # the critical-difference diagram's inputs: ranks and pairwise p-values
+            pairs = nemenyi["p_values"].stack().rename("p_value").rename_axis(["method", "vs"]).reset_index()
+            pairs = pairs[pairs["method"] != pairs["vs"]]
+            parts.append(pairs.assign(table="nemenyi", group=group, split="", methods=label,
+                                      avg_rank=pairs["method"].map(nemenyi["ranks"]), cd_nemenyi=nemenyi["cd"],
+                                      n_datasets=nemenyi["n_datasets"]))
     return stamped(pd.concat(parts, ignore_index=True), stats)

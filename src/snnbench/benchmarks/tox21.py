@@ -72,7 +72,8 @@ def _tables(scores, out_dir, *, statistics, settings, context) -> dict:
 SPEC = register(Benchmark(
     name="tox21", title="Tox21", sources=("tox21",), metric="mean_roc_auc", dataset_names=lambda: ("tox21",),
     prepare=_prepare, prepare_options=_prepare_options, prepare_mem_mb=8000,
-    prepare_defaults={"features": "auto", "sparse_min_frequency": 0.05, "ecfp_radius": 2, "n_jobs": 1}, task=_task, n_splits=lambda data: 10**6,
+    prepare_defaults={"features": "auto", "sparse_min_frequency": 0.05, "ecfp_radius": 2, "n_jobs": 1},
+    task=_task, n_splits=lambda data: 10**6,
     run_datasets=lambda config: ["tox21"], run_splits=_run_splits, published_rows=_published_rows,
     extra_score_rows=_depth_rows, sort_keys=("scope", "depth"), tables=_tables, main_table="table2",
     report_links=("table2*.md", "figures/*.png"),
