@@ -19,6 +19,7 @@ import sklearn
 from . import __version__, methods
 from .errors import ConfigError
 from .recipe import config_seed
+from .results import curves_frame, result_frame
 from .metrics import evaluate, mean_of_tasks, roc_auc
 from .progress import GridProgress
 from .tasks import Task
@@ -121,7 +122,7 @@ def run_baseline_grid(task: Task, *, benchmark: str, dataset: str, method: str, 
             "benchmark": benchmark, "dataset": dataset, "method": method, "split": split, "metric": task.metric,
             "phase": "grid", "config_id": config_id, **config, "seed": config_seed_value, "status": status,
             "error": error, "best_epoch": None, "epochs_run": 0, "val_metric": val, "val_metric_raw": val,
-            "test_metric": test, "seconds": round(seconds, 4), "device": "cpu", "threads": threads,
+            "test_metric": test, "seconds": round(seconds, 4), "engine": "scikit-learn", "device": "cpu", "threads": threads,
             "sklearn_version": sklearn.__version__, "snnbench_version": __version__,
             **dict(zip(task_columns, per_task)),
         })
@@ -131,5 +132,5 @@ def run_baseline_grid(task: Task, *, benchmark: str, dataset: str, method: str, 
                        + f" ({seconds:.1f}s)")
     if bar:
         bar.close()
-    curves = pd.DataFrame(columns=["phase", "config_id", "epoch", "train_loss", "val_metric", "test_metric"])
-    return pd.DataFrame(rows), curves
+    frame = result_frame(rows, hyperparameters=list(configs[0]) if configs else [], task_columns=task_columns)
+    return frame, curves_frame([])

@@ -22,6 +22,7 @@ from .engine import train_config
 from .models import build_model, depth_of
 from .progress import GridProgress
 from .recipe import STATUSES, ConfigResult, TaskTensors, config_seed, resolve_device, set_tf32
+from .results import curves_frame, result_frame
 from .selection import hyperparameters, select
 from .settings import TrainSettings
 from .tasks import Task, per_task_columns
@@ -209,7 +210,7 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
     order = sorted(range(len(rows)), key=lambda i: rows[i]["config_id"])
     rows[:] = [rows[i] for i in order]
     curve_frames[:] = [curve_frames[i] for i in order]
-    frame = pd.DataFrame(rows)
+    frame = result_frame(rows, hyperparameters=hp_names, task_columns=task_columns)
     if settings.refit and not frame.empty:
         chosen = select(frame)
         if chosen is not None:
@@ -222,10 +223,8 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
                 result.test_metric = result.curves.test[-1]
                 result.best_epoch = len(result.curves.test) - 1
             record(int(chosen["config_id"]), config, seed, result, int(chosen["n_params"]), "refit")
-            frame = pd.DataFrame(rows)
-    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(
-        columns=["phase", "config_id", "epoch", "train_loss", "val_metric", "test_metric"])
-    return frame, curves
+            frame = result_frame(rows, hyperparameters=hp_names, task_columns=task_columns)
+    return frame, curves_frame(curve_frames)
 
 
 def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -15,6 +15,29 @@ import pandas as pd
 from .datasets.prepared import atomic_write_bytes
 
 RESULT_VERSION = 1
+# One declared row of the results table, for every method, torch or scikit-learn: the job's
+# identity and the configuration's id, its hyperparameters (the grid's keys, in grid order),
+# then these columns (a column that does not apply to a method is empty: a scikit-learn method has
+# no epochs, parameters or torch version), then Tox21's test_<task> columns.
+IDENTITY_COLUMNS = ("benchmark", "dataset", "method", "split", "metric", "phase", "config_id")
+RESULT_COLUMNS = ("depth", "seed", "n_params", "status", "error", "best_epoch", "epochs_run", "val_metric",
+                  "val_metric_raw", "test_metric", "final_train_loss", "seconds", "engine", "device", "threads",
+                  "torch_version", "sklearn_version", "snnbench_version")
+CURVE_COLUMNS = ("phase", "config_id", "epoch", "train_loss", "val_metric", "test_metric")
+
+
+def result_frame(rows: list[dict[str, Any]], *, hyperparameters: list[str], task_columns: list[str]) -> pd.DataFrame:
+    """``rows`` as the declared results table; a column outside the declaration is a defect."""
+    columns = [*IDENTITY_COLUMNS, *hyperparameters, *RESULT_COLUMNS, *task_columns]
+    undeclared = sorted({k for row in rows for k in row} - set(columns))
+    if undeclared:
+        raise ValueError(f"result rows with undeclared columns {undeclared} (snnbench.results.RESULT_COLUMNS)")
+    return pd.DataFrame(rows, columns=columns)
+
+
+def curves_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per-epoch curves of every configuration (none for a scikit-learn method), declared columns."""
+    return pd.concat(frames, ignore_index=True)[list(CURVE_COLUMNS)] if frames else pd.DataFrame(columns=CURVE_COLUMNS)
 
 
 def output_paths(table: str | Path) -> dict[str, Path]:
