@@ -280,3 +280,22 @@ def test_gpu_claims_under_slurm_and_without_gpus(tmp_path):
         claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": "0"}, wait_s=0.5)
     held.release()
     assert claim_gpu(wanted=1, lock_dir=tmp_path, environ={"CUDA_VISIBLE_DEVICES": "0"}, wait_s=0).device == "0"
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    """Results, tables and prepared files are renamed from private temporary files; they must end
+    with the permissions a plain open() gives (colleagues on a shared cluster read them)."""
+    from snnbench.datasets.prepared import atomic_write_bytes
+    from snnbench.stats import write_statistics
+
+    import pandas as pd
+
+    old = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / "a.json", lambda f: f.write(b"{}"))
+        write_statistics(pd.DataFrame({"x": [1]}), tmp_path / "stats.csv")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "stats.csv"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name

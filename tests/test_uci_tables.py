@@ -178,6 +178,28 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     assert not (uci_statistics(scores, stats=StatsSettings(compare_with="none"))["table"] == "leaderboard").any()
 
 
+@pytest.mark.parametrize("compare_with", ["published", "none"])
+def test_one_torch_method_gives_tables_that_say_what_could_not_be_ranked(tmp_path, compare_with):
+    """A run of one torch method (your own, against the published ones): Table 1 has nothing to
+    rank and says so; the leaderboard and the baselines table still rank it."""
+    from snnbench import reference
+    from snnbench.settings import StatsSettings
+    from snnbench.uci_stats import uci_statistics
+
+    snn = reference.table_a11()["SNN"].dropna().iloc[:20]
+    scores = pd.DataFrame([{"source": "ours", "status": "ok", "benchmark": "uci", "dataset": d, "method": m, "kind": k,
+                            "split": "0", "value": v - shift}
+                           for m, k, shift in (("MyNet", "torch", 0.0), ("LogReg", "sklearn", 0.02))
+                           for d, v in snn.items()])
+    statistics = uci_statistics(scores, stats=StatsSettings(compare_with=compare_with))
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": snn.index, "status": "ok"})
+    result = build_uci_tables(scores, summary, tmp_path, statistics=statistics)
+    assert result["table1"].empty
+    assert "not computed: fewer than two methods have a result" in (tmp_path / "table1.md").read_text()
+    assert set(pd.read_csv(tmp_path / "table_baselines.csv")["method"]) == {"MyNet", "LogReg"}
+    assert (result["leaderboard"] is not None) == (compare_with == "published")
+
+
 def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_job(tmp_path):
     """snnbench stats writes every statistic once (stats.csv, with how it was computed); snnbench
     tables only formats it: the same tables as computing them in place."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,9 @@ def test_shipped_configs_validate_and_plan(configfiles, tmp_path):
         ({"benchmarks": ["uci", "mnist"]}, "unknown benchmark 'mnist' in benchmarks; the benchmarks are uci, tox21, htru2"),
         ({"htru2": {"n_fold": 10}}, "Additional properties are not allowed ('n_fold' was unexpected)"),
         ({"train": {"methods": ["SNNN"]}}, "unknown method 'SNNN' in train.methods; the methods are SNN, MSRAinit"),
+        ({"train": {"narrow": {"uci": {"ResNt": {"n_blocks": [2]}}}}}, "unknown method 'ResNt' in train.narrow.uci"),
+        ({"train": {"narrow": {"ucl": {"*": {"lr": [0.01]}}}}}, "unknown benchmark 'ucl' in train.narrow"),
+        ({"train": {"subsample": {"tox": 2000}}}, "unknown benchmark 'tox' in train.subsample"),
         ({"train": {"methods": ["RF"]}}, "train.methods: RF is a sklearn method; list it under train.baselines"),
         ({"train": {"methods": ["MyNet"], "custom_methods": {"MyNet": {"kind": "torch", "build": "nope_module:f",
                                                                          "grid": {"uci": {"lr": [0.1]}}}}}},
@@ -215,7 +219,7 @@ def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror,
                              "grid": {"uci": {"hidden": [32], "layers": [1, 2], "lr": [0.01, 0.1]}}},
                    "Centroid": {"kind": "sklearn", "estimator": "my_methods:SoftCentroid",
                                 "grid": {"uci": {"temperature": [0.5, 2.0]}}}}})
-    env = {**__import__("os").environ, "PYTHONPATH": str(package)}
+    env = {**os.environ, "PYTHONPATH": str(package)}
     result = snakemake("--cores", "2", "--configfile", str(config), env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     results = tmp_path / "results"
@@ -234,3 +238,8 @@ def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror,
     assert int(mine["wins"]) + int(mine["ties"]) + int(mine["losses"]) == 3
     assert "4-fold" in (results / "uci" / "leaderboard.md").read_text()
     assert "Against the published methods" in (results / "REPORT.md").read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (results / "uci" / "leaderboard.csv", results / "REPORT.md", results / "train" / "uci" / "iris" / "MyMLP"
+                 / "split0.json"):  # readable as a plain open() would leave them
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path

@@ -13,8 +13,6 @@ signed-rank test over the datasets, without multiple-testing correction; star p 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -339,18 +337,10 @@ def _compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, tabl
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` atomically: a temporary file in the same folder, then os.replace,
-    so ``path`` never holds a partial table. The file is made world-readable (0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            frame.to_csv(f, index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``frame`` as a CSV at ``path``, atomically (``prepared.atomic_write_bytes``)."""
+    from .datasets.prepared import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), lambda f: f.write(frame.to_csv(index=False).encode()))
 
 
 def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict[str, pd.DataFrame]:

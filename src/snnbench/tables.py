@@ -71,7 +71,7 @@ def rank_comparison(rows: pd.DataFrame, *, published_table: str | None, statisti
     published table joined on method."""
     value = "avg_rank_minus_expected" if statistic.startswith("avg_rank_minus") else "avg_rank"
     keep = ["method", statistic, "p_value", "p_holm", "star", "n_datasets", "vs"]
-    ours = rows.rename(columns={value: statistic})[keep].reset_index(drop=True)
+    ours = rows.rename(columns={value: statistic}).reindex(columns=keep).reset_index(drop=True)
     ours["star"] = ours["star"].astype(bool)
     ours["n_datasets"] = ours["n_datasets"].astype(int)
     if published_table is None:
@@ -170,7 +170,11 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     for name, group, published, stat in RANK_TABLES:
         rows = rows_of(name, group)
         frame = rank_comparison(rows, published_table=published, statistic=stat)
-        if name == "table1":
+        if rows.empty:
+            captions[name] = (f"{published}: not computed: fewer than two methods have a result on the {group} "
+                              f"datasets of this run ({len(data.groups[group])} datasets; torch methods run: "
+                              f"{', '.join(fnns)}). {base}")
+        elif name == "table1":
             captions[name] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
                               f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the published values "
                               f"(Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper). {base}")

@@ -110,6 +110,8 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
         parts.append(frame)
 
     def compare(acc: pd.DataFrame, table: str, group: str, split: str = "") -> None:
+        if acc.dropna(axis=1, how="all").shape[1] < 2 or acc.dropna(how="all").empty:
+            return  # nothing to rank: the table says so (tables.py)
         reference = stats.against(None)
         labelled(wilcoxon_vs_best(acc, missing=stats.missing, method=stats.wilcoxon, alpha=stats.alpha,
                                   reference=reference if reference in acc.columns else None), table, group, split)

@@ -223,6 +223,19 @@ def get_stats_settings():
     return json.dumps(STATS.__dict__, separators=(",", ":"), sort_keys=True)
 
 
+def check_per_benchmark_settings():
+    """train.narrow, train.subsample and train.mem_mb name registered benchmarks, and train.narrow registered
+    methods (or '*'): a misspelled name would otherwise be ignored and its method train its full grid."""
+    for setting in ("narrow", "subsample", "mem_mb"):
+        for b in TRAIN[setting]:
+            benchmark_registry.get(b, setting=f"train.{setting}")
+    for b, rules in TRAIN["narrow"].items():
+        for m in rules:
+            if m != "*":
+                method_registry.get(m, setting=f"train.narrow.{b}")
+
+
+check_per_benchmark_settings()
 # Validate every grid and narrowing now: a typo stops the run before any job starts.
 for _b in BENCHMARKS:
     for _m in methods_for(_b):

@@ -36,10 +36,22 @@ def size_group(n: int) -> str:
     return "small" if n < SMALL_N else "large"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
+    """``write(f)`` into a hidden temporary file beside ``path``, renamed to ``path`` when complete,
+    so a final name never holds a partial file. The file gets the permissions a plain ``open``
+    would give it (0666 less the umask: readable by group and others under the usual 022), not
+    ``mkstemp``'s private 0600."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)

@@ -52,10 +52,8 @@ def caption(summary, benchmark: str) -> str:
 
 
 def write_summary(cards: list[str | os.PathLike], out: str | os.PathLike):
+    from .prepared import atomic_write_bytes
+
     frame = summarize(cards)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    atomic_write_bytes(Path(out), lambda f: f.write(frame.to_csv(index=False).encode()))
     return frame
