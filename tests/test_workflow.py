@@ -162,6 +162,15 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
     assert rows["iris"]["status"] == "ok"
     assert rows["wine"]["status"] == "failed"
     assert "checksum mismatch for wine/wine_R.dat" in rows["wine"]["reason"]
+    # the file fixed in the mirror: the next run downloads, verifies and prepares again (issue 15)
+    with tarfile.open(mirror / "uci121.tar.gz") as tf:
+        member = next(m for m in tf.getmembers() if m.name.endswith("wine/wine_R.dat"))
+        damaged.write_bytes(tf.extractfile(member).read())
+    again = snakemake("--cores", "2", "--configfile", str(config))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "download_source" in again.stdout + again.stderr
+    rows = {r["dataset"]: r for r in csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv"))}
+    assert rows["wine"]["status"] == "ok" and rows["iris"]["status"] == "ok"
 
 
 USER_PACKAGE = '''
@@ -243,3 +252,55 @@ def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror,
     for path in (results / "uci" / "leaderboard.csv", results / "REPORT.md", results / "train" / "uci" / "iris" / "MyMLP"
                  / "split0.json"):  # readable as a plain open() would leave them
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+KILLED_PACKAGE = '''
+import os
+import signal
+from pathlib import Path
+
+from torch import nn
+
+
+def build(*, n_in: int, n_out: int, kills: int = 1):
+    """A network whose first ``kills`` builds (counted in $KILL_DIR) die of SIGKILL, as a job the
+    kernel's out-of-memory killer takes."""
+    count = Path(os.environ["KILL_DIR"]) / f"kills{kills}"
+    done = int(count.read_text()) if count.exists() else 0
+    if done < kills:
+        count.write_text(str(done + 1))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return nn.Sequential(nn.Linear(n_in, 16), nn.ReLU(), nn.Linear(16, n_out))
+'''
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_training_job_killed_by_a_signal_is_retried_with_more_memory(quick_local_run, mirror, tmp_path):
+    """Issue 15: a job killed by a signal fails so that Snakemake retries it, with twice the
+    memory; one killed on every attempt is recorded as failed after the retry, and the run goes on."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "killed_methods.py").write_text(KILLED_PACKAGE)
+    (tmp_path / "kills").mkdir()
+    entry = {"kind": "torch", "build": "killed_methods:build"}
+    config = write_config(
+        tmp_path, data_dir=str(quick_local_run.root / "data"), mirror=str(mirror), benchmarks=["uci"],
+        uci={"datasets": ["iris"]},
+        train={"methods": ["KilledOnce", "KilledAlways"], "baselines": [], "epochs": 5, "threads": 1,
+               "mem_mb": {"uci": 1000},
+               "custom_methods": {"KilledOnce": {**entry, "grid": {"uci": {"kills": [1], "lr": [0.1]}}},
+                                  "KilledAlways": {**entry, "grid": {"uci": {"kills": [99], "lr": [0.1]}}}}})
+    env = {**os.environ, "PYTHONPATH": str(package), "KILL_DIR": str(tmp_path / "kills")}
+    result = snakemake("--cores", "2", "--configfile", str(config), env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    train = tmp_path / "results" / "train" / "uci" / "iris"
+    once = json.loads((train / "KilledOnce" / "split0.json").read_text())
+    always = json.loads((train / "KilledAlways" / "split0.json").read_text())
+    assert once["status"] == "ok" and (tmp_path / "kills" / "kills1").read_text() == "1"
+    assert always["status"] == "failed" and "exit 137" in always["reason"]
+    assert (tmp_path / "kills" / "kills99").read_text() == "2"  # the first attempt and the retry
+    log = result.stdout + result.stderr
+    assert "mem_mb=2000" in log  # the retry asked for twice train.mem_mb
+    failures = list(csv.DictReader(open(tmp_path / "results" / "uci" / "failures.csv")))
+    assert [f["method"] for f in failures] == ["KilledAlways"]

@@ -73,7 +73,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .datasets.summary import caption, write_summary
 
-    cards = args.cards or sorted(Path(args.prepared_dir).glob("*/*.json"))
+    from .datasets import dataset_names
+    from .datasets.prepared import card_path
+
+    cards = list(args.cards)
+    if args.datasets:  # the run's datasets, compactly: benchmark -> names, or "all"
+        for b, names in _json_option(args.datasets, "--datasets").items():
+            cards += [card_path(args.prepared_dir, b, d) for d in (dataset_names(b) if names == "all" else names)]
+    cards = cards or sorted(Path(args.prepared_dir).glob("*/*.json"))
     if not cards:
         raise SnnbenchError(f"no dataset cards under {args.prepared_dir}; run `snnbench data prepare` first")
     frame = write_summary(cards, args.out)
@@ -210,7 +217,15 @@ def cmd_record_failure(args: argparse.Namespace) -> int:
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from .aggregate import aggregate
 
-    summaries = args.summaries or sorted(Path(args.train_dir).glob(f"{args.benchmark}/*/*/split*.json"))
+    summaries = args.summaries
+    if args.jobs:  # the run's jobs, compactly: every dataset ("all": the benchmark's) x method x its splits
+        from .datasets import dataset_names
+
+        jobs = _json_option(args.jobs, "--jobs")
+        datasets = dataset_names(args.benchmark) if jobs.get("datasets") == "all" else jobs.get("datasets", [])
+        summaries += [Path(args.train_dir) / args.benchmark / d / m / f"split{s}.json"
+                      for d in datasets for m, splits in jobs.get("splits", {}).items() for s in splits]
+    summaries = summaries or sorted(Path(args.train_dir).glob(f"{args.benchmark}/*/*/split*.json"))
     if not summaries:
         raise SnnbenchError(f"no training summaries for {args.benchmark} (looked under {args.train_dir})")
     scores = aggregate(summaries, benchmark=args.benchmark, scores_out=args.out, failures_out=args.failures)
@@ -326,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("summary", help="one row per dataset of every benchmark -> CSV")
     p.add_argument("cards", nargs="*", help="card files (default: every card under --prepared-dir)")
     p.add_argument("--prepared-dir", default="data/prepared")
+    p.add_argument("--datasets", metavar="JSON", help='the cards to read under --prepared-dir: {benchmark: [dataset, ...] '
+                                                      'or "all"} (what the workflow passes)')
     p.add_argument("--out", default="results/data/summary.csv")
     p.set_defaults(func=cmd_summary)
 
@@ -381,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("summaries", nargs="*", help="summary .json files (default: all under --train-dir for the benchmark)")
     p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     p.add_argument("--train-dir", default="results/train")
+    p.add_argument("--jobs", metavar="JSON", help='the jobs whose summaries to read, under --train-dir: {"datasets": '
+                                                  '[...] or "all", "splits": {method: [split, ...]}} (what the workflow '
+                                                  'passes)')
     p.add_argument("--out", required=True, help="scores table (.csv)")
     p.add_argument("--failures", help="failures table (.csv)")
     p.set_defaults(func=cmd_aggregate)

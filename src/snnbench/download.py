@@ -61,6 +61,31 @@ def resolve_mirror(explicit: str | os.PathLike | None) -> Path | None:
     return path
 
 
+def mirror_copies(source: Source, mirror: str | os.PathLike | None, raw_dir: str | os.PathLike) -> list[Path]:
+    """The mirror's copies of ``source``'s artifacts that exist (the first of each artifact's
+    names, as ``_candidates`` picks them) and, in an unpacked folder copy, the files that failed
+    their checksum last time (``raw_dir/<source>/_verified.json``): the workflow makes them inputs
+    of the download job, so a mirror file fixed or replaced (newer) reprocesses the source and
+    what depends on it."""
+    mirror = resolve_mirror(mirror)
+    if mirror is None:
+        return []
+    report = Path(raw_dir) / source.name / REPORT_NAME
+    try:
+        members = json.loads(report.read_text()).get("members", {})
+    except (OSError, ValueError):
+        members = {}
+    bad = [m for m, info in members.items() if info.get("status") == "mismatch"]
+    found = []
+    for artifact in source.artifacts:
+        present = [mirror / rel for rel in artifact.mirror if (mirror / rel).exists()]
+        found += present[:1]
+        if present and present[0].is_dir():
+            found += [p for member in bad for p in present[0].rglob(Path(member).name)
+                      if p.as_posix().endswith(member)][:len(bad)]
+    return found
+
+
 # --------------------------------------------------------------------------- checksums
 
 class _Digest:

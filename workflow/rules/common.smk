@@ -38,9 +38,25 @@ def get_run_datasets():
 RUN_DATASETS = get_run_datasets()
 
 
+def compact_datasets(benchmark):
+    """The run's datasets of a benchmark for a command line: "all", or their names."""
+    every = list(benchmark_registry.get(benchmark).dataset_names())
+    return "all" if RUN_DATASETS[benchmark] == every else RUN_DATASETS[benchmark]
+
+
 def get_mirror_option():
     """`--mirror PATH` when the config names a mirror; else snnbench reads $SNNBENCH_MIRROR."""
     return f"--mirror {config['mirror']}" if config["mirror"] else ""
+
+
+def get_mirror_copies(wildcards):
+    """The mirror's copies of the source (files or unpacked folders): inputs of its download job, so
+    that a mirror file fixed after a checksum failure (newer than the verified report) makes the
+    next run download, verify and prepare again what depended on it."""
+    from snnbench.download import mirror_copies
+    from snnbench.sources import get_source
+
+    return [str(p) for p in mirror_copies(get_source(wildcards.source), config["mirror"] or None, RAW)]
 
 
 def get_download_options():
@@ -88,6 +104,14 @@ def get_report_inputs(wildcards=None):
         if FNN_METHODS if benchmark_registry.get(b).tables_need_torch else methods_for(b):
             inputs.append(get_tables_done(b))
     return inputs
+
+
+def get_aggregate_jobs(wildcards):
+    """The benchmark's training jobs as the compact JSON `snnbench aggregate --jobs` reads (the
+    summaries' paths would make a command line of tens of thousands of characters)."""
+    b = wildcards.benchmark
+    jobs = {"datasets": compact_datasets(b), "splits": {m: get_train_splits(b, m) for m in methods_for(b)}}
+    return json.dumps(jobs, separators=(",", ":"))
 
 
 def get_benchmark_summaries(wildcards):
@@ -164,8 +188,13 @@ def get_train_settings(benchmark=None):
     return json.dumps(settings, separators=(",", ":"), sort_keys=True)
 
 
-def get_train_mem_mb(wildcards):
-    return TRAIN["mem_mb"].get(wildcards.benchmark, 4000)
+TRAIN_RETRIES = 1  # a training job killed by a signal runs once more, with twice the memory
+
+
+def get_train_mem_mb(wildcards, attempt):
+    """train.mem_mb for the benchmark (4000 if not listed), times the attempt: a job the kernel
+    killed for memory asks for more when Snakemake retries it."""
+    return TRAIN["mem_mb"].get(wildcards.benchmark, 4000) * attempt
 
 
 def get_train_fnn_threads(wildcards):

@@ -11,6 +11,8 @@ wildcard_constraints:
 
 
 rule download_source:
+    input:
+        get_mirror_copies,
     output:
         f"{RAW}/{{source}}/_verified.json",
     log:
@@ -20,7 +22,6 @@ rule download_source:
         mirror=get_mirror_option(),
         options=get_download_options(),
     localrule: True
-    retries: 2
     conda:
         ENV
     shell:
@@ -69,8 +70,12 @@ rule data_summary:
         ),
     log:
         f"{LOGS}/data_summary.log",
+    params:
+        prepared_dir=lambda w, input: prepared_dir_of(input[0]),
+        datasets=json.dumps({b: compact_datasets(b) for b in BENCHMARKS}, separators=(",", ":")),
     localrule: True
     conda:
         ENV
     shell:
-        "python -m snnbench data summary {input} --out {output} > {log} 2>&1"
+        "python -m snnbench data summary --prepared-dir {params.prepared_dir} --datasets {params.datasets:q} --out {output}"
+        " > {log} 2>&1"

@@ -11,11 +11,14 @@ rule aggregate:
         failures=f"{RESULTS}/{{benchmark}}/failures.csv",
     log:
         f"{LOGS}/aggregate/{{benchmark}}.log",
+    params:
+        train_dir=lambda w, input: str(Path(input[0]).parents[3]),  # results/train/<benchmark>/<dataset>/<method>/...
+        jobs=get_aggregate_jobs,
     conda:
         ENV
     shell:
         "python -m snnbench aggregate --benchmark {wildcards.benchmark} --out {output.scores}"
-        " --failures {output.failures} {input} > {log} 2>&1"
+        " --failures {output.failures} --train-dir {params.train_dir} --jobs {params.jobs:q} > {log} 2>&1"
 
 
 rule stats:

@@ -2,7 +2,11 @@
 # Tox21 repeat); the whole grid runs inside (`snnbench train`), selection on validation included.
 # FNNs may use a GPU (`gpu` resource, train.gpus: one GPU job slot each; each job claims a free
 # slot, train.jobs_per_gpu per GPU, snnbench.devices; a GPU job runs at one thread); RF and SVM
-# run on CPU. Memory per benchmark: train.mem_mb.
+# run on CPU. Memory per benchmark: train.mem_mb, times the attempt.
+# A job that fails deterministically (an exception: exit 1) is recorded as failed by
+# `snnbench record-failure`, so the run goes on and the tables name it. A job killed by a signal
+# (exit > 128: the kernel's out-of-memory killer, a preempted node) fails instead, and Snakemake
+# retries it (TRAIN_RETRIES times) with more memory; the last attempt is recorded as failed.
 
 
 rule train_fnn:
@@ -22,10 +26,13 @@ rule train_fnn:
         settings=lambda w: get_train_settings(w.benchmark),
         custom=lambda w: get_custom_method_option(w.method),
         jobs_per_gpu=TRAIN["jobs_per_gpu"],
+        retries=TRAIN_RETRIES,
     threads: get_train_fnn_threads
+    retries: TRAIN_RETRIES
     resources:
         gpu=lambda w: get_train_fnn_gpu(),
         mem_mb=get_train_mem_mb,
+        attempt=lambda w, attempt: attempt,
     conda:
         ENV
     shell:
@@ -33,9 +40,11 @@ rule train_fnn:
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
         " --threads {threads} {params.custom} --gpus {resources.gpu} --jobs-per-gpu {params.jobs_per_gpu} --quiet --keep-going > {log} 2>&1"
-        " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
-        " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
-        " >> {log} 2>&1"
+        " || {{ rc=$?; if [ $rc -gt 128 ] && [ {resources.attempt} -le {params.retries} ]; then"
+        " echo \"killed by signal $((rc - 128)): failing the job so that Snakemake retries it\" >> {log}; exit $rc; fi;"
+        " python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
+        " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $rc\""
+        " >> {log} 2>&1; }}"
 
 
 rule train_baseline:
@@ -54,9 +63,12 @@ rule train_baseline:
         grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=lambda w: get_train_settings(w.benchmark),
         custom=lambda w: get_custom_method_option(w.method),
+        retries=TRAIN_RETRIES,
     threads: TRAIN["threads"]
+    retries: TRAIN_RETRIES
     resources:
         mem_mb=get_train_mem_mb,
+        attempt=lambda w, attempt: attempt,
     conda:
         ENV
     shell:
@@ -64,6 +76,8 @@ rule train_baseline:
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
         " --threads {threads} {params.custom} --quiet --keep-going > {log} 2>&1"
-        " || python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
-        " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $?\""
-        " >> {log} 2>&1"
+        " || {{ rc=$?; if [ $rc -gt 128 ] && [ {resources.attempt} -le {params.retries} ]; then"
+        " echo \"killed by signal $((rc - 128)): failing the job so that Snakemake retries it\" >> {log}; exit $rc; fi;"
+        " python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
+        " --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason \"exit $rc\""
+        " >> {log} 2>&1; }}"
