@@ -18,3 +18,15 @@ rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+# The end of a run names what failed or was unavailable and where to look; a dataset whose data
+# failed (a checksum, a malformed file) makes the exit code non-zero.
+onsuccess:
+    from snnbench.report import run_summary
+
+    _lines, _data_failed = run_summary(get_prepared_cards(), [f"{RESULTS}/{b}/failures.csv" for b in BENCHMARKS],
+                                       f"{RESULTS}/REPORT.md")
+    print("\n".join(_lines))
+    if _data_failed:
+        sys.exit(1)

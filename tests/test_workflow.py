@@ -157,7 +157,11 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
     config = write_config(tmp_path, mirror=str(folder), benchmarks=["uci"], uci={"datasets": ["iris", "wine"]},
                           train={"methods": [], "baselines": []})
     result = snakemake("--cores", "2", "--configfile", str(config))
-    assert result.returncode == 0, result.stderr[-3000:]
+    # the run completes the rest, then names the failed data and exits non-zero (issue 15)
+    assert result.returncode == 1, result.stderr[-3000:]
+    said = result.stdout + result.stderr
+    assert "snnbench: 1 of 2 datasets prepared" in said and "FAILED: uci/wine" in said
+    assert said.count("checksum mismatch for wine/wine_R.dat") == 1
     rows = {r["dataset"]: r for r in csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv"))}
     assert rows["iris"]["status"] == "ok"
     assert rows["wine"]["status"] == "failed"
@@ -168,7 +172,7 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
         damaged.write_bytes(tf.extractfile(member).read())
     again = snakemake("--cores", "2", "--configfile", str(config))
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "download_source" in again.stdout + again.stderr
+    assert "download_source" in again.stdout + again.stderr and "2 of 2 datasets prepared" in again.stdout
     rows = {r["dataset"]: r for r in csv.DictReader(open(tmp_path / "results" / "data" / "summary.csv"))}
     assert rows["wine"]["status"] == "ok" and rows["iris"]["status"] == "ok"
 
@@ -247,6 +251,9 @@ def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror,
     assert int(mine["wins"]) + int(mine["ties"]) + int(mine["losses"]) == 3
     assert "4-fold" in (results / "uci" / "leaderboard.md").read_text()
     assert "Against the published methods" in (results / "REPORT.md").read_text()
+    assert "snnbench: 3 of 3 datasets prepared" in result.stdout
+    log = (results / "logs" / "train" / "uci" / "iris" / "MyMLP" / "split0.log").read_text()
+    assert "uci/iris/MyMLP/split0 [4/4]" in log  # a line per configuration in each training job's log
     umask = os.umask(0)
     os.umask(umask)
     for path in (results / "uci" / "leaderboard.csv", results / "REPORT.md", results / "train" / "uci" / "iris" / "MyMLP"

@@ -58,3 +58,45 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         lines += ["## Data", "", f"One row per dataset: {_link(summary, out.parent)}", ""]
     atomic_write_bytes(out, lambda f: f.write("\n".join(lines).encode()))
     return out
+
+
+def run_summary(cards: list[str | Path], failure_files: list[str | Path], report: str | Path) -> tuple[list[str], bool]:
+    """What the end of a run prints: the datasets that failed or were unavailable, the training jobs
+    that failed or had failing configurations, and where to look; and whether data failed (a
+    checksum, a malformed file), which makes the run's exit code non-zero."""
+    from .datasets.prepared import read_card
+
+    statuses: dict[str, list[str]] = {"unavailable": [], "failed": []}
+    reasons = []
+    n_ok = 0
+    for path in cards:
+        try:
+            card = read_card(path)
+        except Exception:  # noqa: BLE001 - a card that does not read back is itself a failure
+            statuses["failed"].append(str(path))
+            continue
+        if card["status"] == "ok":
+            n_ok += 1
+            continue
+        name = f"{card['benchmark']}/{card['dataset']}"
+        statuses.setdefault(card["status"], []).append(name)
+        if card["status"] == "failed":
+            reasons.append(f"  {name}: {card.get('reason')}")
+    lines = [f"snnbench: {n_ok} of {len(cards)} datasets prepared"]
+    if statuses["unavailable"]:
+        lines.append(f"  unavailable (a file the source lacks): {', '.join(statuses['unavailable'])}")
+    if statuses["failed"]:
+        lines.append(f"  FAILED: {', '.join(statuses['failed'])}")
+        lines += reasons
+        lines.append("  fix the file (for a mirror: replace it there) and run the same command again: the source "
+                     "and what depends on it are reprocessed (README, 'A file that failed its checksum')")
+    for path in map(Path, failure_files):
+        if not path.is_file():
+            continue
+        frame = pd.read_csv(path)
+        if len(frame):
+            jobs = frame.groupby("status").size().to_dict()
+            lines.append(f"  training: {len(frame)} job(s) with failures {json.dumps(jobs)}: see {path}")
+    if Path(report).is_file():
+        lines.append(f"  report: {report}")
+    return lines, bool(statuses["failed"])
