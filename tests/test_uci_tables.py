@@ -282,3 +282,30 @@ def test_all_four_split_columns_give_mean_std_and_per_split_statistics(tmp_path)
     assert "mean over data_py split columns 0, 1, 2, 3" in (tmp_path / "uci" / "table1.md").read_text()
     friedman = pd.read_csv(tmp_path / "uci" / "friedman.csv")
     assert list(friedman["group"]) == ["all", "small", "large"] and friedman.loc[0, "k"] == 7
+
+
+def test_captions_name_a_narrowed_grid_a_changed_stated_setting_and_too_few_datasets(tmp_path):
+    """Issue 15: a narrowed grid, a subsample and epochs other than the paper's 100 are named as
+    changes in every caption, and a comparison on fewer datasets than the test needs shows no
+    p-value (the statistics file keeps it) and says why."""
+    from snnbench import reference
+
+    a11 = reference.table_a11()
+    datasets = list(a11.index[:3])
+    scores = pd.DataFrame([{"source": "ours", "status": "ok", "benchmark": "uci", "dataset": d, "method": m,
+                            "kind": "torch", "split": "0", "value": a11.at[d, m], "n_configs": n}
+                           for m, n in (("SNN", 2), ("MSRAinit", 216), ("ResNet", 1)) for d in datasets])
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": datasets, "status": "ok"})
+    settings = {"epochs": 20, "smoothing_window": 10, "optimizer": "sgd", "max_train_rows": 500}
+    result = build_uci_tables(scores, summary, tmp_path, settings=settings)
+    caption = result["captions"]["table1"]
+    assert "grids narrowed (train.narrow; configurations run of the paper's): ResNet 1 of 180, SNN 2 of 216" in caption
+    assert "changed from the paper's stated protocol: epochs=20 (the paper: 100)" in caption
+    assert "smoothing_window" not in caption.split("changed from")[1].split(";")[0]  # 10 is the paper's
+    assert "seeded subset of at most 500 training rows" in caption
+    assert "settings the paper leaves open: optimizer=sgd" in caption and "epochs=20," not in caption.split("open:")[1]
+    assert "Too few datasets for the test where fewer than 5 are paired" in caption
+    t1 = pd.read_csv(tmp_path / "table1.csv")
+    assert t1["p_value"].isna().all() and not t1["star"].any()
+    kept = result["statistics"]
+    assert kept.loc[kept["table"] == "table1", "p_value"].notna().any()  # the statistics keep the numbers

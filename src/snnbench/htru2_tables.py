@@ -69,7 +69,7 @@ def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, statistics:
                "are our baselines; Naive Bayes, C4.5 and SVM of Lyon et al. 2016 are quoted by the paper. "
                + stats_text(stats, against="SNN (as the paper)")
                + (f" Failed jobs: {len(failed)} (see failures.csv)." if len(failed) else "")
-               + " " + deviations_text(settings, notes=HTRU2_NOTES))
+               + " " + deviations_text(settings, notes=HTRU2_NOTES, scores=scores, benchmark="htru2"))
     write_table(table, out_dir / "table3", caption, decimals=4)
     per_fold_plot(fold_table(scores), out_dir / "figures" / "auc_per_fold")
     atomic_write_bytes(out_dir / "captions.json",

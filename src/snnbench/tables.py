@@ -7,6 +7,7 @@ and in ``captions.json``) naming the data used, the protocol and the deviations.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,11 @@ from .stats import settings_of
 from .uci_stats import COMPARE_TABLES, LEADERBOARD_REFERENCE, RANK_TABLES, accuracy_table, uci_data, uci_statistics
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
-# The settings the paper leaves open that shape the UCI results (docs/protocol.md M*, F*).
-CAPTION_SETTINGS = ("optimizer", "momentum", "batch_size", "loss", "epochs", "smoothing_window", "smoothing_align",
-                    "refit", "conic_rounding", "norm_position", "highway_width", "highway_gate_bias",
-                    "resnet_branch_init", "tf32", "seed", "max_train_rows")
+# The settings the paper leaves open that shape the results (docs/protocol.md M*, F*), and those it
+# states, with its values: a run that changes one says so as a change, not as a choice.
+CAPTION_SETTINGS = ("optimizer", "momentum", "batch_size", "loss", "smoothing_align", "refit", "conic_rounding",
+                    "norm_position", "highway_width", "highway_gate_bias", "resnet_branch_init", "tf32", "seed")
+STATED_SETTINGS = {"epochs": 100, "smoothing_window": 10}
 
 
 PUBLISHED_NOTE = ("Rows whose source says 'published' were not trained here: Table A11's FNNs are the paper's results "
@@ -36,13 +38,42 @@ UCI_NOTES = ("validation folds as the authors published them (median 20.1 % of t
              "RF and SVM are ours, the other 17 methods Fernandez-Delgado et al.'s published results")
 
 
-def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...] = UCI_NOTES) -> str:
-    """The caption's list of deviations: the benchmark's data notes and the run's unstated settings."""
-    text = "Deviations: " + "; ".join(notes)
+def narrowed_text(scores: pd.DataFrame | None, benchmark: str) -> str | None:
+    """Which of the paper's families ran fewer configurations than the paper's grid (train.narrow)."""
+    from .grids import grid_size, paper_grids
+
+    if scores is None or "n_configs" not in scores:
+        return None
+    ours = scores[scores["source"] == "ours"]
+    if "scope" in ours:
+        ours = ours[ours["scope"] != "depth"]
+    paper = paper_grids().get(benchmark, {})
+    ran = ours.groupby("method")["n_configs"].max()
+    cut = [f"{m} {int(n)} of {grid_size(paper[m])}" for m, n in ran.items()
+           if m in paper and 0 < n < grid_size(paper[m])]
+    return f"grids narrowed (train.narrow; configurations run of the paper's): {', '.join(cut)}" if cut else None
+
+
+def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...] = UCI_NOTES,
+                    scores: pd.DataFrame | None = None, benchmark: str = "uci") -> str:
+    """The caption's list of deviations: the benchmark's data notes, what the run changed of the
+    paper's stated protocol (a narrowed grid, a stated setting, a training subset), and the
+    settings the paper leaves open."""
+    parts = list(notes)
+    narrowed = narrowed_text(scores, benchmark)
+    if narrowed:
+        parts.append(narrowed)
     if settings:
+        changed = [f"{k}={settings[k]} (the paper: {v})" for k, v in STATED_SETTINGS.items()
+                   if k in settings and settings[k] != v]
+        if changed:
+            parts.append(f"changed from the paper's stated protocol: {', '.join(changed)}")
+        if settings.get("max_train_rows"):
+            parts.append(f"trained on a seeded subset of at most {settings['max_train_rows']} training rows "
+                         "(train.subsample: a quick tour, not a reproduction)")
         chosen = ", ".join(f"{k}={settings[k]}" for k in CAPTION_SETTINGS if k in settings)
-        text += f"; settings the paper leaves open: {chosen}"
-    return text + " (every entry: docs/protocol.md)."
+        parts.append(f"settings the paper leaves open: {chosen}")
+    return "Deviations: " + "; ".join(parts) + " (every entry: docs/protocol.md)."
 
 
 NULL_DISTRIBUTIONS = {"exact-if-small": "exact null distribution up to 50 non-zero differences, normal approximation above",
@@ -64,6 +95,27 @@ def _published(table: str) -> pd.DataFrame:
     out = ranks[ranks["table"] == table][["method", "method_group", "value", "p_value_vs_best", "starred_in_paper"]]
     return out.rename(columns={"value": "published", "p_value_vs_best": "published_p",
                                "starred_in_paper": "published_star"})
+
+
+def min_pairs(alpha: float) -> int:
+    """The fewest paired datasets at which a one-sided signed-rank test can reach p < alpha: its
+    smallest p-value with n pairs is 2^-n."""
+    return max(1, math.floor(math.log2(1 / alpha)) + 1)
+
+
+def hide_untestable(frame: pd.DataFrame, alpha: float) -> tuple[pd.DataFrame, str]:
+    """The table with the p-values blanked where too few datasets are paired to reach ``alpha``
+    (the statistics file keeps them), and the caption's sentence saying so ('' if none)."""
+    n = min_pairs(alpha)
+    few = frame["n_datasets"].notna() & (frame["n_datasets"] < n) if "n_datasets" in frame else None
+    if few is None or not few.any():
+        return frame, ""
+    frame = frame.copy()
+    for column in [c for c in frame.columns if c.startswith("p_")]:
+        frame.loc[few, column] = float("nan")
+    frame.loc[few, "star"] = False
+    return frame, (f" Too few datasets for the test where fewer than {n} are paired ({int(few.sum())} row(s)): "
+                   f"its smallest one-sided p-value is then 2^-n >= {alpha:g}, so no p-value is shown there.")
 
 
 def rank_comparison(rows: pd.DataFrame, *, published_table: str | None, statistic: str) -> pd.DataFrame:
@@ -140,7 +192,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         listed = ", ".join(f"{dataset} {n} {status}" for (dataset, status), n in per.items())
         failed_text = f" Failed or unavailable jobs (recorded in failures.csv): {len(failures)} ({listed})."
     base = (f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {stats_text(stats)} "
-            f"{deviations_text(settings)}")
+            f"{deviations_text(settings, scores=scores, benchmark='uci')}")
     captions: dict[str, str] = {}
 
     families = [m for m in fnns if m in FAMILIES]
@@ -169,7 +221,10 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     tables: dict[str, pd.DataFrame] = {}
     for name, group, published, stat in RANK_TABLES:
         rows = rows_of(name, group)
-        frame = rank_comparison(rows, published_table=published, statistic=stat)
+        frame, untestable = hide_untestable(rank_comparison(rows, published_table=published, statistic=stat),
+                                            stats.alpha)
+        if name != "table1":
+            frame.insert(1, "source", rows["source"].to_numpy())
         if rows.empty:
             captions[name] = (f"{published}: not computed: fewer than two methods have a result on the {group} "
                               f"datasets of this run ({len(data.groups[group])} datasets; torch methods run: "
@@ -177,12 +232,11 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         elif name == "table1":
             captions[name] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
                               f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the published values "
-                              f"(Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper). {base}")
+                              f"(Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper).{untestable} {base}")
         else:
-            frame.insert(1, "source", rows["source"].to_numpy())
             captions[name] = (f"{published}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), "
                               f"{len(data.groups[group])} datasets{label}labelled 'published'); "
-                              f"{stat}. {base}")
+                              f"{stat}.{untestable} {base}")
         write_table(frame, out_dir / name, captions[name])
         tables[name] = frame
     t1 = tables["table1"]
@@ -212,9 +266,11 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             frame = rank_comparison(frame, published_table=None, statistic="avg_rank")
             frame.insert(0, "group", group)
             parts.append(frame)
-    baseline_table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    baseline_table, untestable = (hide_untestable(pd.concat(parts, ignore_index=True), stats.alpha) if parts
+                                  else (pd.DataFrame(), ""))
     captions["table_baselines"] = (f"Our FNNs and our scikit-learn methods (same splits, validation-selected grids), "
-                                   f"average ranks and Wilcoxon p-values per size group (beyond the paper). {base}")
+                                   f"average ranks and Wilcoxon p-values per size group (beyond the paper).{untestable} "
+                                   f"{base}")
     write_table(baseline_table, out_dir / "table_baselines", captions["table_baselines"])
 
     # Stability across splits (beyond the paper): Table 1 statistics per split column.
@@ -234,13 +290,14 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         if not len(rows):
             continue
         statistic = "avg_rank_minus_expected" if name == "compare_table1" else "avg_rank"
-        frame = rank_comparison(rows, published_table=None, statistic=statistic)
+        frame, untestable = hide_untestable(rank_comparison(rows, published_table=None, statistic=statistic),
+                                            stats.alpha)
         frame.insert(1, "source", rows["source"].to_numpy())
         what = ("the paper's 7 FNNs as published (Table A11)" if kind == "a11"
                 else "the paper's 24 methods as published (7 FNNs, Table A11; 17 of Fernandez-Delgado et al.)")
         captions[name] = (f"Our methods ranked with {what}, {group} datasets ({len(data.groups[group])} "
-                          f"datasets); {statistic}, one-sided Wilcoxon against the best-ranked (beyond the paper). "
-                          f"{PUBLISHED_NOTE} {base}")
+                          f"datasets); {statistic}, one-sided Wilcoxon against the best-ranked (beyond the paper)."
+                          f"{untestable} {PUBLISHED_NOTE} {base}")
         write_table(frame, out_dir / name, captions[name])
     board = rows_of("leaderboard")
     if len(board):
@@ -248,12 +305,13 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         for column in ("place", "wins", "ties", "losses", "n_datasets"):
             board[column] = board[column].astype("Int64")
         board["star"] = board["star"].astype(bool)
+        board, untestable = hide_untestable(board, stats.alpha)
         captions["leaderboard"] = (
             f"Leaderboard: our methods among the paper's 24 published methods per size group (all, small N < 1000, "
             f"large), by average rank; wins / ties / losses against {LEADERBOARD_REFERENCE} (ties: equal to 9 "
             "decimals) on the datasets both have; p_value: one-sided paired Wilcoxon that SNN is better, p_better: "
             "that the method is better, each Holm-adjusted over the methods (p_holm, p_better_holm); star at "
-            f"p_value < {stats.alpha:g}. {PUBLISHED_NOTE} {base}")
+            f"p_value < {stats.alpha:g}.{untestable} {PUBLISHED_NOTE} {base}")
         write_table(board, out_dir / "leaderboard", captions["leaderboard"])
 
     # Friedman test per group (beyond the paper), on the datasets where every method has a result.

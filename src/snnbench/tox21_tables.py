@@ -157,7 +157,7 @@ def build_tox21_tables(scores: pd.DataFrame, out_dir: str | Path, *,
     missing = [d for d in PAPER_DEPTHS if d not in depths]
     common = (f"{_feature_text(scores)} Repeats (seeds): {', '.join(repeats)}."
               + (f" Failed jobs: {len(failed)} (see failures.csv)." if len(failed) else "")
-              + " " + deviations_text(settings, notes=TOX21_NOTES))
+              + " " + deviations_text(settings, notes=TOX21_NOTES, scores=scores, benchmark="tox21"))
     caption = ("Table 2: Tox21 test ROC-AUC x 100 (mean over the 12 tasks), mean ± standard deviation (ddof 1) over "
                "the repeats, per method and depth (layers; blocks for ResNet) of the configuration selected on the "
                "DeepTox validation set among that depth's. Each cell: ours / published (Klambauer et al. 2017) / "
