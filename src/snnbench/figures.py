@@ -33,16 +33,24 @@ def _save(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def cd_diagram(rows: pd.DataFrame, stem: Path, *, title: str) -> list[Path]:
+def cd_diagram(rows: pd.DataFrame, stem: Path, *, title: str, alpha: float = 0.05) -> list[Path]:
     """Critical-difference diagram (scikit-posthocs) from the statistics' ``nemenyi`` rows of one
-    group: the average ranks on the complete rows and the pairwise Nemenyi p-values."""
+    group: the average ranks on the complete rows, the pairwise Nemenyi p-values (bars join the
+    methods not significantly different) and Nemenyi's critical difference as a bar; our methods
+    and the published ones in two colours."""
     import scikit_posthocs as sp
+
+    from .uci_stats import source_of
 
     ranks = rows.drop_duplicates("method").set_index("method")["avg_rank"].astype(float).sort_values()
     p_values = rows.pivot(index="method", columns="vs", values="p_value").reindex(index=ranks.index, columns=ranks.index)
     p_values = p_values.fillna(1.0).astype(float)  # a method against itself
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(ranks) + 1.5))
-    sp.critical_difference_diagram(ranks, p_values, ax=ax)
+    hue = pd.Series({m: "ours" if source_of(m) == "ours" else "published" for m in ranks.index})
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(ranks) + 1.8))
+    sp.critical_difference_diagram(ranks, p_values, ax=ax, cd=float(rows["cd_nemenyi"].iloc[0]), alpha=alpha,
+                                   hue=hue, hue_order=[h for h in ("ours", "published") if h in set(hue)],
+                                   color_palette={"ours": "tab:blue", "published": "tab:gray"})
+    ax.set_xlabel(f"average rank (1 = best); CD: Nemenyi's critical difference at alpha {alpha:g}", fontsize=8)
     ax.set_title(title, fontsize=9)
     return _save(fig, stem)
 
@@ -55,7 +63,13 @@ def snn_scatter(acc: pd.DataFrame, stem: Path) -> list[Path]:
     for ax, method in zip(axes.flat, others):
         pair = acc[["SNN", method]].dropna()
         ax.scatter(pair[method], pair["SNN"], s=8)
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+        low, high = (float(pair.min().min()), float(pair.max().max())) if len(pair) else (0.0, 1.0)
+        margin = max(0.01, 0.05 * (high - low))
+        low, high = low - margin, min(high + margin, 1.0 + margin)  # the axes fitted to the data
+        ax.plot([low, high], [low, high], color="grey", lw=0.8)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_aspect("equal")
         wins = int((pair["SNN"] > pair[method]).sum())
         ax.set_title(f"SNN vs {method}: {wins}/{len(pair)} wins", fontsize=8)
         ax.set_xlabel(f"{method} accuracy", fontsize=8)
@@ -81,16 +95,26 @@ def depth_plot(scores: pd.DataFrame, stem: Path) -> tuple[list[Path], pd.DataFra
     return _save(fig, stem), table.reset_index()
 
 
-def per_fold_plot(folds: pd.DataFrame, stem: Path) -> list[Path]:
-    """HTRU2: the test ROC-AUC of every outer fold per method (points), and the mean (bar)."""
+def per_fold_plot(folds: pd.DataFrame, stem: Path, *, published: pd.Series | None = None) -> list[Path]:
+    """HTRU2: the test ROC-AUC of every outer fold per method (points), our mean (black bar) and
+    the paper's published mean (red cross) where it has one."""
     methods = list(folds.columns)
-    fig, ax = plt.subplots(figsize=(1.0 * len(methods) + 2, 3))
+    published = published if published is not None else pd.Series(dtype=float)
+    fig, ax = plt.subplots(figsize=(1.0 * len(methods) + 2, 3.2))
     for i, method in enumerate(methods):
         values = folds[method].dropna()
-        ax.scatter([i] * len(values), values, s=12, alpha=0.7)
-        ax.hlines(values.mean(), i - 0.3, i + 0.3, color="black")
+        ax.scatter([i] * len(values), values, s=12, alpha=0.7, color="tab:blue",
+                   label="ours, per outer fold" if i == 0 else None)
+        ax.hlines(values.mean(), i - 0.3, i + 0.3, color="black", label="ours, mean" if i == 0 else None)
+        if pd.notna(published.get(method)):
+            ax.scatter([i], [published[method]], marker="x", s=40, color="tab:red",
+                       label="published mean (Table 3)" if "published mean (Table 3)" not in
+                       ax.get_legend_handles_labels()[1] else None)
     ax.set_xticks(range(len(methods)), methods, rotation=30, fontsize=8)
-    ax.set_ylabel("test ROC-AUC per outer fold", fontsize=8)
+    ax.set_xlabel("method", fontsize=8)
+    ax.set_ylabel("test ROC-AUC", fontsize=8)
+    ax.set_title(f"HTRU2: test ROC-AUC over {len(folds)} outer folds, ours and the paper's means", fontsize=9)
+    ax.legend(fontsize=7)
     return _save(fig, stem)
 
 
@@ -107,7 +131,7 @@ def write_uci_figures(scores: pd.DataFrame, tables: dict, out_dir: Path) -> list
             skipped.append(f"no critical-difference diagram for {group}: {why}")
             continue
         label = rows["methods"].iloc[0]
-        cd_diagram(rows, out_dir / f"cd_{group}",
+        cd_diagram(rows, out_dir / f"cd_{group}", alpha=float(statistics["alpha"].iloc[0]),
                    title=f"{label}, {group} datasets ({int(rows['n_datasets'].iloc[0])} with every method)")
     if "SNN" in acc:
         snn_scatter(acc, out_dir / "snn_vs_methods")

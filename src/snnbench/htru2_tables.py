@@ -71,7 +71,8 @@ def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, statistics:
                + (f" Failed jobs: {len(failed)} (see failures.csv)." if len(failed) else "")
                + " " + deviations_text(settings, notes=HTRU2_NOTES, scores=scores, benchmark="htru2"))
     write_table(table, out_dir / "table3", caption, decimals=4)
-    per_fold_plot(fold_table(scores), out_dir / "figures" / "auc_per_fold")
+    published = scores[scores["source"] == "published"].set_index("method")["value"]
+    per_fold_plot(fold_table(scores), out_dir / "figures" / "auc_per_fold", published=published)
     atomic_write_bytes(out_dir / "captions.json",
                        lambda f: f.write((json.dumps({"table3": caption}, indent=1) + "\n").encode()))
     return {"table3": table, "caption": caption, "folds": folds}
