@@ -20,6 +20,16 @@ rule all:
     default_target: True
 
 
+# The start of a run says its size and projected time (snnbench plan; the calibration is cached).
+onstart:
+    from snnbench.plan import plan_text
+
+    try:
+        print("\n".join(plan_text(config)[0]))
+    except Exception as exc:  # the plan informs; it never stops a run
+        print(f"snnbench plan unavailable: {type(exc).__name__}: {exc}")
+
+
 # The end of a run names what failed or was unavailable and where to look; a dataset whose data
 # failed (a checksum, a malformed file) makes the exit code non-zero.
 onsuccess:

@@ -40,3 +40,17 @@ def test_flop_counts_match_torch_flop_counter(method, config):
                      architecture=arch) == 2 * (10 * train + 4 * forward)
     assert run_flops(method, config, n_in=n_in, n_out=n_out, n_train=10, n_val=3, n_test=5, epochs=4, test_evals=1,
                      architecture=arch) == 4 * (10 * train + 3 * forward) + 5 * forward
+
+
+@pytest.mark.parametrize("method,config", CASES)
+def test_declared_shapes_equal_the_built_networks(method, config):
+    """A family's declared layer shapes (what the plan counts without building) are the linear
+    layers of the network it builds, in order."""
+    import json
+
+    from snnbench import methods
+    from snnbench.flops import _shapes
+
+    arch = {"highway_width": 24}
+    declared = methods.get(method).shapes(config, n_in=13, n_out=3, architecture=arch)
+    assert list(declared) == list(_shapes(method, json.dumps([config, arch], sort_keys=True), 13, 3))

@@ -252,6 +252,7 @@ def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror,
     assert "4-fold" in (results / "uci" / "leaderboard.md").read_text()
     assert "Against the published methods" in (results / "REPORT.md").read_text()
     assert "snnbench: 3 of 3 datasets prepared" in result.stdout
+    assert "snnbench plan" in result.stdout and "config-steps" in result.stdout  # the size, said at the start
     log = (results / "logs" / "train" / "uci" / "iris" / "MyMLP" / "split0.log").read_text()
     assert "uci/iris/MyMLP/split0 [4/4]" in log  # a line per configuration in each training job's log
     umask = os.umask(0)

@@ -300,6 +300,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import calibrate, plan_text
+    from .runs import DEFAULT_CONFIG, load_config
+
+    config = load_config(args.configfile or [DEFAULT_CONFIG])
+    if args.set:
+        config["train"].update(dict(_parse_assignment(t, "--set") for t in args.set))
+    calibration = calibrate(int(config["train"]["threads"]), cache=not args.recalibrate)
+    lines, rows = plan_text(config, calibration=calibration, cores=args.cores)
+    print("\n".join(lines))
+    if args.out:
+        from .datasets.prepared import atomic_write_bytes
+
+        atomic_write_bytes(Path(args.out), lambda f: f.write(rows.to_csv(index=False).encode()))
+        print(f"-> {args.out}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
@@ -427,6 +445,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default="results/paper_check")
     p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_stats)
+
+    p = groups.add_parser("plan", help="the size of a run before it starts: jobs, configurations, steps, FLOPs, "
+                                       "and its projected time on this machine and on one GPU")
+    p.add_argument("--configfile", nargs="+", help="config files laid over each other, as snakemake --configfile "
+                                                   "(default config/config.yaml)")
+    p.add_argument("--cores", type=int, help="cores the run will use (default: this machine's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a train setting, e.g. epochs=20 (repeatable)")
+    p.add_argument("--recalibrate", action="store_true", help="measure this machine again (the calibration is cached)")
+    p.add_argument("--out", help="one row per job group as CSV")
+    p.set_defaults(func=cmd_plan)
 
     p = groups.add_parser("report", help="results/REPORT.md linking every table and figure")
     p.add_argument("--results-dir", default="results")

@@ -20,8 +20,13 @@ from typing import Any
 def linear_shapes(method: str, config: dict[str, Any], *, n_in: int, n_out: int,
                   architecture: dict[str, Any] | None = None) -> list[tuple[int, int]]:
     """(in_features, out_features) of every linear layer of ``build_model(method, ...)``, in the
-    order the module registers them, read off the network built on the meta device: every
-    registered torch method is counted the same way."""
+    order the module registers them: from the method's ``shapes`` where it declares them (the
+    paper's families), else read off the network built on the meta device."""
+    from . import methods
+
+    spec = methods.get(method, setting="method")
+    if spec.shapes is not None:
+        return list(spec.shapes(config, n_in=n_in, n_out=n_out, architecture=architecture))
     key = json.dumps([config, architecture or {}], sort_keys=True, default=str)
     return list(_shapes(method, key, n_in, n_out))
 

@@ -142,7 +142,8 @@ import shlex
 from snnbench import methods as method_registry
 from snnbench.devices import gpu_resource_problem
 from snnbench.settings import StatsSettings, TrainSettings
-from snnbench.grids import get_grid, load_grids, narrow
+from snnbench.grids import load_grids
+from snnbench.runs import grid_json, narrowed_grid
 from snnbench.methods.custom import register_custom
 
 TRAIN = config["train"]
@@ -170,13 +171,8 @@ def get_custom_method_option(method):
 
 
 def get_method_grid(benchmark, method):
-    """The method's grid after train.narrow ('*' first, then the method's own entry), as JSON."""
-    grid = get_grid(_GRIDS, benchmark, method)
-    rules_for = TRAIN["narrow"].get(benchmark, {})
-    shared = {k: v for k, v in rules_for.get("*", {}).items() if k in grid}
-    grid = narrow(grid, shared, setting=f"train.narrow.{benchmark}.*")
-    grid = narrow(grid, rules_for.get(method, {}), setting=f"train.narrow.{benchmark}.{method}")
-    return json.dumps(grid, separators=(",", ":"))
+    """The method's grid after train.narrow (snnbench.runs.narrowed_grid), as JSON."""
+    return grid_json(narrowed_grid(TRAIN, _GRIDS, benchmark, method))
 
 
 def get_train_settings(benchmark=None):

@@ -59,6 +59,7 @@ class Benchmark:
     check_dataset: Callable[..., None] | None = None  # (name, setting): an unknown name's error, with suggestions
     report_links: tuple[str, ...] = field(default=("*.md", "figures/*.png"))
     grids: Mapping[str, dict] = field(default_factory=dict)  # method -> its grid here, where neither the grid file nor the method has one
+    plan_sizes: Callable[..., tuple[int, int, int, int, int]] | None = None  # (dataset, card or None) -> n_in, n_out, train, validation, test rows, for the plan
     tables_need_torch: bool = False  # the tables compare torch methods (UCI's Table 1): none trained, no tables
 
 

@@ -78,8 +78,15 @@ def _tables(scores, out_dir, *, statistics, settings, context) -> dict:
     return {**result, "printed": printed}
 
 
+def _plan_sizes(dataset: str, card: dict | None) -> tuple[int, int, int, int, int]:
+    """Planning sizes: 17,898 candidates, 8 features, one logit; 8 folds train, 1 validates, 1 tests."""
+    n = int(card["n"]) if card is not None and card.get("status") == "ok" else 17898
+    train, validation = round(0.8 * n), round(0.1 * n)
+    return 8, 1, train, validation, n - train - validation
+
+
 SPEC = register(Benchmark(
-    name="htru2", title="HTRU2", sources=("htru2",), metric="roc_auc", dataset_names=lambda: ("htru2",),
+    plan_sizes=_plan_sizes, name="htru2", title="HTRU2", sources=("htru2",), metric="roc_auc", dataset_names=lambda: ("htru2",),
     prepare=_prepare, prepare_options=_prepare_options,
     prepare_defaults={"n_folds": 10, "seed": 0}, task=_task, n_splits=_n_splits,
     run_datasets=lambda config: ["htru2"], run_splits=_run_splits, published_rows=_published_rows,

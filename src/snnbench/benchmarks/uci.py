@@ -96,8 +96,22 @@ def _tables(scores, out_dir, *, statistics, settings, context) -> dict:
     return {**result, "printed": "\n".join(printed), "warnings": warnings}
 
 
+def _plan_sizes(dataset: str, card: dict | None) -> tuple[int, int, int, int, int]:
+    """Planning sizes: the prepared card's, or Table A11's N and M (M - 1 features, 2 classes);
+    split 60 / 15 / 25 % (data_py: one test fold of four, validation a fifth of the rest)."""
+    if card is not None and card.get("status") == "ok":
+        n, d, classes = int(card["n"]), int(card["d"]), int(card["classes"])
+    else:
+        from ..reference import table_a11
+
+        a11 = table_a11()
+        n, d, classes = int(a11.at[dataset, "N"]), int(a11.at[dataset, "M"]) - 1, 2
+    train, validation = round(0.6 * n), round(0.15 * n)
+    return d, classes, train, validation, n - train - validation
+
+
 SPEC = register(Benchmark(
-    name="uci", title="UCI", sources=("uci121", "uci121_data_py"), metric="accuracy",
+    plan_sizes=_plan_sizes, name="uci", title="UCI", sources=("uci121", "uci121_data_py"), metric="accuracy",
     dataset_names=_dataset_names, check_dataset=_check_dataset, prepare=_prepare, task=_task, n_splits=_n_splits,
     run_datasets=_run_datasets, run_splits=_run_splits, published_rows=_published_rows,
     published_metric=_published_metric, statistics=_statistics, tables=_tables, main_table="table1",

@@ -55,6 +55,7 @@ class MethodSpec:
     depth: Callable[[Mapping[str, Any]], int | None] | None = None
     min_batch_rows: int = 1
     batched: bool = True
+    shapes: Callable[..., list] | None = None  # (config, *, n_in, n_out, architecture) -> linear layers' (in, out)
     requires: tuple[str, ...] = ()  # modules it imports that snnbench does not install by default
     origin: str = "snnbench"
     summary: str = ""

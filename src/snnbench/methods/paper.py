@@ -35,6 +35,29 @@ def _builder(family: str):
     return build
 
 
+def _shapes(family: str):
+    """(in, out) of every linear layer, in the order the module registers them, without building it
+    (the FLOP counts of a whole grid; ``flops.linear_shapes`` builds on the meta device otherwise)."""
+    def shapes(config: Mapping[str, Any], *, n_in: int, n_out: int, architecture: Mapping[str, Any] | None = None):
+        from ..models import block_inner_width, layer_widths
+
+        arch = {**ARCHITECTURE_DEFAULTS, **(architecture or {})}
+        if family == "Highway":
+            w = arch["highway_width"]
+            return [(n_in, w)] + [(w, w)] * (2 * int(config["n_layers"])) + [(w, n_out)]
+        if family == "ResNet":
+            n = int(config.get("n_hidden_per_block", config.get("n_hidden")))
+            inner = block_inner_width(n_hidden_per_block=n, block_form=config.get("block_form", "rectangular"),
+                                      bottleneck=config.get("bottleneck", 0.5))
+            return [(n_in, n)] + [(n, inner), (inner, n)] * int(config["n_blocks"]) + [(n, n_out)]
+        widths = layer_widths(n_hidden=int(config["n_hidden"]), n_layers=int(config["n_layers"]), n_out=n_out,
+                              layer_form=config.get("layer_form", "rectangular"), rounding=arch["conic_rounding"])
+        sizes = [n_in, *widths, n_out]
+        return list(zip(sizes[:-1], sizes[1:]))
+
+    return shapes
+
+
 def _depth(key: str):
     return lambda config: int(config[key])
 
@@ -44,7 +67,7 @@ for _family in FAMILIES:
     register(MethodSpec(
         name=_family, kind="torch", build=_builder(_family),
         grids={benchmark: grids[_family] for benchmark, grids in _GRIDS.items()},
-        depth=_depth("n_blocks" if _family == "ResNet" else "n_layers"),
+        depth=_depth("n_blocks" if _family == "ResNet" else "n_layers"), shapes=_shapes(_family),
         # NOTE: BatchNorm cannot train on a batch of one row; a last batch of one is skipped.
         min_batch_rows=2 if _family == "BatchNorm" else 1,
         summary="the paper's FNN family (Klambauer et al. 2017)",

@@ -1,0 +1,208 @@
+"""``snnbench plan``: the size of a run before it starts, and its projected time.
+
+Per benchmark and in total: training jobs, configurations, configuration-steps (epochs x
+minibatches, every configuration at the protocol's maximum: none diverges, every epoch trained)
+and the matrix FLOPs of the torch methods (``flops.run_flops``, the test set evaluated at the
+measured share of the epochs, protocol F5). Dataset sizes come from the prepared cards where the
+data is prepared, else from each benchmark's planning sizes (``Benchmark.plan_sizes``; marked).
+
+Projected wall time, torch methods:
+
+* **this machine** (the reference engine on the CPU): a configuration-step costs a fixed host
+  overhead plus its FLOPs at a rate, both measured by a few seconds of training here
+  (``calibrate``; cached per machine, torch version and thread count), with as many jobs at once
+  as the cores allow at ``train.threads`` each;
+* **one GPU** (the batched engine with CUDA graphs, one job at a time): the model of
+  ``benchmarks/gpu_projection.py`` (docs/performance.md) with its stated assumptions: per
+  configuration-step the larger of the graph replay's host time shared by the group's members
+  and the kernels' floor (27.2 kernels at 1 us each, measured on CPU), plus the FLOPs at 70 % of
+  an H100's 67 FP32 TFLOP/s. An estimate, not a measurement (no GPU measured it yet).
+
+The scikit-learn methods are counted (configurations, fits) but not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# The GPU model's assumptions (benchmarks/gpu_projection.py's defaults; docs/performance.md).
+GPU_KERNELS_PER_STEP = 27.2  # kernels per configuration-step of the batched engine, measured (issue 13)
+GPU_GRAPH_KERNEL_S = 1.0e-6
+GPU_REPLAY_S = 10.0e-6
+GPU_FLOPS_PER_S = 67e12 * 0.7
+TEST_SHARE = 0.346  # share of epochs after which the test set is evaluated (protocol F5, measured)
+CPU_WARNING_HOURS = 2.0
+
+
+def _card(prepared_dir: str | Path, benchmark: str, dataset: str) -> dict | None:
+    path = Path(prepared_dir) / benchmark / f"{dataset}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def plan_rows(config: dict[str, Any]) -> pd.DataFrame:
+    """One row per training job (benchmark, dataset, method, split)'s group: configurations,
+    configuration-steps and FLOPs of its splits, members per batched group."""
+    from . import benchmarks, methods
+    from .batched import group_configs
+    from .flops import run_flops
+    from .grids import expand
+    from .runs import train_jobs
+    from .settings import TrainSettings
+
+    train = config["train"]
+    settings = TrainSettings.from_dict({k: train[k] for k in TrainSettings.__dataclass_fields__ if k in train})
+    prepared = Path(config["data_dir"]) / "prepared"
+    rows = []
+    for job in train_jobs(config):
+        spec = benchmarks.get(job.benchmark)
+        card = _card(prepared, job.benchmark, job.dataset)
+        n_in, n_out, n_train, n_val, n_test = spec.plan_sizes(job.dataset, card)
+        cap = train["subsample"].get(job.benchmark)
+        n_train = min(n_train, cap) if cap else n_train
+        configs = expand(job.grid)
+        row = {"benchmark": job.benchmark, "dataset": job.dataset, "method": job.method, "kind": job.kind,
+               "jobs": len(job.splits), "configurations": len(configs) * len(job.splits),
+               "sizes": "prepared" if card is not None and card.get("status") == "ok" else "planned"}
+        if job.kind == "torch":
+            steps = settings.epochs * math.ceil(n_train / settings.batch_size)
+            flops = sum(run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val,
+                                  n_test=n_test, epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
+                                  architecture=settings.architecture()) for c in configs)
+            row.update(config_steps=steps * len(configs) * len(job.splits), flops=flops * len(job.splits),
+                       members=len(configs) / max(1, len(group_configs(configs))))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "snnbench" / "calibration.json"
+
+
+def calibrate(threads: int, *, cache: bool = True) -> dict[str, float]:
+    """This machine's reference engine: host seconds per configuration-step at a tiny width and
+    FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached."""
+    import torch
+
+    key = f"{platform.node()}|{platform.machine()}|torch {torch.__version__}|{threads} thread(s)"
+    path = _cache_path()
+    if cache:
+        try:
+            known = json.loads(path.read_text())
+            if key in known:
+                return known[key]
+        except (OSError, ValueError):
+            known = {}
+    else:
+        known = {}
+    from .engine import train_config
+    from .flops import run_flops
+    from .recipe import TaskTensors
+    from .settings import TrainSettings
+    from .tasks import blobs_task
+
+    torch.set_num_threads(threads)
+    task = blobs_task(2560, 32, 4)
+    data = TaskTensors(task, torch.device("cpu"))
+    settings = TrainSettings(epochs=4, batch_size=128, device="cpu", test_curve="every_epoch")
+    n = {part: len(x) for part, x in task.X.items()}
+    steps = settings.epochs * math.ceil(n["train"] / settings.batch_size)
+
+    def seconds(width: int, layers: int, repeats: int) -> tuple[float, float]:
+        config = {"n_hidden": width, "n_layers": layers, "lr": 0.01, "dropout": 0.0, "layer_form": "rectangular"}
+        best = math.inf
+        for _ in range(repeats):  # the fastest of a few: other load only slows a run down
+            start = time.perf_counter()
+            train_config("SNN", config, data, settings=settings, seed=0, device=torch.device("cpu"))
+            best = min(best, time.perf_counter() - start)
+        return best, run_flops("SNN", config, n_in=32, n_out=4, n_train=n["train"], n_val=n["validation"],
+                               n_test=n["test"], epochs=settings.epochs)
+
+    seconds(8, 2, 1)  # warm-up: imports, first allocations
+    t_small, _ = seconds(8, 2, 3)
+    t_big, flops_big = seconds(512, 4, 2)
+    overhead = t_small / steps
+    arithmetic = max(t_big - t_small, 0.25 * t_big)  # the big run's time beyond the small one's overhead
+    result = {"host_s_per_step": overhead, "flops_per_s": flops_big / arithmetic}
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**known, key: result}, indent=1))
+    return result
+
+
+def projected_hours(rows: pd.DataFrame, *, calibration: dict[str, float], cores: int, threads: int) -> pd.DataFrame:
+    """Per benchmark: this machine's and one GPU's projected hours of the torch methods."""
+    torch_rows = rows[rows["kind"] == "torch"]
+    out = []
+    for benchmark, part in torch_rows.groupby("benchmark", sort=False):
+        cpu = (part["config_steps"] * calibration["host_s_per_step"] + part["flops"] / calibration["flops_per_s"]).sum()
+        per_step = (part["config_steps"].clip(lower=1))
+        floor = [max(GPU_REPLAY_S / m, GPU_KERNELS_PER_STEP * GPU_GRAPH_KERNEL_S) for m in part["members"]]
+        gpu = (per_step * pd.Series(floor, index=part.index) + part["flops"] / GPU_FLOPS_PER_S).sum()
+        out.append({"benchmark": benchmark, "cpu_hours": cpu / max(1, cores // max(1, threads)) / 3600,
+                    "gpu_hours": gpu / 3600})
+    return pd.DataFrame(out, columns=["benchmark", "cpu_hours", "gpu_hours"])
+
+
+def _human(x: float) -> str:
+    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9)):
+        if x >= size:
+            return f"{x / size:.1f} {unit}"
+    return f"{x:.0f} "
+
+
+def _hours(h: float) -> str:
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
+
+
+def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = None,
+              cores: int | None = None) -> tuple[list[str], pd.DataFrame]:
+    """The plan as printed, and its rows. Without ``calibration`` it is measured (or read from the cache)."""
+    rows = plan_rows(config)
+    threads = int(config["train"]["threads"])
+    cores = cores or os.cpu_count() or 1
+    lines = ["snnbench plan (every configuration at the protocol's maximum: all epochs, none diverging):"]
+    if rows.empty:
+        return lines + ["  nothing to train"], rows
+    calibration = calibration or calibrate(threads)
+    hours = projected_hours(rows, calibration=calibration, cores=cores, threads=threads).set_index("benchmark")
+    header = f"  {'benchmark':<9} {'jobs':>6} {'configs':>9} {'config-steps':>13} {'FLOPs':>9} {'this machine':>13} {'one GPU':>9}"
+    lines.append(header)
+    totals = {"jobs": 0, "configurations": 0, "config_steps": 0.0, "flops": 0.0, "cpu": 0.0, "gpu": 0.0}
+    for benchmark, part in rows.groupby("benchmark", sort=False):
+        torch_part = part[part["kind"] == "torch"]
+        steps = float(torch_part["config_steps"].sum()) if len(torch_part) else 0.0
+        flops = float(torch_part["flops"].sum()) if len(torch_part) else 0.0
+        cpu = float(hours["cpu_hours"].get(benchmark, 0.0))
+        gpu = float(hours["gpu_hours"].get(benchmark, 0.0))
+        lines.append(f"  {benchmark:<9} {int(part['jobs'].sum()):>6} {int(part['configurations'].sum()):>9} "
+                     f"{steps:>13.3g} {_human(flops) + 'FLOP':>9} {_hours(cpu):>13} {_hours(gpu):>9}")
+        for key, value in (("jobs", part["jobs"].sum()), ("configurations", part["configurations"].sum()),
+                           ("config_steps", steps), ("flops", flops), ("cpu", cpu), ("gpu", gpu)):
+            totals[key] += value
+    lines.append(f"  {'total':<9} {int(totals['jobs']):>6} {int(totals['configurations']):>9} "
+                 f"{totals['config_steps']:>13.3g} {_human(totals['flops']) + 'FLOP':>9} {_hours(totals['cpu']):>13} "
+                 f"{_hours(totals['gpu']):>9}")
+    planned = rows[rows["sizes"] == "planned"]
+    lines.append(f"  this machine: the reference engine on {cores} core(s), {threads} thread(s) a job, calibrated "
+                 f"{calibration['host_s_per_step'] * 1e3:.2f} ms a configuration-step + "
+                 f"{calibration['flops_per_s'] / 1e9:.1f} GFLOP/s; one GPU: the batched engine's projection model "
+                 "(docs/performance.md), an estimate; scikit-learn methods counted, not timed"
+                 + (f"; sizes planned, not read, for {len(planned)} job group(s) whose data is not prepared yet"
+                    if len(planned) else ""))
+    if totals["cpu"] > CPU_WARNING_HOURS:
+        lines.append(f"  WARNING: about {_hours(totals['cpu'])} on this machine. Ways out: the quick tour "
+                     "(--configfile config/quick.yaml), a narrower grid (train.narrow), a GPU (train.gpus: 1), "
+                     "or a SLURM cluster (--workflow-profile profiles/slurm); see README.")
+    return lines, rows
