@@ -143,7 +143,7 @@ from snnbench import methods as method_registry
 from snnbench.devices import gpu_resource_problem
 from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.grids import load_grids
-from snnbench.runs import grid_json, narrowed_grid
+from snnbench.runs import grid_json, narrowed_grid, train_jobs
 from snnbench.methods.custom import register_custom
 
 TRAIN = config["train"]
@@ -219,15 +219,16 @@ def get_train_splits(benchmark, method=None):
     return benchmark_registry.get(benchmark).run_splits(config, method)
 
 
+@functools.cache
+def get_train_jobs():
+    """Every training job of the run (snnbench.runs.train_jobs, which `snnbench plan` counts too)."""
+    return train_jobs(config)
+
+
 def get_train_summaries():
     """Every training job's summary .json of this run."""
-    return [
-        f"{RESULTS}/train/{b}/{d}/{m}/split{s}.json"
-        for b in BENCHMARKS
-        for d in RUN_DATASETS[b]
-        for m in methods_for(b)
-        for s in get_train_splits(b, m)
-    ]
+    return [f"{RESULTS}/train/{j.benchmark}/{j.dataset}/{j.method}/split{s}.json"
+            for j in get_train_jobs() for s in j.splits]
 
 
 def _stats_settings():
