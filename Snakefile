@@ -25,7 +25,7 @@ onstart:
     from snnbench.plan import plan_text
 
     try:
-        print("\n".join(plan_text(config)[0]))
+        print("\n".join(plan_text(config, build=False)[0]))  # no user code in Snakemake's process
     except Exception as exc:  # the plan informs; it never stops a run
         print(f"snnbench plan unavailable: {type(exc).__name__}: {exc}")
 

@@ -54,3 +54,24 @@ def test_the_cli_prints_the_plan(tmp_path, monkeypatch, capsys):
                  "--out", str(tmp_path / "plan.csv")]) == 0
     printed = capsys.readouterr().out
     assert "snnbench plan" in printed and "one GPU" in printed and (tmp_path / "plan.csv").is_file()
+
+
+def test_the_workflows_plan_runs_no_user_code(tmp_path, monkeypatch):
+    """At a run's start the plan counts a user's torch method without building it (its builder
+    could do anything in Snakemake's own process); `snnbench plan` builds it for its FLOPs."""
+    (tmp_path / "boom.py").write_text("def build(*, n_in, n_out, width: int = 4):\n    raise SystemExit('built')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = load_config([DEFAULT_CONFIG])
+    config.update(benchmarks=["uci"], uci={"datasets": ["iris"]})
+    config["train"].update(methods=["SNN", "Boom"], baselines=[], custom_methods={
+        "Boom": {"kind": "torch", "build": "boom:build", "grid": {"uci": {"width": [4], "lr": [0.1]}}}})
+    try:
+        lines, rows = plan_text(config, calibration=CALIBRATION, cores=2, build=False)
+        assert rows.set_index("method").at["Boom", "configurations"] == 1
+        assert "FLOPs not counted for Boom" in lines[-1]
+        with pytest.raises(SystemExit, match="built"):
+            plan_text(config, calibration=CALIBRATION, cores=2)
+    finally:
+        from snnbench import methods
+
+        methods._REGISTRY.pop("Boom", None)

@@ -40,6 +40,7 @@ GPU_REPLAY_S = 10.0e-6
 GPU_FLOPS_PER_S = 67e12 * 0.7
 TEST_SHARE = 0.346  # share of epochs after which the test set is evaluated (protocol F5, measured)
 CPU_WARNING_HOURS = 2.0
+CALIBRATION_VERSION = 2  # part of the cache key: a changed measurement is measured again
 
 
 def _card(prepared_dir: str | Path, benchmark: str, dataset: str) -> dict | None:
@@ -50,9 +51,11 @@ def _card(prepared_dir: str | Path, benchmark: str, dataset: str) -> dict | None
         return None
 
 
-def plan_rows(config: dict[str, Any]) -> pd.DataFrame:
+def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
     """One row per training job (benchmark, dataset, method, split)'s group: configurations,
-    configuration-steps and FLOPs of its splits, members per batched group."""
+    configuration-steps and FLOPs of its splits, members per batched group. A torch method that
+    declares no layer shapes (a user's) is built on the meta device for its FLOPs; with ``build``
+    False its FLOPs are left uncounted (NaN) instead: the workflow's own process runs no user code."""
     from . import benchmarks, methods
     from .batched import group_configs
     from .flops import run_flops
@@ -76,7 +79,8 @@ def plan_rows(config: dict[str, Any]) -> pd.DataFrame:
                "sizes": "prepared" if card is not None and card.get("status") == "ok" else "planned"}
         if job.kind == "torch":
             steps = settings.epochs * math.ceil(n_train / settings.batch_size)
-            flops = sum(run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val,
+            counted = build or methods.get(job.method).shapes is not None
+            flops = math.nan if not counted else sum(run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val,
                                   n_test=n_test, epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
                                   architecture=settings.architecture()) for c in configs)
             row.update(config_steps=steps * len(configs) * len(job.splits), flops=flops * len(job.splits),
@@ -95,7 +99,8 @@ def calibrate(threads: int, *, cache: bool = True) -> dict[str, float]:
     FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached."""
     import torch
 
-    key = f"{platform.node()}|{platform.machine()}|torch {torch.__version__}|{threads} thread(s)"
+    key = (f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|"
+           f"{threads} thread(s)")
     path = _cache_path()
     if cache:
         try:
@@ -146,10 +151,11 @@ def projected_hours(rows: pd.DataFrame, *, calibration: dict[str, float], cores:
     torch_rows = rows[rows["kind"] == "torch"]
     out = []
     for benchmark, part in torch_rows.groupby("benchmark", sort=False):
-        cpu = (part["config_steps"] * calibration["host_s_per_step"] + part["flops"] / calibration["flops_per_s"]).sum()
+        flops = part["flops"].fillna(0.0)
+        cpu = (part["config_steps"] * calibration["host_s_per_step"] + flops / calibration["flops_per_s"]).sum()
         per_step = (part["config_steps"].clip(lower=1))
         floor = [max(GPU_REPLAY_S / m, GPU_KERNELS_PER_STEP * GPU_GRAPH_KERNEL_S) for m in part["members"]]
-        gpu = (per_step * pd.Series(floor, index=part.index) + part["flops"] / GPU_FLOPS_PER_S).sum()
+        gpu = (per_step * pd.Series(floor, index=part.index) + flops / GPU_FLOPS_PER_S).sum()
         out.append({"benchmark": benchmark, "cpu_hours": cpu / max(1, cores // max(1, threads)) / 3600,
                     "gpu_hours": gpu / 3600})
     return pd.DataFrame(out, columns=["benchmark", "cpu_hours", "gpu_hours"])
@@ -167,9 +173,10 @@ def _hours(h: float) -> str:
 
 
 def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = None,
-              cores: int | None = None) -> tuple[list[str], pd.DataFrame]:
-    """The plan as printed, and its rows. Without ``calibration`` it is measured (or read from the cache)."""
-    rows = plan_rows(config)
+              cores: int | None = None, build: bool = True) -> tuple[list[str], pd.DataFrame]:
+    """The plan as printed, and its rows. Without ``calibration`` it is measured (or read from the
+    cache); ``build``: see ``plan_rows``."""
+    rows = plan_rows(config, build=build)
     threads = int(config["train"]["threads"])
     cores = cores or os.cpu_count() or 1
     lines = ["snnbench plan (every configuration at the protocol's maximum: all epochs, none diverging):"]
@@ -183,7 +190,7 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
     for benchmark, part in rows.groupby("benchmark", sort=False):
         torch_part = part[part["kind"] == "torch"]
         steps = float(torch_part["config_steps"].sum()) if len(torch_part) else 0.0
-        flops = float(torch_part["flops"].sum()) if len(torch_part) else 0.0
+        flops = float(torch_part["flops"].fillna(0.0).sum()) if len(torch_part) else 0.0
         cpu = float(hours["cpu_hours"].get(benchmark, 0.0))
         gpu = float(hours["gpu_hours"].get(benchmark, 0.0))
         lines.append(f"  {benchmark:<9} {int(part['jobs'].sum()):>6} {int(part['configurations'].sum()):>9} "
@@ -195,12 +202,15 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
                  f"{totals['config_steps']:>13.3g} {_human(totals['flops']) + 'FLOP':>9} {_hours(totals['cpu']):>13} "
                  f"{_hours(totals['gpu']):>9}")
     planned = rows[rows["sizes"] == "planned"]
+    uncounted = sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"])) if "flops" in rows else []
     lines.append(f"  this machine: the reference engine on {cores} core(s), {threads} thread(s) a job, calibrated "
                  f"{calibration['host_s_per_step'] * 1e3:.2f} ms a configuration-step + "
                  f"{calibration['flops_per_s'] / 1e9:.1f} GFLOP/s; one GPU: the batched engine's projection model "
                  "(docs/performance.md), an estimate; scikit-learn methods counted, not timed"
                  + (f"; sizes planned, not read, for {len(planned)} job group(s) whose data is not prepared yet"
-                    if len(planned) else ""))
+                    if len(planned) else "")
+                 + (f"; FLOPs not counted for {', '.join(uncounted)} (no declared layer shapes; `snnbench plan` "
+                    "builds them)" if uncounted else ""))
     if totals["cpu"] > CPU_WARNING_HOURS:
         lines.append(f"  WARNING: about {_hours(totals['cpu'])} on this machine. Ways out: the quick tour "
                      "(--configfile config/quick.yaml), a narrower grid (train.narrow), a GPU (train.gpus: 1), "
