@@ -44,6 +44,8 @@ def test_calibration_measures_a_step_overhead_and_a_flop_rate(tmp_path, monkeypa
     assert 0 < measured["host_s_per_step"] < 1 and 1e7 < measured["flops_per_s"] < 1e13
     assert calibrate(1) == measured  # cached
     assert (tmp_path / "snnbench" / "calibration.json").is_file()
+    again = calibrate(1, refresh=True)  # measured again, and what is cached now
+    assert calibrate(1) == again
 
 
 def test_the_cli_prints_the_plan(tmp_path, monkeypatch, capsys):

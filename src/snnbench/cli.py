@@ -307,7 +307,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     config = load_config(args.configfile or [DEFAULT_CONFIG])
     if args.set:
         config["train"].update(dict(_parse_assignment(t, "--set") for t in args.set))
-    calibration = calibrate(int(config["train"]["threads"]), cache=not args.recalibrate)
+    calibration = calibrate(int(config["train"]["threads"]), refresh=args.recalibrate)
     lines, rows = plan_text(config, calibration=calibration, cores=args.cores)
     print("\n".join(lines))
     if args.out:

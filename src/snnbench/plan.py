@@ -94,23 +94,21 @@ def _cache_path() -> Path:
     return Path(base) / "snnbench" / "calibration.json"
 
 
-def calibrate(threads: int, *, cache: bool = True) -> dict[str, float]:
+def calibrate(threads: int, *, cache: bool = True, refresh: bool = False) -> dict[str, float]:
     """This machine's reference engine: host seconds per configuration-step at a tiny width and
-    FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached."""
+    FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached (``refresh``:
+    measured again and cached)."""
     import torch
 
     key = (f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|"
            f"{threads} thread(s)")
     path = _cache_path()
-    if cache:
-        try:
-            known = json.loads(path.read_text())
-            if key in known:
-                return known[key]
-        except (OSError, ValueError):
-            known = {}
-    else:
+    try:
+        known = json.loads(path.read_text()) if cache else {}
+    except (OSError, ValueError):
         known = {}
+    if key in known and not refresh:
+        return known[key]
     from .engine import train_config
     from .flops import run_flops
     from .recipe import TaskTensors
