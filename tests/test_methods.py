@@ -70,8 +70,12 @@ def test_every_built_in_method_goes_through_the_registry(name):
     """Built-in methods are specs like a user's: a grid per benchmark that the grid file agrees
     with, and (torch) a network of the right shape, its depth and its FLOP shapes, or (sklearn)
     an estimator whose scores rank the classes."""
+    from snnbench.results import IDENTITY_COLUMNS, RESULT_COLUMNS
+
     spec = methods.get(name)
     assert spec.origin == "snnbench" and set(spec.grids) == {"uci", "tox21", "htru2"}
+    for grid in spec.grids.values():  # a hyperparameter named like a result column would overwrite it
+        assert not set(grid) & ({*IDENTITY_COLUMNS, *RESULT_COLUMNS} - {"lr", "l2"}), name
     assert get_grid(load_grids(None), "uci", name) == spec.grids["uci"]
     config = expand(spec.grids["uci"])[0]
     task = blobs_task(60, 4, 3)
@@ -161,6 +165,8 @@ def test_a_network_without_a_stacked_form_trains_with_the_reference_engine(user_
     ({"kind": "torch", "build": "{m}:build_mlp", "grid": {"uci": {"lr": [0.1]}}, "epochs": 3},
      r"MyNet has unknown key\(s\) epochs"),
     ({"kind": "keras", "grid": {}}, r"MyNet.kind must be torch or sklearn"),
+    ({"kind": "torch", "build": "{m}:build_anything", "grid": {"uci": {"depth": [2], "lr": [0.1]}}},
+     r"MyNet.grid.uci.depth is a column of the result rows"),
     ({"kind": "sklearn", "estimator": "sklearn.linear_model:LogisticRegression", "grid": {"uci": {"C": ["big"]}}},
      r"MyNet.grid.uci.C holds 'big' \(str\), however the estimator expects float"),
     ({"kind": "sklearn", "estimator": "sklearn.linear_model:LogisticRegression", "grid": {"uci": {"alpha": [1.0]}}},

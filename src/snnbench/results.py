@@ -28,6 +28,9 @@ CURVE_COLUMNS = ("phase", "config_id", "epoch", "train_loss", "val_metric", "tes
 
 def result_frame(rows: list[dict[str, Any]], *, hyperparameters: list[str], task_columns: list[str]) -> pd.DataFrame:
     """``rows`` as the declared results table; a column outside the declaration is a defect."""
+    clash = sorted(set(hyperparameters) & {*IDENTITY_COLUMNS, *RESULT_COLUMNS})
+    if clash:
+        raise ValueError(f"hyperparameters named like result columns: {clash}; rename them in the grid")
     columns = [*IDENTITY_COLUMNS, *hyperparameters, *RESULT_COLUMNS, *task_columns]
     undeclared = sorted({k for row in rows for k in row} - set(columns))
     if undeclared:

@@ -15,11 +15,12 @@ XGBOOST_GRID = {"n_estimators": [300], "learning_rate": [0.03, 0.1, 0.3], "max_d
                 "subsample": [0.8], "colsample_bytree": [0.8]}
 LIGHTGBM_GRID = {"n_estimators": [300], "learning_rate": [0.03, 0.1, 0.3], "num_leaves": [7, 31],
                  "min_child_samples": [5, 20], "subsample": [0.8], "colsample_bytree": [0.8]}
-CATBOOST_GRID = {"iterations": [300], "learning_rate": [0.03, 0.1, 0.3], "depth": [4, 6, 8]}
+# CatBoost's tree depth is called tree_depth here: "depth" is the result rows' network depth.
+CATBOOST_GRID = {"iterations": [300], "learning_rate": [0.03, 0.1, 0.3], "tree_depth": [4, 6, 8]}
 # Tox21: one model per task, so the smaller grids (as for RF and SVM, B3).
 TOX21_XGBOOST_GRID = {**XGBOOST_GRID, "learning_rate": [0.1], "max_depth": [6, 9]}
 TOX21_LIGHTGBM_GRID = {**LIGHTGBM_GRID, "learning_rate": [0.1], "min_child_samples": [20]}
-TOX21_CATBOOST_GRID = {**CATBOOST_GRID, "learning_rate": [0.1], "depth": [6, 8]}
+TOX21_CATBOOST_GRID = {**CATBOOST_GRID, "learning_rate": [0.1], "tree_depth": [6, 8]}
 
 
 def build_xgboost(*, seed: int, threads: int | None, **hp: Any):
@@ -35,11 +36,11 @@ def build_lightgbm(*, seed: int, threads: int | None, **hp: Any):
     return LGBMClassifier(subsample_freq=1, n_jobs=threads, random_state=seed % 2**31, verbose=-1, **hp)
 
 
-def build_catboost(*, seed: int, threads: int | None, **hp: Any):
+def build_catboost(*, seed: int, threads: int | None, tree_depth: int = 6, **hp: Any):
     from catboost import CatBoostClassifier
 
     return CatBoostClassifier(thread_count=threads or -1, random_seed=seed % 2**31, verbose=False,
-                              allow_writing_files=False, **hp)
+                              allow_writing_files=False, depth=tree_depth, **hp)
 
 
 for _name, _build, _grid, _tox21, _module in (

@@ -28,9 +28,11 @@ from typing import Any, Callable, Mapping
 
 from ..datasets import BENCHMARKS
 from ..errors import ConfigError
+from ..results import IDENTITY_COLUMNS, RESULT_COLUMNS
 from . import TRAINING_KEYS, MethodSpec, get, load_object, names, register
 
 ORIGIN = "config (train.custom_methods)"
+RESERVED = {*IDENTITY_COLUMNS, *RESULT_COLUMNS} - {"lr", "l2"}  # a hyperparameter must not shadow a result column
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*")
 KEYS = {"torch": {"kind", "build", "grid", "depth", "batched"}, "sklearn": {"kind", "estimator", "grid"}}
 
@@ -90,6 +92,9 @@ def _check_grids(grids: Any, *, setting: str, keywords: dict[str, Any] | None, d
             if key not in grid:
                 raise _fail(where, f"has no {key}: a torch method's grid gives the learning rate (a list, e.g. [0.01])")
         for key, values in grid.items():
+            if key in RESERVED:
+                raise _fail(f"{where}.{key}", "is a column of the result rows (snnbench.results); name the "
+                            "hyperparameter otherwise, e.g. with a builder argument of another name")
             if not isinstance(values, list) or not values:
                 raise _fail(f"{where}.{key}", f"must be a non-empty list of values, however: {values!r}")
             if key in TRAINING_KEYS and required:
