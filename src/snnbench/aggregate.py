@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .datasets.prepared import atomic_write_bytes
+from .datasets.prepared import atomic_write_csv
 from .errors import DataError
 from .tasks import TASK_PREFIX, per_task_columns
 
@@ -199,10 +199,6 @@ def failure_rows(scores: pd.DataFrame) -> pd.DataFrame:
     return bad[["benchmark", "dataset", "method", "split", "status", "what", "reason"]]
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_bytes(path, lambda f: f.write(frame.to_csv(index=False).encode()))
-
-
 def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | Path,
               failures_out: str | Path | None = None) -> pd.DataFrame:
     """Our score rows from the training summaries, the benchmark's published rows and its extra
@@ -221,7 +217,7 @@ def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | 
     scores = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     order = ["source", "dataset", "method", "split", *spec.sort_keys]
     scores = scores.sort_values(order, key=lambda c: c if c.name == "depth" else c.astype(str), kind="mergesort")
-    _write_csv(scores, Path(scores_out))
+    atomic_write_csv(Path(scores_out), scores)
     if failures_out is not None:
-        _write_csv(failure_rows(scores), Path(failures_out))
+        atomic_write_csv(Path(failures_out), failure_rows(scores))
     return scores

@@ -311,9 +311,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     lines, rows = plan_text(config, calibration=calibration, cores=args.cores)
     print("\n".join(lines))
     if args.out:
-        from .datasets.prepared import atomic_write_bytes
+        from .datasets.prepared import atomic_write_csv
 
-        atomic_write_bytes(Path(args.out), lambda f: f.write(rows.to_csv(index=False).encode()))
+        atomic_write_csv(Path(args.out), rows)
         print(f"-> {args.out}")
     return 0
 

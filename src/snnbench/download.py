@@ -81,8 +81,8 @@ def mirror_copies(source: Source, mirror: str | os.PathLike | None, raw_dir: str
         present = [mirror / rel for rel in artifact.mirror if (mirror / rel).exists()]
         found += present[:1]
         if present and present[0].is_dir():
-            found += [p for member in bad for p in present[0].rglob(Path(member).name)
-                      if p.as_posix().endswith(member)][:len(bad)]
+            for member in bad:
+                found += [p for p in present[0].rglob(Path(member).name) if p.as_posix().endswith(member)][:1]
     return found
 
 

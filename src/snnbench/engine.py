@@ -58,14 +58,13 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
         y_val = task.y["validation"]
         tested = SelectableEpochs(settings, epochs)
         per_task: list[list[float] | None] = []
+        steps = [(i, j) for i, j in batches(n, settings.batch_size) if trains_on(method, j - i)]
         for epoch in range(epochs):
             model.train()
             total = torch.zeros((), device=device)
             perm = order.next_epoch().to(device)
-            for i, j in batches(n, settings.batch_size):
+            for i, j in steps:
                 idx = perm[i:j]
-                if not trains_on(method, len(idx)):
-                    continue
                 loss = loss_fn(model(X[idx]).unsqueeze(0), y[idx].unsqueeze(0))[0]
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

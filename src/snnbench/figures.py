@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .datasets.prepared import atomic_write_bytes  # noqa: E402
+from .datasets.prepared import atomic_write_bytes, atomic_write_csv  # noqa: E402
 
 # Mean selected depth the paper reports (Sec. 4.1): layers, blocks for ResNet.
 PUBLISHED_DEPTH = {"SNN": 10.8, "BatchNorm": 6.0, "WeightNorm": 3.8, "LayerNorm": 7.0, "Highway": 5.9,
@@ -137,7 +137,7 @@ def write_uci_figures(scores: pd.DataFrame, tables: dict, out_dir: Path) -> list
         snn_scatter(acc, out_dir / "snn_vs_methods")
     _, depth = depth_plot(scores, out_dir / "selected_depth")
     depth_csv = out_dir.parent / "selected_depth.csv"
-    atomic_write_bytes(depth_csv, lambda f: f.write(depth.to_csv(index=False).encode()))
+    atomic_write_csv(depth_csv, depth)
     return skipped
 
 

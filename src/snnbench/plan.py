@@ -151,9 +151,8 @@ def projected_hours(rows: pd.DataFrame, *, calibration: dict[str, float], cores:
     for benchmark, part in torch_rows.groupby("benchmark", sort=False):
         flops = part["flops"].fillna(0.0)
         cpu = (part["config_steps"] * calibration["host_s_per_step"] + flops / calibration["flops_per_s"]).sum()
-        per_step = (part["config_steps"].clip(lower=1))
         floor = [max(GPU_REPLAY_S / m, GPU_KERNELS_PER_STEP * GPU_GRAPH_KERNEL_S) for m in part["members"]]
-        gpu = (per_step * pd.Series(floor, index=part.index) + flops / GPU_FLOPS_PER_S).sum()
+        gpu = (part["config_steps"] * pd.Series(floor, index=part.index) + flops / GPU_FLOPS_PER_S).sum()
         out.append({"benchmark": benchmark, "cpu_hours": cpu / max(1, cores // max(1, threads)) / 3600,
                     "gpu_hours": gpu / 3600})
     return pd.DataFrame(out, columns=["benchmark", "cpu_hours", "gpu_hours"])

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .datasets.prepared import atomic_write_bytes
+from .datasets.prepared import atomic_write_bytes, atomic_write_csv
 
 RESULT_VERSION = 1
 # One declared row of the results table, for every method, torch or scikit-learn: the job's
@@ -65,7 +65,7 @@ def _clean(value: Any) -> Any:
 
 def write_outputs(table: str | Path, frame: pd.DataFrame, curves: pd.DataFrame, summary: dict[str, Any]) -> dict[str, Path]:
     paths = output_paths(table)
-    atomic_write_bytes(paths["table"], lambda f: f.write(frame.to_csv(index=False).encode()))
+    atomic_write_csv(paths["table"], frame)
     atomic_write_bytes(paths["curves"],
                        lambda f: f.write(gzip.compress(curves.to_csv(index=False).encode(), mtime=0)))
     body = {"result_version": RESULT_VERSION, **_clean(summary)}

@@ -62,16 +62,24 @@ class Job:
     grid: dict[str, list]
 
 
+def train_methods(train: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The train section's torch methods (train.methods) and scikit-learn ones (train.baselines),
+    after registering train.custom_methods; a wrong name or kind is an error naming the setting."""
+    from . import methods
+    from .methods.custom import register_custom
+
+    register_custom(train["custom_methods"])
+    return ([methods.check(m, kind="torch", setting="train.methods").name for m in train["methods"]],
+            [methods.check(m, kind="sklearn", setting="train.baselines").name for m in train["baselines"]])
+
+
 def train_jobs(config: dict[str, Any]) -> list[Job]:
     """Every training job of the run (a job per split, here grouped by dataset and method)."""
     from . import benchmarks, methods
     from .grids import load_grids
-    from .methods.custom import register_custom
 
     train = config["train"]
-    register_custom(train["custom_methods"])
-    torch_methods = [methods.check(m, kind="torch", setting="train.methods").name for m in train["methods"]]
-    sklearn_methods = [methods.check(m, kind="sklearn", setting="train.baselines").name for m in train["baselines"]]
+    torch_methods, sklearn_methods = train_methods(train)
     grids = load_grids(train["grids"]) if torch_methods or sklearn_methods else {}
     jobs = []
     for b in config["benchmarks"]:

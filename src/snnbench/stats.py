@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .datasets.prepared import SMALL_N
+from .datasets.prepared import SMALL_N, atomic_write_csv
 from .settings import MISSING_RULES, WILCOXON_METHODS, StatsSettings
 
 MissingRule = Literal["shared", "ordered"]
@@ -336,13 +336,6 @@ def _compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, tabl
     return out.reset_index(drop=True)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """``frame`` as a CSV at ``path``, atomically (``prepared.atomic_write_bytes``)."""
-    from .datasets.prepared import atomic_write_bytes
-
-    atomic_write_bytes(Path(path), lambda f: f.write(frame.to_csv(index=False).encode()))
-
-
 def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict[str, pd.DataFrame]:
     """Run these statistics on the paper's own numbers and set them next to the published ones.
 
@@ -389,7 +382,7 @@ def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict
     }
     out = Path(out_dir)
     for stem, frame in results.items():
-        _write_csv(frame, out / f"{stem}.csv")
+        atomic_write_csv(out / f"{stem}.csv", frame)
     return results
 
 
@@ -418,7 +411,7 @@ def settings_of(statistics: pd.DataFrame) -> StatsSettings:
 
 def write_statistics(frame: pd.DataFrame, path: str | Path) -> Path:
     """``frame`` as a CSV, atomically (no half-written file under the final name)."""
-    _write_csv(frame, Path(path))
+    atomic_write_csv(Path(path), frame)
     return Path(path)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .datasets.prepared import atomic_write_bytes
+from .datasets.prepared import atomic_write_bytes, atomic_write_csv
 from .methods.paper import FAMILIES
 from .settings import StatsSettings
 from .stats import settings_of
@@ -154,7 +154,7 @@ def write_table(frame: pd.DataFrame, stem: Path, caption: str, *, decimals: int 
     stem.parent.mkdir(parents=True, exist_ok=True)
     shown = _fmt(frame, decimals) if shown is None else shown
     paths = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")]
-    atomic_write_bytes(paths[0], lambda f: f.write(frame.to_csv(index=False).encode()))
+    atomic_write_csv(paths[0], frame)
     md = f"{caption}\n\n{shown.to_markdown(index=False, disable_numparse=True)}\n"
     atomic_write_bytes(paths[1], lambda f: f.write(md.encode()))
     tex = shown.to_latex(index=False, caption=caption, label=f"tab:{stem.name}", escape=True)

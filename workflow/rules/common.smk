@@ -143,15 +143,14 @@ from snnbench import methods as method_registry
 from snnbench.devices import gpu_resource_problem
 from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.grids import load_grids
-from snnbench.runs import grid_json, narrowed_grid, train_jobs
-from snnbench.methods.custom import register_custom
+from snnbench.runs import grid_json, narrowed_grid, train_jobs, train_methods
+from snnbench.methods.custom import ORIGIN as CUSTOM_ORIGIN
 
 TRAIN = config["train"]
 TRAIN_SETTING_KEYS = [f for f in TrainSettings.__dataclass_fields__ if f in TRAIN]
-# A user's methods (train.custom_methods): imported and checked now, before any job starts.
-CUSTOM_METHODS = {spec.name: spec for spec in register_custom(TRAIN["custom_methods"])}
-FNN_METHODS = [method_registry.check(m, kind="torch", setting="train.methods").name for m in TRAIN["methods"]]
-BASELINE_METHODS = [method_registry.check(m, kind="sklearn", setting="train.baselines").name for m in TRAIN["baselines"]]
+# The methods, a user's (train.custom_methods) registered and every one checked now, before any job starts.
+FNN_METHODS, BASELINE_METHODS = train_methods(TRAIN)
+CUSTOM_METHODS = set(method_registry.names(origin=CUSTOM_ORIGIN))
 TORCH_METHOD_NAMES = method_registry.names("torch")
 SKLEARN_METHOD_NAMES = method_registry.names("sklearn")
 _GRIDS = load_grids(TRAIN["grids"]) if FNN_METHODS or BASELINE_METHODS else {}

@@ -60,6 +60,11 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
+def atomic_write_csv(path: Path, frame) -> None:
+    """A DataFrame as a CSV at ``path``, atomically (``atomic_write_bytes``)."""
+    atomic_write_bytes(Path(path), lambda f: f.write(frame.to_csv(index=False).encode()))
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -52,8 +52,8 @@ def caption(summary, benchmark: str) -> str:
 
 
 def write_summary(cards: list[str | os.PathLike], out: str | os.PathLike):
-    from .prepared import atomic_write_bytes
+    from .prepared import atomic_write_csv
 
     frame = summarize(cards)
-    atomic_write_bytes(Path(out), lambda f: f.write(frame.to_csv(index=False).encode()))
+    atomic_write_csv(Path(out), frame)
     return frame
