@@ -30,13 +30,34 @@ onstart:
         print(f"snnbench plan unavailable: {type(exc).__name__}: {exc}")
 
 
-# The end of a run names what failed or was unavailable and where to look; a dataset whose data
-# failed (a checksum, a malformed file) makes the exit code non-zero.
+def print_status_line():
+    """The last line of `snnbench status`: training done by work (FLOPs), what is left, failures."""
+    from snnbench.plan import calibrate
+    from snnbench.status import status_text
+
+    try:
+        print(status_text(config, calibration=calibrate(int(config["train"]["threads"])))[0][-1])
+    except Exception as exc:  # the status informs; it never changes a run's outcome
+        print(f"snnbench status unavailable: {type(exc).__name__}: {exc}")
+
+
+# The end of a run says how much of the training is done, names what failed or was unavailable
+# and where to look; a dataset whose data failed (a checksum, a malformed file) makes the exit
+# code non-zero. `snnbench status` prints the same at any time (a rerun with "Nothing to be done"
+# runs no hook).
 onsuccess:
     from snnbench.report import run_summary
 
+    print_status_line()
     _lines, _data_failed = run_summary(get_prepared_cards(), [f"{RESULTS}/{b}/failures.csv" for b in BENCHMARKS],
                                        f"{RESULTS}/REPORT.md")
     print("\n".join(_lines))
     if _data_failed:
         sys.exit(1)
+
+
+onerror:
+    print_status_line()
+    _files = " ".join(dict.fromkeys(str(f) for f in workflow.configfiles)) or "config/config.yaml"
+    print(f"the state at any time: snnbench status --configfile {_files} --config results_dir={RESULTS} "
+          f"data_dir={config['data_dir']}; the same command again resumes the run")

@@ -143,7 +143,8 @@ def check_equivalence(args, ctx) -> dict:
 
     from snnbench.batched import train_group
     from snnbench.engine import train_config
-    from snnbench.recipe import TaskTensors, config_seed
+    from snnbench.grids import config_seed
+    from snnbench.recipe import TaskTensors
     from snnbench.settings import TrainSettings
 
     task = ctx["task"]

@@ -26,7 +26,8 @@ from snnbench.grid import run_grid, train_configs_batched
 from snnbench.metrics import evaluate
 from snnbench.models import layer_widths
 from snnbench import recipe
-from snnbench.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors, config_seed
+from snnbench.grids import config_seed
+from snnbench.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors
 from snnbench.settings import TrainSettings
 from snnbench.tasks import Task
 

@@ -15,11 +15,13 @@ from conftest import REPO
 
 from snnbench.datasets.prepared import write_prepared, write_status
 from snnbench.errors import ConfigError
-from snnbench.grid import run_grid, summarize
+from snnbench.grid import run_grid
 from snnbench.methods.paper import FAMILIES
 from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
 from snnbench.metrics import mean_roc_auc, roc_auc, task_roc_aucs
-from snnbench.recipe import SelectableEpochs, config_seed
+from snnbench.grids import config_seed
+from snnbench.recipe import SelectableEpochs
+from snnbench.selection import summarize
 from snnbench.selection import early_stopping_epoch, select, smooth
 from snnbench.settings import TrainSettings
 from snnbench.tasks import Task, blobs_task, subsample_rows

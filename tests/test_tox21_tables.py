@@ -12,7 +12,8 @@ from test_engine import FAST, ONE_CONFIG, blobs
 
 from snnbench.aggregate import aggregate
 from snnbench.baselines import run_baseline_grid
-from snnbench.grid import run_grid, summarize
+from snnbench.grid import run_grid
+from snnbench.selection import summarize
 from snnbench.results import write_outputs
 from snnbench.tasks import Task
 from snnbench.tox21_tables import build_tox21_tables

@@ -18,7 +18,7 @@ import sklearn
 
 from . import __version__, methods
 from .errors import ConfigError
-from .recipe import config_seed
+from .grids import config_seed
 from .results import curves_frame, result_frame
 from .metrics import evaluate, mean_of_tasks, roc_auc
 from .progress import GridProgress

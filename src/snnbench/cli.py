@@ -300,13 +300,21 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import calibrate, plan_text
+def _run_config(args: argparse.Namespace) -> dict:
+    """The config of the run that `plan` and `status` describe: --configfile, --config, --set."""
     from .runs import DEFAULT_CONFIG, load_config
 
-    config = load_config(args.configfile or [DEFAULT_CONFIG])
+    overrides = dict(_parse_assignment(t, "--config") for t in args.config or [])
+    config = load_config(args.configfile or [DEFAULT_CONFIG], overrides=overrides)
     if args.set:
         config["train"].update(dict(_parse_assignment(t, "--set") for t in args.set))
+    return config
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import calibrate, plan_text
+
+    config = _run_config(args)
     calibration = calibrate(int(config["train"]["threads"]), refresh=args.recalibrate)
     lines, rows = plan_text(config, calibration=calibration, cores=args.cores)
     print("\n".join(lines))
@@ -316,6 +324,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
         atomic_write_csv(Path(args.out), rows)
         print(f"-> {args.out}")
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .plan import calibrate
+    from .report import run_summary
+    from .runs import prepared_cards
+    from .status import status_text
+
+    config = _run_config(args)
+    lines, _ = status_text(config, calibration=calibrate(int(config["train"]["threads"])), cores=args.cores)
+    print("\n".join(lines))
+    results = Path(config["results_dir"])
+    summary, data_failed = run_summary(prepared_cards(config), [results / b / "failures.csv" for b in config["benchmarks"]],
+                                       results / "REPORT.md")
+    print("\n".join(summary))
+    return 1 if data_failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -446,15 +470,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_stats)
 
+    def _add_run_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--configfile", nargs="+", help="config files laid over each other, as snakemake --configfile "
+                                                       "(default config/config.yaml)")
+        p.add_argument("--config", nargs="+", metavar="KEY=VALUE",
+                       help="top-level settings over the files, as snakemake --config (e.g. results_dir=/scratch/r)")
+        p.add_argument("--cores", type=int, help="cores the run uses (default: this machine's)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a train setting, e.g. epochs=20 (repeatable)")
+
     p = groups.add_parser("plan", help="the size of a run before it starts: jobs, configurations, steps, FLOPs, "
                                        "and its projected time on this machine and on one GPU")
-    p.add_argument("--configfile", nargs="+", help="config files laid over each other, as snakemake --configfile "
-                                                   "(default config/config.yaml)")
-    p.add_argument("--cores", type=int, help="cores the run will use (default: this machine's)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a train setting, e.g. epochs=20 (repeatable)")
+    _add_run_config(p)
     p.add_argument("--recalibrate", action="store_true", help="measure this machine again (the calibration is cached)")
     p.add_argument("--out", help="one row per job group as CSV")
     p.set_defaults(func=cmd_plan)
+
+    p = groups.add_parser("status", help="how far a run is: training jobs done, started and left weighted by their "
+                                         "work (FLOPs), an ETA, and the datasets or jobs that failed")
+    _add_run_config(p)
+    p.set_defaults(func=cmd_status)
 
     p = groups.add_parser("report", help="results/REPORT.md linking every table and figure")
     p.add_argument("--results-dir", default="results")

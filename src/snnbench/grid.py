@@ -21,7 +21,8 @@ from . import __version__, batched
 from .engine import train_config
 from .models import build_model, depth_of
 from .progress import GridProgress
-from .recipe import STATUSES, ConfigResult, TaskTensors, config_seed, resolve_device, set_tf32
+from .grids import config_seed
+from .recipe import ConfigResult, TaskTensors, resolve_device, set_tf32
 from .results import curves_frame, result_frame
 from .selection import hyperparameters, select
 from .settings import TrainSettings
@@ -227,34 +228,3 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
     return frame, curves_frame(curve_frames)
 
 
-def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON summary of one grid run, derived from its rows."""
-    grid_rows = frame[frame["phase"] == "grid"] if not frame.empty else frame
-    counts = {s: int((grid_rows["status"] == s).sum()) if not grid_rows.empty else 0 for s in STATUSES}
-    summary: dict[str, Any] = {**(extra or {}), "n_configs": int(sum(counts.values())), "counts": counts}
-    chosen = select(frame) if not frame.empty else None
-    if chosen is None:
-        summary.update(status="failed", reason="no configuration finished with a finite validation metric",
-                       selected=None)
-        return summary
-    depth = chosen.get("depth")
-    summary.update(status="ok", reason=None, selected={
-        "config_id": int(chosen["config_id"]),
-        "depth": None if depth is None or pd.isna(depth) else int(depth),
-        "hyperparameters": hyperparameters(chosen, hp_names),
-        "best_epoch": None if pd.isna(chosen["best_epoch"]) else int(chosen["best_epoch"]),
-        "val_metric": float(chosen["val_metric"]),
-        "val_metric_raw": float(chosen["val_metric_raw"]),
-        "test_metric": float(chosen["test_metric"]),
-        "seconds": float(chosen["seconds"]),
-    })
-    tasks = per_task_columns(frame.columns)
-    if tasks:
-        summary["selected"]["test_per_task"] = {name: float(chosen[c]) for c, name in tasks.items()}
-    summary["total_seconds"] = float(frame["seconds"].sum())
-    refit = frame[frame["phase"] == "refit"]
-    if not refit.empty:
-        r = refit.iloc[0]
-        summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),
-                            "test_metric": float(r["test_metric"])}
-    return summary

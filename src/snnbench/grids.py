@@ -6,7 +6,9 @@ hyperparameter, and configurations come in ``itertools.product`` order over the 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -128,3 +130,10 @@ def grid_size(grid: Grid) -> int:
     for values in grid.values():
         size *= len(values)
     return size
+
+
+def config_seed(base: int, *parts: Any) -> int:
+    """A seed from the run's seed and what identifies a configuration, independent of grid order,
+    so narrowing a grid leaves the remaining configurations' results unchanged."""
+    text = json.dumps([base, *parts], sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") & (2**63 - 1)

@@ -68,7 +68,7 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
         frame, curves = run_grid(task, benchmark=benchmark, dataset=dataset, method=method, split=split,
                                  configs=configs, settings=settings, threads=threads, progress=progress)
         extra["gpu_claim"]["to"] = time.time()
-    from .grid import summarize
+    from .selection import summarize
 
     summary = summarize(frame, hp_names=list(grid), extra=extra)
     write_outputs(out, frame, curves, summary)

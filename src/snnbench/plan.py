@@ -9,9 +9,9 @@ data is prepared, else from each benchmark's planning sizes (``Benchmark.plan_si
 Projected wall time, torch methods:
 
 * **this machine** (the reference engine on the CPU): a configuration-step costs a fixed host
-  overhead plus its FLOPs at a rate, both measured by a few seconds of training here
-  (``calibrate``; cached per machine, torch version and thread count), with as many jobs at once
-  as the cores allow at ``train.threads`` each;
+  overhead plus its FLOPs at a rate, and a job its process's start, all measured by a few seconds
+  of training here (``calibrate``; cached per machine, torch version and thread count), with as
+  many jobs at once as the cores allow at ``train.threads`` each;
 * **one GPU** (the batched engine with CUDA graphs, one job at a time): the model of
   ``benchmarks/gpu_projection.py`` (docs/performance.md) with its stated assumptions: per
   configuration-step the larger of the graph replay's host time shared by the group's members
@@ -40,7 +40,7 @@ GPU_REPLAY_S = 10.0e-6
 GPU_FLOPS_PER_S = 67e12 * 0.7
 TEST_SHARE = 0.346  # share of epochs after which the test set is evaluated (protocol F5, measured)
 CPU_WARNING_HOURS = 2.0
-CALIBRATION_VERSION = 2  # part of the cache key: a changed measurement is measured again
+CALIBRATION_VERSION = 3  # part of the cache key: a changed measurement is measured again
 
 
 def _card(prepared_dir: str | Path, benchmark: str, dataset: str) -> dict | None:
@@ -94,14 +94,20 @@ def _cache_path() -> Path:
     return Path(base) / "snnbench" / "calibration.json"
 
 
+def calibration_key(threads: int) -> str:
+    """A calibration's cache key: what it measured (its version), where, with which torch and threads."""
+    import torch
+
+    return f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|{threads} thread(s)"
+
+
 def calibrate(threads: int, *, cache: bool = True, refresh: bool = False) -> dict[str, float]:
     """This machine's reference engine: host seconds per configuration-step at a tiny width and
     FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached (``refresh``:
     measured again and cached)."""
     import torch
 
-    key = (f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|"
-           f"{threads} thread(s)")
+    key = calibration_key(threads)
     path = _cache_path()
     try:
         known = json.loads(path.read_text()) if cache else {}
@@ -137,11 +143,34 @@ def calibrate(threads: int, *, cache: bool = True, refresh: bool = False) -> dic
     t_big, flops_big = seconds(512, 4, 2)
     overhead = t_small / steps
     arithmetic = max(t_big - t_small, 0.25 * t_big)  # the big run's time beyond the small one's overhead
-    result = {"host_s_per_step": overhead, "flops_per_s": flops_big / arithmetic}
+    result = {"host_s_per_step": overhead, "flops_per_s": flops_big / arithmetic, "job_start_s": job_start_seconds()}
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({**known, key: result}, indent=1))
     return result
+
+
+def job_start_seconds(repeats: int = 2) -> float:
+    """Seconds a training job's process takes to start: Python and the imports of a torch job (the
+    fastest of a few)."""
+    import subprocess
+    import sys
+
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import snnbench.job, snnbench.grid"], check=True,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+                           str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]))})
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def job_seconds(rows: pd.DataFrame, calibration: dict[str, float]) -> pd.Series:
+    """Projected seconds of each torch row (a job group: its splits' jobs) on this machine: host time
+    per configuration-step, FLOPs at the calibrated rate, and each job's process start."""
+    return (rows["config_steps"] * calibration["host_s_per_step"] + rows["flops"].fillna(0.0) / calibration["flops_per_s"]
+            + rows["jobs"] * calibration["job_start_s"])
 
 
 def projected_hours(rows: pd.DataFrame, *, calibration: dict[str, float], cores: int, threads: int) -> pd.DataFrame:
@@ -150,7 +179,7 @@ def projected_hours(rows: pd.DataFrame, *, calibration: dict[str, float], cores:
     out = []
     for benchmark, part in torch_rows.groupby("benchmark", sort=False):
         flops = part["flops"].fillna(0.0)
-        cpu = (part["config_steps"] * calibration["host_s_per_step"] + flops / calibration["flops_per_s"]).sum()
+        cpu = job_seconds(part, calibration).sum()
         floor = [max(GPU_REPLAY_S / m, GPU_KERNELS_PER_STEP * GPU_GRAPH_KERNEL_S) for m in part["members"]]
         gpu = (part["config_steps"] * pd.Series(floor, index=part.index) + flops / GPU_FLOPS_PER_S).sum()
         out.append({"benchmark": benchmark, "cpu_hours": cpu / max(1, cores // max(1, threads)) / 3600,
@@ -202,7 +231,7 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
     uncounted = sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"])) if "flops" in rows else []
     lines.append(f"  this machine: the reference engine on {cores} core(s), {threads} thread(s) a job, calibrated "
                  f"{calibration['host_s_per_step'] * 1e3:.2f} ms a configuration-step + "
-                 f"{calibration['flops_per_s'] / 1e9:.1f} GFLOP/s; one GPU: the batched engine's projection model "
+                 f"{calibration['flops_per_s'] / 1e9:.1f} GFLOP/s + {calibration['job_start_s']:.1f} s a job's start; one GPU: the batched engine's projection model "
                  "(docs/performance.md), an estimate; scikit-learn methods counted, not timed"
                  + (f"; sizes planned, not read, for {len(planned)} job group(s) whose data is not prepared yet"
                     if len(planned) else "")

@@ -14,8 +14,6 @@ validation metric, and the test metric at the epochs early stopping can choose
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -31,7 +29,6 @@ from .selection import early_stopping_epoch, window_mean
 from .settings import TrainSettings
 from .tasks import Task
 
-STATUSES = ("ok", "diverged", "failed")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,13 +45,6 @@ def set_tf32(enabled: bool) -> None:
     torch.backends.cuda.matmul.allow_tf32 = enabled
     torch.backends.cudnn.allow_tf32 = enabled
     torch.set_float32_matmul_precision("high" if enabled else "highest")
-
-
-def config_seed(base: int, *parts: Any) -> int:
-    """A seed from the run's seed and what identifies a configuration, independent of grid order,
-    so narrowing a grid leaves the remaining configurations' results unchanged."""
-    text = json.dumps([base, *parts], sort_keys=True, default=str)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") & (2**63 - 1)
 
 
 class SyncCounter:

@@ -61,15 +61,19 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
 
 
 def run_summary(cards: list[str | Path], failure_files: list[str | Path], report: str | Path) -> tuple[list[str], bool]:
-    """What the end of a run prints: the datasets that failed or were unavailable, the training jobs
-    that failed or had failing configurations, and where to look; and whether data failed (a
-    checksum, a malformed file), which makes the run's exit code non-zero."""
+    """What the end of a run (and `snnbench status`) prints: the datasets that failed or were
+    unavailable (or, a card not written yet, are not prepared yet), the training jobs that failed or
+    had failing configurations, and where to look; and whether data failed (a checksum, a
+    malformed file), which makes the run's exit code non-zero."""
     from .datasets.prepared import read_card
 
     statuses: dict[str, list[str]] = {"unavailable": [], "failed": []}
     reasons = []
-    n_ok = 0
+    n_ok = n_pending = 0
     for path in cards:
+        if not Path(path).exists():
+            n_pending += 1
+            continue
         try:
             card = read_card(path)
         except Exception:  # noqa: BLE001 - a card that does not read back is itself a failure
@@ -82,7 +86,7 @@ def run_summary(cards: list[str | Path], failure_files: list[str | Path], report
         statuses.setdefault(card["status"], []).append(name)
         if card["status"] == "failed":
             reasons.append(f"  {name}: {card.get('reason')}")
-    lines = [f"snnbench: {n_ok} of {len(cards)} datasets prepared"]
+    lines = [f"snnbench: {n_ok} of {len(cards)} datasets prepared" + (f", {n_pending} not yet" if n_pending else "")]
     if statuses["unavailable"]:
         lines.append(f"  unavailable (a file the source lacks): {', '.join(statuses['unavailable'])}")
     if statuses["failed"]:

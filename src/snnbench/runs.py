@@ -24,9 +24,10 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def load_config(files: list[str | Path]) -> dict[str, Any]:
-    """The config of ``snakemake --configfile FILES...``: the files laid over each other (the first
-    is usually config/config.yaml), checked against the workflow's schema with its defaults."""
+def load_config(files: list[str | Path], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The config of ``snakemake --configfile FILES... --config KEY=VALUE...``: the files laid over
+    each other (the first is usually config/config.yaml), then ``overrides``, checked against the
+    workflow's schema with its defaults."""
     from snakemake.utils import validate
 
     config: dict[str, Any] = {}
@@ -35,6 +36,7 @@ def load_config(files: list[str | Path]) -> dict[str, Any]:
             config = _merge(config, yaml.safe_load(Path(path).read_text()) or {})
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+    config = _merge(config, overrides or {})
     if not SCHEMA.is_file():
         raise ConfigError(f"the workflow's schema is not at {SCHEMA}: run snnbench from a checkout of the repository")
     validate(config, schema=str(SCHEMA))
@@ -93,3 +95,11 @@ def train_jobs(config: dict[str, Any]) -> list[Job]:
 
 def grid_json(grid: dict[str, list]) -> str:
     return json.dumps(grid, separators=(",", ":"))
+
+
+def prepared_cards(config: dict[str, Any]) -> list[Path]:
+    """The prepared card (.json) of every dataset the run trains."""
+    from . import benchmarks
+
+    prepared = Path(config["data_dir"]) / "prepared"
+    return [prepared / b / f"{d}.json" for b in config["benchmarks"] for d in benchmarks.get(b).run_datasets(config)]

@@ -7,7 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .tasks import per_task_columns
+
 ALIGNS = ("trailing", "centered")
+STATUSES = ("ok", "diverged", "failed")  # a configuration's outcome
 TIE_DECIMALS = 9  # validation metrics equal to 9 decimals count as a tie
 
 
@@ -82,3 +85,36 @@ def hyperparameters(row: pd.Series, names: list[str]) -> dict[str, Any]:
         value = row[name]
         out[name] = value.item() if hasattr(value, "item") else value
     return out
+
+
+def summarize(frame: pd.DataFrame, *, hp_names: list[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON summary of one grid run, derived from its rows."""
+    grid_rows = frame[frame["phase"] == "grid"] if not frame.empty else frame
+    counts = {s: int((grid_rows["status"] == s).sum()) if not grid_rows.empty else 0 for s in STATUSES}
+    summary: dict[str, Any] = {**(extra or {}), "n_configs": int(sum(counts.values())), "counts": counts}
+    chosen = select(frame) if not frame.empty else None
+    if chosen is None:
+        summary.update(status="failed", reason="no configuration finished with a finite validation metric",
+                       selected=None)
+        return summary
+    depth = chosen.get("depth")
+    summary.update(status="ok", reason=None, selected={
+        "config_id": int(chosen["config_id"]),
+        "depth": None if depth is None or pd.isna(depth) else int(depth),
+        "hyperparameters": hyperparameters(chosen, hp_names),
+        "best_epoch": None if pd.isna(chosen["best_epoch"]) else int(chosen["best_epoch"]),
+        "val_metric": float(chosen["val_metric"]),
+        "val_metric_raw": float(chosen["val_metric_raw"]),
+        "test_metric": float(chosen["test_metric"]),
+        "seconds": float(chosen["seconds"]),
+    })
+    tasks = per_task_columns(frame.columns)
+    if tasks:
+        summary["selected"]["test_per_task"] = {name: float(chosen[c]) for c, name in tasks.items()}
+    summary["total_seconds"] = float(frame["seconds"].sum())
+    refit = frame[frame["phase"] == "refit"]
+    if not refit.empty:
+        r = refit.iloc[0]
+        summary["refit"] = {"status": r["status"], "error": r["error"], "epochs": int(r["epochs_run"]),
+                            "test_metric": float(r["test_metric"])}
+    return summary
