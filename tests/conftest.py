@@ -47,6 +47,36 @@ def mirror() -> Path:
     return path
 
 
+BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
+
+
+@pytest.fixture(scope="session")
+def browser() -> str:
+    """A headless Chromium on PATH. Missing: skipped with a message, unless
+    $SNNBENCH_REQUIRE_BROWSER=1 (CI, whose .ci/run installs chromium-headless-shell), where it fails."""
+    import shutil
+
+    for name in BROWSERS:
+        if shutil.which(name):
+            return shutil.which(name)
+    message = "no headless Chromium on PATH (apt-get install chromium-headless-shell) for the report's browser check"
+    if os.environ.get("SNNBENCH_REQUIRE_BROWSER") == "1":
+        pytest.fail(message + " (SNNBENCH_REQUIRE_BROWSER=1 makes it mandatory)")
+    pytest.skip(message)
+
+
+def render_page(browser: str, page: Path, screenshot: Path, *, width: int = 1400, height: int = 2400) -> str:
+    """The page as a real browser renders it (scripts run): its DOM after load, and a screenshot."""
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              "--virtual-time-budget=15000", f"--window-size={width},{height}"]
+    shot = subprocess.run([*common, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, text=True,
+                          timeout=180)
+    assert screenshot.is_file(), shot.stderr[-2000:]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return dom.stdout
+
+
 @pytest.fixture(scope="session")
 def mirror_raw(mirror, tmp_path_factory) -> Path:
     """Every source downloaded from the mirror once per test session (a raw_dir)."""

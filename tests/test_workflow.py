@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, render_page
 from conftest import run_snakemake as snakemake
 
 
@@ -140,6 +140,50 @@ def test_quick_pipeline_from_the_mirror(quick_local_run):
     assert (tox21_dir / "figures" / "auc_vs_depth.png").is_file() and "## Tox21" in report
     again = snakemake("--cores", "2", "-n", *config)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def rendered(dom: str) -> str:
+    """The DOM without its scripts (the Snakemake report carries its content as JSON in scripts too)."""
+    import re
+
+    return re.sub(r"<script\b.*?</script>", "", dom, flags=re.S)
+
+
+def non_white_share(png) -> float:
+    from PIL import Image
+
+    image = Image.open(png).convert("L")
+    pixels = list(image.getdata())
+    return sum(p < 200 for p in pixels) / len(pixels)
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_the_report_opens_on_the_rendered_tables_in_a_real_browser(quick_local_run, browser, tmp_path):
+    """results/report.html, and the report of `snakemake --report`, which opens on the same page:
+    rendered by headless Chromium, screenshot taken, every front table's first row on the page."""
+    import pandas as pd
+
+    from snnbench.html_report import table_html
+
+    results = quick_local_run.results
+    made = snakemake("--report", str(tmp_path / "snakemake_report.html"), *quick_local_run.config)
+    assert made.returncode == 0, made.stderr[-3000:]
+    fronts = {"uci": ["table1", "table1_right"], "tox21": ["table2"], "htru2": ["table3"]}
+    captions = {b: json.loads((results / b / "captions.json").read_text()) for b in fronts}
+    for page in (results / "report.html", tmp_path / "snakemake_report.html"):
+        shot = tmp_path / f"{page.stem}.png"
+        dom = rendered(render_page(browser, page, shot))
+        assert 'class="snnbench-report"' in dom and "What was run" in dom
+        for benchmark, tables in fronts.items():
+            for table in tables:
+                assert captions[benchmark][table].split(":")[0] in dom  # the caption's title, e.g. Table 1 (left)
+                first = table_html(pd.read_csv(results / benchmark / f"{table}.csv").head(1))
+                row = first[first.index("<tbody>") + 7:first.index("</tbody>")]
+                assert row in dom, (page.name, table, row)
+        assert "grids narrowed" in dom or "narrowed" in dom  # the captions name the narrowing
+        assert dom.count('src="data:image/png;base64,') >= 6  # UCI's four figures, Tox21's and HTRU2's
+        assert non_white_share(shot) > 0.02, f"{shot} is nearly blank"
 
 
 @pytest.mark.mirror

@@ -343,9 +343,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .html_report import write_html_report
     from .report import write_report
 
     print(f"-> {write_report(args.results_dir, args.out)}")
+    if args.html:
+        print(f"-> {write_html_report(args.results_dir, args.html)}")
     return 0
 
 
@@ -490,9 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_config(p)
     p.set_defaults(func=cmd_status)
 
-    p = groups.add_parser("report", help="results/REPORT.md linking every table and figure")
+    p = groups.add_parser("report", help="results/REPORT.md linking every table and figure (and --html: report.html)")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--out", default="results/REPORT.md")
+    p.add_argument("--html", help="also the HTML front page (results/report.html): what was run, the main tables "
+                                  "rendered with their captions, figures inline, links to every table")
     p.set_defaults(func=cmd_report)
 
     p = data.add_parser("sources", help="every source: URLs, mirror names, file counts")

@@ -89,7 +89,8 @@ def get_prepare_options(benchmark):
 
 
 def get_final_output():
-    return [f"{RESULTS}/data/summary.csv", *get_train_summaries(), *get_report_inputs(), f"{RESULTS}/REPORT.md"]
+    return [f"{RESULTS}/data/summary.csv", *get_train_summaries(), *get_report_inputs(), f"{RESULTS}/REPORT.md",
+            f"{RESULTS}/report.html"]
 
 
 def get_tables_done(benchmark):

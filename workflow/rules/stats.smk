@@ -80,16 +80,19 @@ rule paper_check:
         "python -m snnbench stats --published --out-dir {params.out_dir} --stats {params.stats:q} > {log} 2>&1"
 
 
+# REPORT.md and report.html, the front page that `snakemake --report` opens on (workflow.rst).
 rule write_report:
     input:
         get_report_inputs,
     output:
-        f"{RESULTS}/REPORT.md",
+        markdown=f"{RESULTS}/REPORT.md",
+        html=report(f"{RESULTS}/report.html", category="Overview", caption="../report/overview.rst"),
     log:
         f"{LOGS}/report.log",
     params:
-        results_dir=lambda w, output: str(Path(output[0]).parent),
+        results_dir=lambda w, output: str(Path(output.markdown).parent),
     conda:
         ENV
     shell:
-        "python -m snnbench report --results-dir {params.results_dir} --out {output} > {log} 2>&1"
+        "python -m snnbench report --results-dir {params.results_dir} --out {output.markdown} --html {output.html}"
+        " > {log} 2>&1"

@@ -34,7 +34,8 @@ class Benchmark:
     method)``: what a run trains; ``published_rows(datasets)``: score rows with ``source =
     published``; ``statistics(scores, stats=...)`` (None: no test statistics); ``tables(scores,
     out_dir, *, statistics, settings, context)`` -> dict with ``printed`` (what the CLI prints);
-    ``main_table``: the table the report leads with and the workflow waits for."""
+    ``main_table``: the table the report leads with and the workflow waits for; ``front_tables``:
+    the tables report.html renders (default ``main_table`` alone)."""
 
     name: str
     title: str
@@ -58,6 +59,7 @@ class Benchmark:
     published_metric: Callable[[str, str], float | None] | None = None
     check_dataset: Callable[..., None] | None = None  # (name, setting): an unknown name's error, with suggestions
     report_links: tuple[str, ...] = field(default=("*.md", "figures/*.png"))
+    front_tables: tuple[str, ...] = ()  # the tables report.html renders (default: main_table)
     grids: Mapping[str, dict] = field(default_factory=dict)  # method -> its grid here, where neither the grid file nor the method has one
     plan_sizes: Callable[..., tuple[int, int, int, int, int]] | None = None  # (dataset, card or None) -> n_in, n_out, train, validation, test rows, for the plan
     tables_need_torch: bool = False  # the tables compare torch methods (UCI's Table 1): none trained, no tables

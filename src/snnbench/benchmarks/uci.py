@@ -116,4 +116,5 @@ SPEC = register(Benchmark(
     run_datasets=_run_datasets, run_splits=_run_splits, published_rows=_published_rows,
     published_metric=_published_metric, statistics=_statistics, tables=_tables, main_table="table1",
     report_links=("table*.md", "compare_table*.md", "leaderboard.md", "figures/*.png"), tables_need_torch=True,
+    front_tables=("table1", "table1_right"),
 ))
