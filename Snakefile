@@ -33,17 +33,6 @@ onstart:
         print(f"snnbench plan unavailable: {type(exc).__name__}: {exc}")
 
 
-def print_status_line():
-    """The last line of `snnbench status`: training done by work (FLOPs), what is left, failures."""
-    from snnbench.plan import calibrate
-    from snnbench.status import status_text
-
-    try:
-        print(status_text(config, calibration=calibrate(int(config["train"]["threads"])))[0][-1])
-    except Exception as exc:  # the status informs; it never changes a run's outcome
-        print(f"snnbench status unavailable: {type(exc).__name__}: {exc}")
-
-
 # The end of a run says how much of the training is done, names what failed or was unavailable
 # and where to look; a dataset whose data failed (a checksum, a malformed file) makes the exit
 # code non-zero. `snnbench status` prints the same at any time (a rerun with "Nothing to be done"

@@ -266,3 +266,14 @@ check_per_benchmark_settings()
 for _b in BENCHMARKS:
     for _m in methods_for(_b):
         get_method_grid(_b, _m)
+
+
+def print_status_line():
+    """The last line of `snnbench status`: training done by work (FLOPs), what is left, failures."""
+    from snnbench.plan import calibrate
+    from snnbench.status import status_text
+
+    try:
+        print(status_text(config, calibration=calibrate(int(config["train"]["threads"])))[0][-1])
+    except Exception as exc:  # the status informs; it never changes a run's outcome
+        print(f"snnbench status unavailable: {type(exc).__name__}: {exc}")
