@@ -10,7 +10,7 @@ import yaml
 from conftest import REPO
 
 from snnbench import settings as settings_module
-from snnbench.settings import StatsSettings, TrainSettings
+from snnbench.settings import RobustnessSettings, StatsSettings, TrainSettings
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -24,13 +24,15 @@ DERIVED = {"max_train_rows": "train.subsample"}
 # Settings whose allowed values the classes hold as tuples: (field, tuple in snnbench.settings).
 CHOICES = {TrainSettings: {"engine": "ENGINES", "cuda_graphs": "CUDA_GRAPHS", "optimizer": "OPTIMIZERS",
                            "loss": "LOSSES", "test_curve": "TEST_CURVES"},
-           StatsSettings: {"wilcoxon": "WILCOXON_METHODS", "missing": "MISSING_RULES", "compare_with": "COMPARE_WITH"}}
+           StatsSettings: {"wilcoxon": "WILCOXON_METHODS", "missing": "MISSING_RULES", "compare_with": "COMPARE_WITH"},
+           RobustnessSettings: {}}
 
 
-@pytest.mark.parametrize("section,cls", [("train", TrainSettings), ("stats", StatsSettings)])
+@pytest.mark.parametrize("section,cls", [("train", TrainSettings), ("stats", StatsSettings),
+                                         ("robustness", RobustnessSettings)])
 def test_schema_settings_config_and_readme_agree(section, cls):
     schema = SCHEMA["properties"][section]["properties"]
-    declared = {f.name: f.default for f in fields(cls)}
+    declared = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default for f in fields(cls)}
     extra = WORKFLOW_ONLY if section == "train" else set()
     assert set(schema) == (set(declared) - set(DERIVED)) | extra
     for name, default in declared.items():

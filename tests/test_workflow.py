@@ -125,6 +125,12 @@ def test_quick_pipeline_from_the_mirror(quick_local_run):
     assert check[0]["method"] == "SNN"
     report = (tmp_path / "results" / "REPORT.md").read_text()
     assert "[uci/table1.md](uci/table1.md)" in report and "## HTRU2" in report
+    # the robustness reports, on the published numbers and on the tour's scores
+    assert "## Robustness of the UCI conclusion: the paper's published numbers" in report
+    assert "On the published scores (121 UCI datasets" in report and "On our scores (5 UCI datasets" in report
+    robust = list(csv.DictReader(open(tmp_path / "results" / "uci" / "robustness.csv")))
+    assert {r["section"] for r in robust} >= {"multiple_comparisons", "omnibus", "bayesian", "bootstrap", "granularity"}
+    assert (tmp_path / "results" / "paper_check" / "robustness_figures" / "robustness_posterior.png").is_file()
     table3 = {r["method"]: r for r in csv.DictReader(open(tmp_path / "results" / "htru2" / "table3.csv"))}
     assert table3["SNN"]["n_folds"] == "2" and float(table3["SNN"]["auc_mean"]) > 0.9
     assert table3["SNN"]["published_mean"] == "0.9803" and table3["RF"]["source"] == "ours"
@@ -175,6 +181,7 @@ def test_the_report_opens_on_the_rendered_tables_in_a_real_browser(quick_local_r
         shot = tmp_path / f"{page.stem}.png"
         dom = rendered(render_page(browser, page, shot))
         assert 'class="snnbench-report"' in dom and "What was run" in dom
+        assert "Robustness of the UCI conclusion: the paper's published numbers" in dom
         for benchmark, tables in fronts.items():
             for table in tables:
                 assert captions[benchmark][table].split(":")[0] in dom  # the caption's title, e.g. Table 1 (left)

@@ -270,11 +270,33 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _robustness(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .robustness import ours_table, published_table, robustness, verdict, write_robustness
+    from .settings import RobustnessSettings
+
+    if args.benchmark != "uci":
+        raise SnnbenchError("snnbench stats --robustness tests the UCI conclusion: --benchmark uci")
+    if bool(args.scores) == bool(args.published):
+        raise SnnbenchError("snnbench stats --robustness needs --published (the paper's numbers) or --scores "
+                            "results/uci/scores.csv (ours), one of them")
+    table = published_table() if args.published else ours_table(pd.read_csv(args.scores, dtype={"split": str}))
+    settings = RobustnessSettings.from_dict(_json_option(args.robustness_settings, "--robustness-settings"))
+    report = robustness(table, settings=settings, stats=_stats_option(args.stats))
+    paths = write_robustness(report, args.out_dir)
+    print(verdict(report))
+    print("-> " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .stats import paper_check
 
+    if args.robustness:
+        return _robustness(args)
     if args.scores:
         from .stats import write_statistics
 
@@ -471,6 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--published", action="store_true", help="use Table A11 and Fernandez-Delgado's published accuracies")
     p.add_argument("--out-dir", default="results/paper_check")
     p.add_argument("--stats", help=STATS_HELP)
+    p.add_argument("--robustness", action="store_true",
+                   help="UCI: how robust the conclusion is (multiple-comparison corrections, Friedman / Nemenyi, "
+                        "Bayesian signed-rank, bootstrap, conventions, granularity) on --published or --scores, "
+                        "-> OUT_DIR/robustness.{csv,md}, robustness_per_dataset.csv, robustness_figures/*.png")
+    p.add_argument("--robustness-settings", metavar="JSON",
+                   help="the config's robustness section as JSON, e.g. '{\"rope\": 0.02, \"draws\": 2000}'")
     p.set_defaults(func=cmd_stats)
 
     def _add_run_config(p: argparse.ArgumentParser) -> None:

@@ -3,8 +3,9 @@
 What was run (per benchmark: datasets, methods, splits, jobs that failed; the data), then each
 benchmark's front tables (``Benchmark.front_tables``: UCI Table 1 left and right, Tox21 Table 2,
 HTRU2 Table 3) rendered from their .csv, ours next to the published values and the difference,
-each under its caption (every deviation and narrowing), the benchmark's figures inline, and links
-to every table of the run (.csv, .md, .tex). The Snakemake report (``snakemake --report``) opens
+each under its caption (every deviation and narrowing), the benchmark's figures inline, links
+to every table of the run (.csv, .md, .tex), and the robustness reports of the UCI conclusion
+(published numbers and ours: verdict, multiple comparisons, figures). The Snakemake report (``snakemake --report``) opens
 on the same page (workflow/report/workflow.rst includes it).
 
 Only formats what the stages wrote: no statistic is computed here.
@@ -128,6 +129,30 @@ def _what_was_run(results: Path, summary_link: str) -> list[str]:
     return items
 
 
+def _robustness_section(folder: Path, whose: str, rel) -> list[str]:
+    """The robustness report of one source: its verdict, the multiple comparisons on all datasets,
+    its figures, and links (snnbench.robustness)."""
+    from .robustness import FIGURES
+
+    md, csv = folder / "robustness.md", folder / "robustness.csv"
+    if not (md.is_file() and csv.is_file()):
+        return []
+    verdict = next((line for line in md.read_text().splitlines()[1:] if line.strip()), "")
+    rows = pd.read_csv(csv)
+    multiple = rows[(rows["section"] == "multiple_comparisons") & (rows["group"] == "all")]
+    multiple = multiple[["method", "n_datasets", "p_value", "p_holm", "p_bonferroni", "star", "star_holm",
+                         "star_bonferroni"]]
+    return [f'<h2 id="robustness-{_esc(folder.name)}">Robustness of the UCI conclusion: {_esc(whose)}</h2>',
+            f"<p>{_esc(verdict)}</p>",
+            "<h3>Multiple comparisons, all datasets</h3>",
+            '<p class="caption">The reference against each FNN: the paper\'s one-sided paired Wilcoxon p-values '
+            "(unadjusted star at p &lt; alpha), Holm- and Bonferroni-adjusted.</p>", table_html(multiple),
+            "<div>", *map(_figure, sorted((folder / FIGURES).glob("*.png"))), "</div>",
+            f'<p>Every section (Friedman, Nemenyi, Bayesian signed-rank, bootstrap, conventions, granularity): '
+            f'<a href="{_esc(rel(md))}">{_esc(folder.name)}/robustness.md</a>, '
+            f'<a href="{_esc(rel(csv))}">robustness.csv</a></p>']
+
+
 def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
     from . import benchmarks
 
@@ -157,6 +182,8 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
         files = sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".md", ".tex"))
         body.append("<p>Every table and file of this benchmark: "
                     + ", ".join(f'<a href="{_esc(rel(p))}">{_esc(p.name)}</a>' for p in files) + "</p>")
+    for source, whose in (("paper_check", "the paper's published numbers"), ("uci", "our runs")):
+        body += _robustness_section(results / source, whose, rel)
     check = results / "paper_check" / "table1.csv"
     if check.is_file():
         body += ['<h2 id="paper-check">Paper check</h2>',

@@ -46,6 +46,11 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
             counts = json.dumps(frame.groupby("status").size().to_dict()) if len(frame) else ""
             lines += [f"- {name}: {len(frame)} jobs {counts} {_link(path, out.parent)}".replace("  ", " ")]
         lines.append("")
+    for source, whose in (("paper_check", "the paper's published numbers"), ("uci", "our runs")):
+        md = results / source / "robustness.md"
+        if md.is_file():
+            verdict = next((line for line in md.read_text().splitlines()[1:] if line.strip()), "")
+            lines += [f"## Robustness of the UCI conclusion: {whose}", "", verdict, "", f"- {_link(md, out.parent)}", ""]
     check = results / "paper_check"
     if (check / "table1.csv").is_file():
         lines += ["## Paper check", "",

@@ -31,6 +31,39 @@ def _from_dict(cls, values: dict[str, Any] | None, setting: str):
 
 
 @dataclass(frozen=True)
+class RobustnessSettings:
+    """How `snnbench stats --robustness` tests the UCI conclusion (the config's ``robustness``
+    section; docs/protocol.md S9)."""
+
+    reference: str = "SNN"  # the method whose claim is tested
+    rope: float = 0.01  # region of practical equivalence of the Bayesian signed-rank test (accuracy)
+    bayes_samples: int = 50000  # posterior samples of the Bayesian signed-rank test (baycomp's default)
+    draws: int = 10000  # bootstrap resamples of the datasets
+    seed: int = 0  # of the bootstrap and the posterior samples
+    size_thresholds: tuple = (500, 1000, 2000, 5000)  # small: N < threshold (the paper: 1000)
+    min_test_rows: tuple = (0, 20, 50, 100)  # drop datasets whose test set is smaller
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"robustness.{name} {why}, however: {name}={getattr(self, name)!r}")
+
+        if not isinstance(self.rope, (int, float)) or isinstance(self.rope, bool) or not 0 <= self.rope < 1:
+            raise bad("rope", "must be a number in [0, 1)")
+        for name in ("bayes_samples", "draws"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 100:
+                raise bad(name, "must be an integer of at least 100")
+        for name in ("size_thresholds", "min_test_rows"):
+            values = getattr(self, name)
+            if not isinstance(values, (list, tuple)) or not values or not all(isinstance(v, int) and v >= 0 for v in values):
+                raise bad(name, "must be a non-empty list of non-negative integers")
+            object.__setattr__(self, name, tuple(values))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None, *, setting: str = "robustness") -> "RobustnessSettings":
+        return _from_dict(cls, values, setting)
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     """What the paper leaves unstated, with our defaults (docs/protocol.md, F* entries)."""
 

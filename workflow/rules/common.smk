@@ -99,8 +99,10 @@ def get_tables_done(benchmark):
 
 
 def get_report_inputs(wildcards=None):
-    """What the report links: each trained benchmark's tables, and always the paper check."""
-    inputs = [f"{RESULTS}/data/summary.csv", f"{RESULTS}/paper_check/table1.csv"]
+    """What the report links: each trained benchmark's tables, always the paper check, and the
+    robustness reports (snnbench.robustness)."""
+    inputs = [f"{RESULTS}/data/summary.csv", f"{RESULTS}/paper_check/table1.csv",
+              *[f"{RESULTS}/{source}/robustness.md" for source in get_robustness_sources()]]
     for b in BENCHMARKS:
         if FNN_METHODS if benchmark_registry.get(b).tables_need_torch else methods_for(b):
             inputs.append(get_tables_done(b))
@@ -277,3 +279,38 @@ def print_status_line():
         print(status_text(config, calibration=calibrate(int(config["train"]["threads"])))[0][-1])
     except Exception as exc:  # the status informs; it never changes a run's outcome
         print(f"snnbench status unavailable: {type(exc).__name__}: {exc}")
+
+
+def get_robustness_sources():
+    """paper_check (the published numbers), always; uci (ours) when the run trains UCI and the
+    reference method (robustness.reference)."""
+    reference = ROBUSTNESS.reference
+    return ["paper_check"] + (["uci"] if "uci" in BENCHMARKS and reference in FNN_METHODS else [])
+
+
+def get_robustness_inputs(wildcards):
+    return {"scores": f"{RESULTS}/uci/scores.csv"} if wildcards.source == "uci" else {}
+
+
+def get_robustness_scores_option(wildcards, input):
+    return f"--scores {input.scores}" if wildcards.source == "uci" else "--published"
+
+
+def get_robustness_settings():
+    """The robustness section as the JSON that `snnbench stats --robustness-settings` reads."""
+    from dataclasses import asdict
+
+    return json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in asdict(ROBUSTNESS).items()},
+                      separators=(",", ":"), sort_keys=True)
+
+
+def _robustness_settings():
+    """The robustness section, checked now; an unknown reference method stops the run."""
+    from snnbench.settings import RobustnessSettings
+
+    settings = RobustnessSettings.from_dict(config.get("robustness"))
+    method_registry.get(settings.reference, setting="robustness.reference")
+    return settings
+
+
+ROBUSTNESS = _robustness_settings()

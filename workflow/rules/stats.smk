@@ -80,6 +80,34 @@ rule paper_check:
         "python -m snnbench stats --published --out-dir {params.out_dir} --stats {params.stats:q} > {log} 2>&1"
 
 
+# How robust the UCI conclusion is, on the paper's own numbers (paper_check) and on ours (uci):
+# corrections for multiple comparisons, Friedman / Nemenyi, the Bayesian signed-rank test,
+# bootstrap over datasets, the conventions the paper leaves open, granularity (docs/protocol.md S9).
+rule robustness:
+    input:
+        unpack(get_robustness_inputs),
+    output:
+        md=report(f"{RESULTS}/{{source}}/robustness.md", category="Robustness", caption="../report/robustness.rst"),
+        csv=f"{RESULTS}/{{source}}/robustness.csv",
+        per_dataset=f"{RESULTS}/{{source}}/robustness_per_dataset.csv",
+        figures=report(directory(f"{RESULTS}/{{source}}/robustness_figures"), patterns=["{name}.png"],
+                       category="Robustness", caption="../report/robustness.rst"),
+    log:
+        f"{LOGS}/robustness/{{source}}.log",
+    wildcard_constraints:
+        source="paper_check|uci",
+    params:
+        out_dir=lambda w, output: str(Path(output.md).parent),
+        scores=get_robustness_scores_option,
+        stats=get_stats_settings(),
+        settings=get_robustness_settings(),
+    conda:
+        ENV
+    shell:
+        "python -m snnbench stats --robustness {params.scores} --out-dir {params.out_dir} --stats {params.stats:q}"
+        " --robustness-settings {params.settings:q} > {log} 2>&1"
+
+
 # REPORT.md and report.html, the front page that `snakemake --report` opens on (workflow.rst).
 rule write_report:
     input:

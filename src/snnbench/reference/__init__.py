@@ -19,6 +19,12 @@ def table_a11() -> pd.DataFrame:
     return pd.read_csv(io.StringIO(read_text("snn_tableA11_uci_fnn_accuracies.csv")), na_values=["NA"]).set_index("dataset")
 
 
+@lru_cache(maxsize=None)
+def uci_test_rows() -> pd.Series:
+    """Test-set rows of every UCI dataset in the data_py split column 0 (the paper's test set)."""
+    return pd.read_csv(io.StringIO(read_text("uci_test_rows.csv"))).set_index("dataset")["n_test"]
+
+
 def published_uci_accuracy(dataset: str, method: str) -> float | None:
     """Table A11's accuracy of ``method`` on ``dataset``, or None where the paper has none."""
     table = table_a11()
