@@ -409,16 +409,20 @@ def verdict(r: Robustness) -> str:
     if w["wins"]:
         text.append(f"Of its {int(w['wins'])} wins over the best competitor, {int(w['wins_by_1_or_2_rows'])} "
                     f"({w['share_of_wins_by_1_or_2_rows']:.0%}) are by one or two test rows. ")
-    robust = (m["star"].all() and m["star_bonferroni"].all() and boot is not None and boot[0]["p_first"] >= 0.95
-              and isinstance(found, tuple) and bool(found[1]["exceeds_cd"].all()))
+    short = []
+    if not m["star_bonferroni"].all():
+        short.append(f"loses significance under Bonferroni against {_names(m, ~m['star_bonferroni'])}")
+    if isinstance(found, tuple) and not found[1]["exceeds_cd"].all():
+        short.append(f"falls short of Nemenyi's critical difference against {_names(found[1], ~found[1]['exceeds_cd'])}")
+    if not (b["p_better"] >= 0.95).all():
+        short.append(f"is not credible at 0.95 in the Bayesian test against {_names(b, b['p_better'] < 0.95)}")
     first = boot is not None and boot[0]["p_first"] >= 0.5
-    if robust:
-        text.append(f"Verdict: the conclusion holds under every procedure tried.")
+    if first and not short and boot[0]["p_first"] >= 0.95 and isinstance(found, tuple):
+        text.append("Verdict: the conclusion holds under every procedure tried.")
     elif first:
-        text.append(f"Verdict: {ref} most often ranks first, but its advantage over "
-                    f"{_names(m, ~m['star_bonferroni'])} is not significant under a family-wise correction"
-                    + (" or Nemenyi's critical difference" if isinstance(found, tuple) and not found[1]['exceeds_cd'].all() else "")
-                    + ": the ranking is supported, \"better than each\" only in part.")
+        text.append(f"Verdict: {ref} ranks first in most resamples, but its advantage " + "; ".join(short or [
+            "is uncertain in the resamples"]) + f": the ranking is supported, \"{ref} is significantly better than "
+                    "each FNN\" only in part.")
     else:
         text.append(f"Verdict: these scores do not support {ref} ranking first.")
     return "".join(text)
