@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
@@ -43,8 +43,8 @@ class GridProgress:
         self.done_cost += self.costs[index]
         elapsed = time.perf_counter() - self.start
         eta = self.eta()
-        line = (f"{self.label} [{self.done}/{len(self.costs)}] {text} | elapsed {_clock(elapsed)}"
-                f"{'' if eta is None else ' ETA ' + _clock(eta)}")
+        line = (f"{self.label} [{self.done}/{len(self.costs)}] {text} | elapsed {clock(elapsed)}"
+                f"{'' if eta is None else ' ETA ' + clock(eta)}")
         if self.tty:
             self.stream.write("\r\x1b[2K" + line)
             self.stream.flush()

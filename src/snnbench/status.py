@@ -55,14 +55,13 @@ def _last_progress(log: Path) -> tuple[int, int] | None:
 def job_states(config: dict[str, Any], *, calibration: dict[str, float], rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per training job (benchmark, dataset, method, split): state, configurations (all and
     done), FLOPs, projected seconds, the measured seconds of a finished job, its summary's mtime."""
+    from . import benchmarks
     from .plan import plan_rows
 
     rows = plan_rows(config, build=False) if rows is None else rows
     results = Path(config["results_dir"])
     out = []
     for r in rows.itertuples(index=False):
-        from . import benchmarks
-
         n_splits = int(r.jobs)
         per_split_configs = int(r.configurations) // max(1, n_splits)
         splits = benchmarks.get(r.benchmark).run_splits(config, r.method)
@@ -161,17 +160,11 @@ def progress(config: dict[str, Any], *, calibration: dict[str, float], rows: pd.
     return Progress(jobs, _weights(jobs, calibration["job_start_s"]), _done_share(jobs))
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
-
-
 def status_text(config: dict[str, Any], *, calibration: dict[str, float], cores: int | None = None,
                 now: float | None = None) -> tuple[list[str], Progress]:
     """The table `snnbench status` prints, and the one line (its last) that ends a run."""
     from .plan import _human
+    from .progress import clock
 
     p = progress(config, calibration=calibration)
     results = config["results_dir"]
@@ -194,7 +187,7 @@ def status_text(config: dict[str, Any], *, calibration: dict[str, float], cores:
     failed = jobs[jobs["state"] == "failed"]
     line = (f"snnbench: training {share:.0%} done by work ({n_finished} of {len(jobs)} jobs, "
             f"{_human(float((jobs['flops'] * jobs['done']).sum()))}FLOP of {_human(float(jobs['flops'].sum()))}FLOP)"
-            + ("" if eta == 0 else f", about {_clock(eta)} left ({how})")
+            + ("" if eta == 0 else f", about {clock(eta)} left ({how})")
             + (f"; {len(failed)} failed job(s), e.g. {results}/logs/train/{failed.iloc[0]['benchmark']}/"
                f"{failed.iloc[0]['dataset']}/{failed.iloc[0]['method']}/split{failed.iloc[0]['split']}.log"
                if len(failed) else ""))
