@@ -44,6 +44,15 @@ def test_shipped_configs_validate_and_plan(configfiles, tmp_path):
         assert "train/uci/iris/XGBoost/split0.json" in result.stdout and "LightGBM" in result.stdout
 
 
+def test_the_slurm_profile_plans_the_quick_config(tmp_path):
+    """A dry run through profiles/slurm (no cluster needed): its job groups form a valid DAG (a rule
+    a group needs that needs the group again is refused by Snakemake only when the DAG is built)."""
+    result = snakemake("-n", "--workflow-profile", "profiles/slurm", "--configfile", "config/quick.yaml",
+                       "--config", f"data_dir={tmp_path}/d", f"results_dir={tmp_path}/r")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "robustness" in result.stdout and "write_report" in result.stdout
+
+
 @pytest.mark.parametrize(
     "body,message",
     [
