@@ -329,8 +329,10 @@ def robustness(table: ScoreTable, *, settings: RobustnessSettings = RobustnessSe
     if ref not in table.fnn.columns or table.fnn[ref].notna().sum() < 2:
         raise DataError(f"the robustness report tests robustness.reference={ref!r}, which has fewer than 2 "
                         f"datasets with a result in the {table.source} scores ({', '.join(table.fnn.columns)})")
+    from dataclasses import replace
+
     fnn = table.fnn[[ref, *_others(table.fnn, ref)]]
-    table.fnn = fnn
+    table = replace(table, fnn=fnn)  # the reference first; the caller's table is left as it was
     groups = size_groups(table.sizes.reindex(fnn.index))
     multiple = {g: multiple_comparisons(fnn.loc[groups[g]], ref, stats=stats)
                 for g in ("all", "small", "large") if fnn.loc[groups[g], ref].notna().sum() >= 1}
