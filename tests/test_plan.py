@@ -132,7 +132,7 @@ def test_status_weighs_done_and_started_jobs_by_their_work(tmp_path):
     assert p.work_done == pytest.approx(expected) and 0 < p.work_done < p.work_total
     lines, _ = status_text(config, calibration=CALIBRATION, cores=2)
     flops = p.jobs.set_index(["dataset", "method"])["flops"]
-    assert f"2 of 6 jobs" in lines[-1] and "1 failed job(s)" in lines[-1] and "wine/SVM/split0.log" in lines[-1]
+    assert "2 of 6 jobs" in lines[-1] and "1 failed job(s)" in lines[-1] and "wine/SVM/split0.log" in lines[-1]
     assert f"{p.work_done / p.work_total:.0%} done by work" in lines[-1]
     from snnbench.plan import _human
     assert f"{_human(flops[('titanic', 'SNN')] + 0.5 * flops[('iris', 'SNN')])}FLOP of" in lines[-1]

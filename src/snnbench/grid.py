@@ -24,9 +24,9 @@ from .progress import GridProgress
 from .grids import config_seed
 from .recipe import ConfigResult, TaskTensors, resolve_device, set_tf32
 from .results import curves_frame, result_frame
-from .selection import hyperparameters, select
+from .selection import select
 from .settings import TrainSettings
-from .tasks import Task, per_task_columns
+from .tasks import Task
 
 log = logging.getLogger("snnbench.train")
 

@@ -132,12 +132,12 @@ def _what_was_run(results: Path, summary_link: str) -> list[str]:
 def _robustness_section(folder: Path, whose: str, rel) -> list[str]:
     """The robustness report of one source: its verdict, the multiple comparisons on all datasets,
     its figures, and links (snnbench.robustness)."""
-    from .robustness import FIGURES
+    from .robustness import FIGURES, read_verdict
 
     md, csv = folder / "robustness.md", folder / "robustness.csv"
     if not (md.is_file() and csv.is_file()):
         return []
-    verdict = next((line for line in md.read_text().splitlines()[1:] if line.strip()), "")
+    verdict = read_verdict(md)
     rows = pd.read_csv(csv)
     multiple = rows[(rows["section"] == "multiple_comparisons") & (rows["group"] == "all")]
     multiple = multiple[["method", "n_datasets", "p_value", "p_holm", "p_bonferroni", "star", "star_holm",
@@ -182,7 +182,9 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
         files = sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".md", ".tex"))
         body.append("<p>Every table and file of this benchmark: "
                     + ", ".join(f'<a href="{_esc(rel(p))}">{_esc(p.name)}</a>' for p in files) + "</p>")
-    for source, whose in (("paper_check", "the paper's published numbers"), ("uci", "our runs")):
+    from .robustness import SOURCES
+
+    for source, whose in SOURCES.items():
         body += _robustness_section(results / source, whose, rel)
     check = results / "paper_check" / "table1.csv"
     if check.is_file():

@@ -52,7 +52,7 @@ def _card(prepared_dir: str | Path, benchmark: str, dataset: str) -> dict | None
 
 
 def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
-    """One row per training job (benchmark, dataset, method, split)'s group: configurations,
+    """One row per training job (benchmark, dataset, method, split)'s group: its splits, configurations,
     configuration-steps and FLOPs of its splits, members per batched group. A torch method that
     declares no layer shapes (a user's) is built on the meta device for its FLOPs; with ``build``
     False its FLOPs are left uncounted (NaN) instead: the workflow's own process runs no user code."""
@@ -75,7 +75,7 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
         n_train = min(n_train, cap) if cap else n_train
         configs = expand(job.grid)
         row = {"benchmark": job.benchmark, "dataset": job.dataset, "method": job.method, "kind": job.kind,
-               "jobs": len(job.splits), "configurations": len(configs) * len(job.splits),
+               "splits": list(job.splits), "jobs": len(job.splits), "configurations": len(configs) * len(job.splits),
                "sizes": "prepared" if card is not None and card.get("status") == "ok" else "planned"}
         if job.kind == "torch":
             steps = settings.epochs * math.ceil(n_train / settings.batch_size)

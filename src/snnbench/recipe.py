@@ -30,7 +30,6 @@ from .settings import TrainSettings
 from .tasks import Task
 
 
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -46,11 +46,12 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
             counts = json.dumps(frame.groupby("status").size().to_dict()) if len(frame) else ""
             lines += [f"- {name}: {len(frame)} jobs {counts} {_link(path, out.parent)}".replace("  ", " ")]
         lines.append("")
-    for source, whose in (("paper_check", "the paper's published numbers"), ("uci", "our runs")):
+    from .robustness import SOURCES, read_verdict
+
+    for source, whose in SOURCES.items():
         md = results / source / "robustness.md"
         if md.is_file():
-            verdict = next((line for line in md.read_text().splitlines()[1:] if line.strip()), "")
-            lines += [f"## Robustness of the UCI conclusion: {whose}", "", verdict, "", f"- {_link(md, out.parent)}", ""]
+            lines += [f"## Robustness of the UCI conclusion: {whose}", "", read_verdict(md), "", f"- {_link(md, out.parent)}", ""]
     check = results / "paper_check"
     if (check / "table1.csv").is_file():
         lines += ["## Paper check", "",

@@ -37,10 +37,16 @@ import pandas as pd
 from scipy import stats as sps
 
 from .settings import RobustnessSettings, StatsSettings
-from .stats import (_complete_rows, average_ranks, friedman, holm, nemenyi_cd, paired_wilcoxon_greater, rank_table,
-                    size_groups)
+from .stats import (_complete_rows, average_ranks, critical_difference, friedman, holm, paired_wilcoxon_greater,
+                    rank_table, size_groups)
 
 FIGURES = "robustness_figures"  # the figures' folder beside robustness.md
+SOURCES = {"paper_check": "the paper's published numbers", "uci": "our runs"}  # results folder -> whose scores
+
+
+def read_verdict(md: Path) -> str:
+    """The verdict paragraph of a written robustness.md (its first line after the title)."""
+    return next((line for line in md.read_text().splitlines()[1:] if line.strip()), "")
 
 
 @dataclass
@@ -113,23 +119,20 @@ def iman_davenport(chi2: float, *, n: int, k: int) -> tuple[float, float]:
     return float(f), float(sps.f.sf(f, k - 1, (k - 1) * (n - 1)))
 
 
-def omnibus(acc: pd.DataFrame, ref: str, *, alpha: float) -> tuple[dict, pd.DataFrame]:
+def omnibus(acc: pd.DataFrame, ref: str, *, alpha: float) -> tuple[dict, pd.DataFrame, dict]:
     """Friedman and Iman-Davenport on the complete rows, Nemenyi's CD, and per other method its
     rank difference to the reference, whether it exceeds the CD, the Nemenyi pairwise p-value and
-    the Holm-adjusted two-sided z-test against the reference as control."""
-    import scikit_posthocs
-
+    the Holm-adjusted two-sided z-test against the reference as control; and
+    ``stats.critical_difference``'s output (the critical-difference diagram's inputs)."""
     result = friedman(acc)
-    complete = _complete_rows(acc)
-    n, k = len(complete), complete.shape[1]
+    diagram = critical_difference(acc, alpha=alpha)
+    n, k = diagram["n_datasets"], diagram["k"]
     result["f_iman_davenport"], result["p_iman_davenport"] = iman_davenport(result["statistic"], n=n, k=k)
-    result["cd_nemenyi"] = nemenyi_cd(k=k, n_datasets=n, alpha=alpha)
-    ranks = average_ranks(complete)
-    nemenyi = scikit_posthocs.posthoc_nemenyi_friedman(complete.to_numpy())
-    nemenyi.index = nemenyi.columns = complete.columns
+    result["cd_nemenyi"] = diagram["cd"]
+    ranks, nemenyi = diagram["ranks"], diagram["p_values"]
     se = math.sqrt(k * (k + 1) / (6.0 * n))
     rows = []
-    for m in _others(complete, ref):
+    for m in _others(acc, ref):
         diff = float(ranks[m] - ranks[ref])
         rows.append({"method": m, "avg_rank": float(ranks[m]), "reference_avg_rank": float(ranks[ref]),
                      "rank_difference": diff, "exceeds_cd": diff > result["cd_nemenyi"],
@@ -138,7 +141,7 @@ def omnibus(acc: pd.DataFrame, ref: str, *, alpha: float) -> tuple[dict, pd.Data
     frame["p_control_holm"] = holm(frame["p_control"]).to_numpy()
     frame["significant_nemenyi"] = frame["p_nemenyi"] < alpha
     frame["significant_control_holm"] = (frame["p_control_holm"] < alpha) & (frame["rank_difference"] > 0)
-    return result, frame
+    return result, frame, diagram
 
 
 def bayesian(acc: pd.DataFrame, ref: str, *, settings: RobustnessSettings) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -279,6 +282,7 @@ class Robustness:
     stats: StatsSettings
     multiple: dict[str, pd.DataFrame]  # size group -> the reference against each FNN
     omnibus: dict[tuple[str, str], tuple[dict, pd.DataFrame] | str]  # (family, group) -> results, or why not
+    diagrams: dict[tuple[str, str], dict]  # (family, group) -> stats.critical_difference's output
     bayes: pd.DataFrame
     posterior: dict[str, np.ndarray]
     boot: dict[tuple[str, str], tuple[dict, pd.DataFrame]]
@@ -337,6 +341,7 @@ def robustness(table: ScoreTable, *, settings: RobustnessSettings = RobustnessSe
     multiple = {g: multiple_comparisons(fnn.loc[groups[g]], ref, stats=stats)
                 for g in ("all", "small", "large") if fnn.loc[groups[g], ref].notna().sum() >= 1}
     omni: dict = {}
+    diagrams: dict = {}
     boot: dict = {}
     for family, group in (("7 FNNs", "all"), ("7 FNNs", "small"), ("7 FNNs", "large"),
                           ("24 methods", "small"), ("24 methods", "large")):
@@ -345,14 +350,15 @@ def robustness(table: ScoreTable, *, settings: RobustnessSettings = RobustnessSe
             continue
         sub = acc.loc[acc.index.intersection(groups[group])]
         try:
-            omni[(family, group)] = omnibus(sub, ref, alpha=stats.alpha)
+            result, frame, diagrams[(family, group)] = omnibus(sub, ref, alpha=stats.alpha)
+            omni[(family, group)] = (result, frame)
         except ValueError as exc:
             omni[(family, group)] = str(exc)
         if len(sub.dropna(how="all")) >= 2:
             boot[(family, group)] = bootstrap(sub, ref, settings=settings, missing=stats.missing)
     bayes, posterior = bayesian(fnn, ref, settings=settings)
     per_dataset, wins = granularity(fnn, ref, table.test_rows)
-    return Robustness(table, ref, settings, stats, multiple, omni, bayes, posterior, boot,
+    return Robustness(table, ref, settings, stats, multiple, omni, diagrams, bayes, posterior, boot,
                       leave_one_out(fnn, ref, stats=stats), conventions(table, ref, settings=settings, stats=stats),
                       per_dataset, wins)
 
@@ -560,23 +566,13 @@ def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
                          fontsize=9)
         paths["bootstrap"] = save(fig, "robustness_bootstrap")
     # critical-difference diagrams
-    for (family, group), found in r.omnibus.items():
-        if isinstance(found, str):
-            continue
-        result, _ = found
-        acc = r.table.fnn if family == "7 FNNs" else r.table.all24
-        groups = size_groups(r.table.sizes.reindex(acc.index))
-        complete = _complete_rows(acc.loc[acc.index.intersection(groups[group])])
-        ranks = average_ranks(complete)
-        import scikit_posthocs
-
-        p_values = scikit_posthocs.posthoc_nemenyi_friedman(complete.to_numpy())
-        p_values.index = p_values.columns = complete.columns
+    for (family, group), diagram in r.diagrams.items():
+        ranks = diagram["ranks"]
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(ranks) + 1.8))
-        sp.critical_difference_diagram(ranks, p_values, ax=ax, cd=result["cd_nemenyi"], alpha=r.stats.alpha,
+        sp.critical_difference_diagram(ranks, diagram["p_values"], ax=ax, cd=diagram["cd"], alpha=r.stats.alpha,
                                        color_palette={m: ("tab:red" if m == r.reference else "tab:gray") for m in ranks.index})
         ax.set_xlabel(f"average rank (1 = best); CD: Nemenyi's critical difference at alpha {r.stats.alpha:g}", fontsize=8)
-        ax.set_title(f"{family}, {group} datasets ({result['n_datasets']} with every method), {r.table.source} scores",
+        ax.set_title(f"{family}, {group} datasets ({diagram['n_datasets']} with every method), {r.table.source} scores",
                      fontsize=9)
         key = f"cd_{family.split()[0]}_{group}"
         paths[key] = save(fig, f"robustness_{key}")

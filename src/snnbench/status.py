@@ -55,17 +55,17 @@ def _last_progress(log: Path) -> tuple[int, int] | None:
 def job_states(config: dict[str, Any], *, calibration: dict[str, float], rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per training job (benchmark, dataset, method, split): state, configurations (all and
     done), FLOPs, projected seconds, the measured seconds of a finished job, its summary's mtime."""
-    from . import benchmarks
-    from .plan import plan_rows
+    from .plan import job_seconds, plan_rows
 
     rows = plan_rows(config, build=False) if rows is None else rows
+    if "config_steps" in rows:  # a job group's projected seconds (scikit-learn groups: NaN)
+        rows = rows.assign(projected_s=job_seconds(rows, calibration))
     results = Path(config["results_dir"])
     out = []
     for r in rows.itertuples(index=False):
         n_splits = int(r.jobs)
         per_split_configs = int(r.configurations) // max(1, n_splits)
-        splits = benchmarks.get(r.benchmark).run_splits(config, r.method)
-        for split in splits:
+        for split in r.splits:
             stem = Path(r.benchmark) / r.dataset / r.method / f"split{split}"
             summary = results / "train" / f"{stem}.json"
             log = results / "logs" / "train" / f"{stem}.log"
@@ -73,10 +73,8 @@ def job_states(config: dict[str, Any], *, calibration: dict[str, float], rows: p
                    "configurations": per_split_configs, "done_configurations": 0, "seconds": math.nan,
                    "finished_at": math.nan, "state": "pending"}
             if r.kind == "torch":
-                flops = float(r.flops) / n_splits if not pd.isna(r.flops) else 0.0
-                steps = float(r.config_steps) / n_splits
-                row.update(flops=flops, projected_s=steps * calibration["host_s_per_step"] + flops / calibration["flops_per_s"]
-                           + calibration["job_start_s"])
+                row.update(flops=0.0 if pd.isna(r.flops) else float(r.flops) / n_splits,
+                           projected_s=float(r.projected_s) / n_splits)
             else:
                 row.update(flops=0.0, projected_s=math.nan)
             try:
@@ -97,7 +95,7 @@ def _weights(jobs: pd.DataFrame, job_start_s: float) -> pd.Series:
     """Each job's work in projected seconds on this machine (see the module's docstring)."""
     weights = jobs["projected_s"].copy()
     torch_jobs = jobs[jobs["kind"] == "torch"]
-    per_config = ((torch_jobs.groupby("benchmark")["projected_s"].sum() - job_start_s * torch_jobs.groupby("benchmark").size())
+    per_config = ((torch_jobs["projected_s"] - job_start_s).groupby(torch_jobs["benchmark"]).sum()
                   / torch_jobs.groupby("benchmark")["configurations"].sum().clip(lower=1))
     fallback = float(per_config.mean()) if len(per_config) else 1.0
     finished = jobs[(jobs["kind"] != "torch") & jobs["seconds"].notna() & (jobs["state"] == "ok")]

@@ -300,8 +300,7 @@ def get_robustness_settings():
     """The robustness section as the JSON that `snnbench stats --robustness-settings` reads."""
     from dataclasses import asdict
 
-    return json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in asdict(ROBUSTNESS).items()},
-                      separators=(",", ":"), sort_keys=True)
+    return json.dumps(asdict(ROBUSTNESS), separators=(",", ":"), sort_keys=True)
 
 
 def _robustness_settings():
