@@ -1,47 +1,80 @@
-"""The first command to run on a machine with a GPU: does the batched engine hold on CUDA, and
-what does a step cost there? Under 9 minutes on an H100 / H200; the JSON is written after every
-section, so a run cut short keeps what it measured.
+"""The first command to run on a machine with a GPU: does the batched engine hold on CUDA, what
+does a step cost there, and which of the open decisions (jobs per GPU, packing members across
+datasets, TF32) do the numbers settle? Under 9 minutes on an H100 / H200 by design; the JSON is
+written (atomically) after every section and after every measured point inside the long ones, so
+a run cut short keeps what it measured.
 
-    python benchmarks/gpu_acceptance.py --out gpu_acceptance.json          # PYTHONPATH=src if not installed
+    python benchmarks/gpu_acceptance.py --out gpu_acceptance.json      # finds the repository's src/ itself
+    python benchmarks/gpu_acceptance.py --device cpu --out cpu.json    # checks the script on a CPU
 
-Sections (each prints its figures and a verdict; ``--only`` / ``--skip`` pick sections):
+With ``--device cuda`` (the default) and no usable CUDA device the script refuses: it writes the
+reason into the JSON, prints it and exits 2. ``--device cpu`` runs the sections that apply on a
+CPU (they check the script and decide nothing about CUDA) and records, for the others, that they
+need CUDA. Every section ends with ``ok`` true or false, or says why it was skipped or is not
+available in this tree; ``verdicts`` lists them all, and the exit status is 1 when a section that
+ran did not pass. Sections (``--only`` / ``--skip`` pick them; each has a time estimate for an
+H100, and ``--budget-s`` skips a section that would not fit, recording so):
 
-- ``claim``: the GPU claim (``snnbench.devices.claim_gpu``) is taken before CUDA starts and sets
-  CUDA_VISIBLE_DEVICES; the device, driver and torch versions.
-- ``masks``: the dropout masks on CUDA equal the CPU's bit for bit (protocol F13).
-- ``equivalence``: every family, a group (lr x dropout) trained batched on CUDA against each
-  member trained by the reference engine on the CPU: status, early-stopping epoch, test metric,
-  largest curve difference; no silent fallback (every row's engine is batched or batched+graphs).
-- ``reruns``: the same group trained twice on CUDA gives bitwise identical curves.
-- ``profile``: an SNN 8 x 256 group of 6 under the CUDA profiler, CUDA graphs off and on:
-  kernels per group-step and per configuration-step, GPU busy time against wall time per step.
-- ``graphs``: whether graph capture works, and the wall time of an eager step and a replayed one.
+- ``claim``: the GPU claim (``snnbench.devices.claim_gpu``) is taken before CUDA starts; device,
+  driver and torch versions. Decides: the claim does not start CUDA.
+- ``masks``: the dropout masks drawn on CUDA equal the CPU's bit for bit (protocol F13).
+- ``equivalence``: every family, a group (lr x dropout) trained batched on CUDA against each member
+  trained by the reference engine on the CPU: counts of equal status, equal early-stopping epoch,
+  test metric within the tolerance, and each epoch's largest curve difference over the first
+  ``--early-epochs`` epochs. Passes when every member's first-epoch curves (training loss,
+  validation metric) agree within ``--tol`` and no row fell back (engine not ``batched*``). An
+  identical early-stopping epoch is counted, not demanded: cuBLAS and the CPU's BLAS sum in other
+  orders, and the curves may part later.
+- ``interleave``: ``train_groups`` with several groups in flight (``streams`` 2) against
+  ``train_group`` one group at a time, on the same device: bitwise equal results expected.
+- ``divergence``: a group with one member at lr 1e3: that member ``diverged``, the others' curves
+  as in the group without it, and on CUDA the graph captured again after the member is removed
+  (``capture.STATS``: captures >= 2, replays after the divergence epoch).
+- ``reruns``: the same group trained twice gives bitwise identical results.
+- ``graphs``: eager against replayed steps (``train.cuda_graphs`` off / auto), per-step wall time
+  from two trainings that differ only in their epoch count.
+- ``profile``: the CUDA profiler over a group's training, graphs off and on: kernels and GPU busy
+  time per group-step against wall time per step (is a step bound by the host or the GPU?).
+- ``tflops``: achieved TFLOP/s against members per group (k = 3 ... 96) at width 1024.
+- ``streams``: achieved TFLOP/s of 8 groups of 6 at width 1024 against ``train.streams`` 1, 2, 4, 8.
+  With ``tflops`` it decides whether packing members across datasets is worth building.
+- ``jobs``: 1, 2, 4, 8 training processes on the one GPU, each warmed up before all start together,
+  each training at least ``--job-seconds``: configurations per second in all and per job, and
+  whether MPS runs. Decides ``train.jobs_per_gpu``.
+- ``uci``: one real UCI slice through ``snnbench train`` on CUDA, its wall time beside the cost
+  model's projection; skipped (with the command that prepares it) when the data is not prepared.
 - ``oom``: a real out-of-memory error (most of the GPU's memory taken first) halves a group, which
-  then trains; the sizes tried and the results.
-- ``jobs``: 1, 2, 4, 8 training processes on the one GPU at once (the same work each):
-  configurations per second in all, and whether MPS is running.
-- ``tf32``: selected configurations with TF32 off (the default) and on: test metric,
-  early-stopping epoch and status differences, and the time ratio.
+  then trains.
+- ``tf32``: configurations with TF32 off (the default) and on: agreement and the time ratio.
 
-The data are synthetic (Gaussian blobs, made here, seeded), so nothing needs downloading.
-``--device cpu`` runs what applies on a CPU (to check the script itself).
+Apart from ``uci`` the data are synthetic (Gaussian blobs, made here, seeded).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import math
 import os
 import platform
+import queue
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+if (SRC / "snnbench").is_dir():  # the checkout's own package, before any installed copy
+    sys.path.insert(0, str(SRC))
 
 RESULTS: dict = {}
 OUT: Path | None = None
@@ -49,10 +82,57 @@ START = time.perf_counter()
 
 
 def save() -> None:
-    if OUT is not None:
-        tmp = OUT.with_suffix(".tmp")
-        tmp.write_text(json.dumps(RESULTS, indent=2, default=str))
-        tmp.replace(OUT)
+    """Write the results so far: a temporary file beside the output, then renamed over it."""
+    if OUT is None:
+        return
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = OUT.with_name(OUT.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(_finite(RESULTS), indent=2, default=_jsonable, allow_nan=False))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, OUT)
+
+
+def _finite(value):
+    """Strict JSON: an infinite or NaN float written as a string ("inf", "nan")."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if hasattr(value, "__dict__"):
+        return {k: v for k, v in vars(value).items() if not k.startswith("_")}
+    return str(value)
+
+
+def elapsed() -> float:
+    return time.perf_counter() - START
+
+
+class NotAvailable(Exception):
+    """A part of the engine API this section needs is not in this tree (yet)."""
+
+
+def sub_env() -> dict:
+    """The environment of a child process: this checkout's src first on PYTHONPATH."""
+    path = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+# ----------------------------------------------------------------------------------------------
+# data, configurations, settings
 
 
 def blobs(n: int, d: int, classes: int, seed: int):
@@ -60,6 +140,19 @@ def blobs(n: int, d: int, classes: int, seed: int):
     from snnbench.tasks import blobs_task
 
     return blobs_task(n, d, classes, seed, spread=2.5, noise=1.5)
+
+
+def timing_task(train_rows: int, d: int = 32, classes: int = 4, eval_rows: int = 256):
+    """Blobs with ``train_rows`` training rows and small validation and test sets, so that a timed
+    epoch is nearly all training steps."""
+    from snnbench.tasks import Task
+
+    task = blobs(train_rows + 2 * eval_rows, d, classes, 3)
+    X = np.concatenate([task.X[p] for p in ("train", "validation", "test")])
+    y = np.concatenate([task.y[p] for p in ("train", "validation", "test")])
+    cut = {"train": slice(0, train_rows), "validation": slice(train_rows, train_rows + eval_rows),
+           "test": slice(train_rows + eval_rows, train_rows + 2 * eval_rows)}
+    return Task(kind="multiclass", n_out=classes, X={p: X[s] for p, s in cut.items()}, y={p: y[s] for p, s in cut.items()})
 
 
 FAMILIES = {
@@ -76,35 +169,161 @@ FAMILIES = {
 }
 
 
-def section(name: str):
+def snn_group(width: int, layers: int, k: int, *, dropout: float = 0.0) -> list[dict]:
+    """k SNN configurations of one architecture, differing only in their (stable) learning rates."""
+    return [{"n_hidden": width, "n_layers": layers, "lr": float(lr), "dropout": dropout, "layer_form": "rectangular"}
+            for lr in np.geomspace(1e-3, 1e-2, k)]
+
+
+def settings(**values):
+    """TrainSettings with ``values``; a setting this tree's TrainSettings lacks is NotAvailable."""
+    from snnbench.settings import TrainSettings
+
+    known = {f.name for f in dataclasses.fields(TrainSettings)}
+    missing = sorted(set(values) - known)
+    if missing:
+        raise NotAvailable(f"TrainSettings has no {', '.join(missing)} in this tree")
+    return TrainSettings(**values)
+
+
+def capture_stats():
+    """``snnbench.capture.STATS`` or None where this tree has no capture module."""
+    try:
+        from snnbench import capture
+    except ImportError:
+        return None
+    return getattr(capture, "STATS", None)
+
+
+def stats_snapshot(stats) -> dict | str:
+    if stats is None:
+        return "snnbench.capture.STATS: not available in this tree"
+    return {name: (list(getattr(stats, name)) if name == "failures" else getattr(stats, name, None))
+            for name in ("captures", "replays", "eager", "failures")}
+
+
+def train_groups_fn():
+    from snnbench import batched
+
+    fn = getattr(batched, "train_groups", None)
+    if fn is None:
+        raise NotAvailable("snnbench.batched.train_groups: not available in this tree")
+    return fn
+
+
+def engine_of(result) -> dict:
+    return {"engine": result.engine, "engine_note": getattr(result, "engine_note", "not available in this tree")}
+
+
+def same_result(a, b) -> bool:
+    """Bitwise equal results: status, early-stopping epoch, metrics and every curve (NaN = NaN)."""
+    def eq(x, y) -> bool:
+        return np.array_equal(np.asarray(x, dtype=float), np.asarray(y, dtype=float), equal_nan=True)
+
+    return (a.status == b.status and a.best_epoch == b.best_epoch and eq(a.test_metric, b.test_metric)
+            and eq(a.val_metric, b.val_metric)
+            and all(eq(getattr(a.curves, c), getattr(b.curves, c)) for c in ("train_loss", "val", "test")))
+
+
+def curve_differences(a, b) -> np.ndarray:
+    """Per epoch, the largest difference between two results' curves (training loss relative to
+    max(1, |loss|), as a diverging loss grows to 1e4 and beyond; validation and test metrics
+    absolute; NaN in both: no difference; in one only: inf); as long as the shorter run."""
+    per_curve = []
+    n = min(len(a.curves.train_loss), len(b.curves.train_loss))
+    for name in ("train_loss", "val", "test"):
+        x = np.full(n, np.nan)
+        y = np.full(n, np.nan)
+        xa, yb = np.asarray(getattr(a.curves, name), dtype=float)[:n], np.asarray(getattr(b.curves, name), dtype=float)[:n]
+        x[:len(xa)], y[:len(yb)] = xa, yb
+        d = np.abs(x - y)
+        if name == "train_loss":
+            d = d / np.maximum(1.0, np.abs(x))
+        d[np.isnan(x) & np.isnan(y)] = 0.0
+        d[np.isnan(x) ^ np.isnan(y)] = np.inf
+        per_curve.append(d)
+    return np.max(per_curve, axis=0) if n else np.zeros(0)
+
+
+def _per_epoch_seconds(run, *, target_s: float, max_epochs: int = 64) -> dict:
+    """Seconds per training epoch of ``run(epochs)`` (a whole training: build, capture, epochs),
+    from two runs that differ only in their epoch count, so that what does not grow with the
+    epochs cancels; the longer run made long enough that the difference is about ``target_s``."""
+    t1 = run(1)
+    extra = max(2, min(max_epochs, math.ceil(target_s / max(t1, 1e-3))))
+    t2 = run(1 + extra)
+    per_epoch = (t2 - t1) / extra
+    if per_epoch * extra < 0.5 * target_s and extra < max_epochs:  # the first run was mostly build: once more, longer
+        extra = max(extra + 1, min(max_epochs, math.ceil(target_s / max(per_epoch, 1e-4))))
+        t2 = run(1 + extra)
+        per_epoch = (t2 - t1) / extra
+    return {"seconds_1_epoch": round(t1, 4), "epochs_more": extra, "seconds_more": round(t2, 4),
+            "per_epoch_s": per_epoch}
+
+
+def _synced(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def group_flops_per_epoch(method: str, configs: list[dict], task, architecture: dict) -> float:
+    """Matrix FLOPs of one epoch of every configuration: training steps, validation and test
+    evaluated once (``test_curve: every_epoch``)."""
+    from snnbench.flops import run_flops
+
+    n = task.sizes()
+    return sum(run_flops(method, c, n_in=task.n_in, n_out=task.n_out, n_train=n["train"], n_val=n["validation"],
+                         n_test=n["test"], epochs=1, test_evals=1, architecture=architecture) for c in configs)
+
+
+# ----------------------------------------------------------------------------------------------
+# sections
+
+SECTIONS: list = []
+
+
+def section(name: str, estimate_s: float, *, needs_cuda: bool = False):
+    """``estimate_s``: its seconds on an H100 at the default sizes (what --budget-s reckons with)."""
     def wrap(fn):
-        fn.section = name
+        fn.section, fn.estimate_s, fn.needs_cuda = name, estimate_s, needs_cuda
+        SECTIONS.append(fn)
         return fn
     return wrap
 
 
-@section("claim")
-def check_claim(args, ctx) -> dict:
+@section("claim", 3)
+def check_claim(args, ctx, out) -> None:
     import torch
 
-    from snnbench.devices import claim_gpu
+    claim = ctx.get("claim")
+    out.update(cuda_started_before_claim=ctx["cuda_started_before_claim"],
+               claim=None if claim is None else claim.as_dict(),
+               CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES"), torch=torch.__version__,
+               torch_cuda=torch.version.cuda, cuda_available=torch.cuda.is_available(),
+               python=platform.python_version(), host=platform.node())
+    if ctx["device"].type == "cuda":
+        props = torch.cuda.get_device_properties(ctx["device"])
+        out.update(device=props.name, memory_gib=round(props.total_memory / 2**30, 1), sms=props.multi_processor_count,
+                   capability=f"{props.major}.{props.minor}", driver=_driver_version())
+        out["ok"] = not ctx["cuda_started_before_claim"] and claim is not None and claim.device is not None
+    else:
+        out["ok"] = not ctx["cuda_started_before_claim"]
 
-    started_before = torch.cuda.is_initialized()
-    claim = claim_gpu(wanted=1, lock_dir=tempfile.mkdtemp(prefix="gpu-locks-"))
-    ctx["claim"] = claim  # held until the process ends
-    out = {"cuda_started_before_claim": started_before, "claim": claim.as_dict(),
-           "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"), "torch": torch.__version__,
-           "cuda_available": torch.cuda.is_available(), "python": platform.python_version()}
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        out.update(device=props.name, memory_gib=round(props.total_memory / 2**30, 1), cuda=torch.version.cuda,
-                   sms=props.multi_processor_count)
-    out["ok"] = not started_before and (claim.device is not None or not torch.cuda.is_available())
-    return out
+
+def _driver_version() -> str | None:
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
+                              text=True, timeout=30).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
-@section("masks")
-def check_masks(args, ctx) -> dict:
+@section("masks", 3)
+def check_masks(args, ctx, out) -> None:
     import torch
 
     from snnbench.models import _as_int32, dropout_keep, element_codes, keep_threshold, mask_keys
@@ -118,330 +337,844 @@ def check_masks(args, ctx) -> dict:
     keys = _as_int32(mask_keys(seeds, calls))
     cpu = dropout_keep(codes, keys, threshold)
     dev = dropout_keep(codes.to(device), keys.to(device), threshold.to(device)).cpu()
-    return {"elements": cpu.numel(), "kept_share": float(cpu.float().mean()), "ok": bool(torch.equal(cpu, dev))}
+    out.update(compared=f"{device} against cpu", elements=cpu.numel(), kept_share=round(float(cpu.float().mean()), 6),
+               differing=int((cpu != dev).sum()), ok=bool(torch.equal(cpu, dev)))
 
 
-def _compare(reference, batched) -> dict:
-    a, b = reference, batched
-    def curve_diff(x, y) -> float:  # the test curve is NaN where it was not evaluated: the same epochs in both
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        if not np.array_equal(np.isnan(x), np.isnan(y)):
-            return float("inf")
-        return float(np.nanmax(np.abs(x - y))) if np.isfinite(x).any() else 0.0
-
-    diffs = [curve_diff(getattr(a.curves, c), getattr(b.curves, c))
-             for c in ("train_loss", "val", "test") if len(getattr(a.curves, c)) == len(getattr(b.curves, c)) and getattr(a.curves, c)]
-    return {"status": [a.status, b.status], "best_epoch": [a.best_epoch, b.best_epoch],
-            "test": [a.test_metric, b.test_metric], "max_curve_diff": max(diffs, default=None), "engine": b.engine,
-            "same": a.status == b.status and a.best_epoch == b.best_epoch
-            and (a.status != "ok" or abs(a.test_metric - b.test_metric) <= 1e-5)}
-
-
-@section("equivalence")
-def check_equivalence(args, ctx) -> dict:
+@section("equivalence", 45)
+def check_equivalence(args, ctx, out) -> None:
     import torch
 
     from snnbench.batched import train_group
     from snnbench.engine import train_config
     from snnbench.grids import config_seed
     from snnbench.recipe import TaskTensors
-    from snnbench.settings import TrainSettings
 
     task = ctx["task"]
-    settings = TrainSettings(epochs=args.epochs, highway_width=args.width, engine="batched")
+    config = settings(epochs=args.epochs, highway_width=args.width, engine="batched")
     on_device, on_cpu = TaskTensors(task, ctx["device"]), TaskTensors(task, torch.device("cpu"))
-    out, ok = {}, True
+    early = args.early_epochs
+    out.update(tolerance=args.tol, tolerance_is=("first-epoch training loss (relative to max(1, |loss|)) and validation "
+                                                  "metric (absolute); the test metric at the early-stopping epoch"),
+               early_epochs=early, compared=f"batched on {ctx['device']} against the reference engine on the CPU",
+               sizes=task.sizes(), families={})
     for method, make in FAMILIES.items():
+        if elapsed() > ctx["deadline"]:
+            out["families"][method] = {"skipped": "time budget spent"}
+            continue
         configs = make(args.width, 3)
         seeds = [config_seed(0, "acceptance", method, c) for c in configs]
         start = time.perf_counter()
-        group = train_group(method, configs, seeds, on_device, settings=settings, device=ctx["device"])
+        group = train_group(method, configs, seeds, on_device, settings=config, device=ctx["device"])
         seconds = time.perf_counter() - start
-        rows = [_compare(train_config(method, c, on_cpu, settings=settings, seed=s, device=torch.device("cpu")), r)
-                for c, s, r in zip(configs, seeds, group)]
-        fallback = [r["engine"] for r in rows if not r["engine"].startswith("batched")]
-        out[method] = {"members": rows, "batched_seconds": round(seconds, 3), "fallback": fallback,
-                       "all_same": all(r["same"] for r in rows)}
-        ok &= out[method]["all_same"] and not fallback
-        print(f"  {method:10s} same {sum(r['same'] for r in rows)}/{len(rows)}, engines {sorted({r['engine'] for r in rows})}, "
-              f"largest curve difference {max((r['max_curve_diff'] or 0) for r in rows):.2e}, {seconds:.2f} s")
-    out["ok"] = ok
-    return out
+        members = []
+        for c, s, bat in zip(configs, seeds, group):
+            ref = train_config(method, c, on_cpu, settings=config, seed=s, device=torch.device("cpu"))
+            d = curve_differences(ref, bat)
+            members.append({
+                "config": c, "status": [ref.status, bat.status],
+                "best_epoch": [ref.best_epoch, bat.best_epoch], "test": [ref.test_metric, bat.test_metric],
+                "epochs_run": [len(ref.curves.train_loss), len(bat.curves.train_loss)],
+                "first_epoch_diff": float(d[0]) if len(d) else None,
+                "early_epoch_diffs": [float(x) for x in d[:early]],
+                "max_diff_all_epochs": float(d.max()) if len(d) else None, **engine_of(bat)})
+        n = len(members)
+        counts = {
+            "members": n,
+            "status_equal": sum(m["status"][0] == m["status"][1] for m in members),
+            "best_epoch_equal": sum(m["best_epoch"][0] == m["best_epoch"][1] for m in members),
+            "test_within_tol": sum(m["status"] == ["ok", "ok"] and abs(m["test"][0] - m["test"][1]) <= args.tol
+                                   for m in members),
+            "first_epoch_within_tol": sum(m["first_epoch_diff"] is not None and m["first_epoch_diff"] <= args.tol
+                                          for m in members),
+            "early_epochs_within_tol": sum(len(m["early_epoch_diffs"]) >= min(early, args.epochs)
+                                           and max(m["early_epoch_diffs"]) <= args.tol for m in members),
+            "batched": sum(m["engine"].startswith("batched") for m in members),
+            "graphs": sum(m["engine"] == "batched+graphs" for m in members),
+        }
+        fallback = [m["engine"] + (": " + str(m["engine_note"]) if m["engine_note"] else "")
+                    for m in members if not m["engine"].startswith("batched")]
+        largest_early = max((max(m["early_epoch_diffs"], default=0.0) for m in members), default=0.0)
+        ok = counts["first_epoch_within_tol"] == n and not fallback
+        out["families"][method] = {"counts": counts, "largest_first_epoch_diff": max(m["first_epoch_diff"] or 0 for m in members),
+                                   "largest_early_diff": largest_early, "fallback": fallback,
+                                   "batched_seconds": round(seconds, 3), "members_detail": members, "ok": ok}
+        print(f"  {method:10s} status {counts['status_equal']}/{n}, best epoch {counts['best_epoch_equal']}/{n}, "
+              f"test within {args.tol:g} {counts['test_within_tol']}/{n}, first epoch within {args.tol:g} "
+              f"{counts['first_epoch_within_tol']}/{n}, first {early} epochs {counts['early_epochs_within_tol']}/{n} "
+              f"(largest {largest_early:.2e}), engines {sorted({m['engine'] for m in members})}, {seconds:.2f} s",
+              flush=True)
+        save()
+    ran = [f for f in out["families"].values() if "ok" in f]
+    out["ok"] = len(ran) == len(FAMILIES) and all(f["ok"] for f in ran)
 
 
-@section("reruns")
-def check_reruns(args, ctx) -> dict:
+@section("interleave", 20)
+def check_interleave(args, ctx, out) -> None:
     from snnbench.batched import train_group
     from snnbench.recipe import TaskTensors
-    from snnbench.settings import TrainSettings
+
+    train_groups = train_groups_fn()
+    data = TaskTensors(ctx["task"], ctx["device"])
+    groups = []
+    for i, layers in enumerate((2, 3, 4)):
+        configs = [{"n_hidden": args.width, "n_layers": layers, "lr": lr, "dropout": p, "layer_form": "rectangular"}
+                   for lr in (0.01, 0.1) for p in (0.05, 0.0)][:4 - (i % 2)]  # groups of 4, 3, 4 members
+        groups.append((configs, [1000 * layers + j for j in range(len(configs))]))
+    config = settings(epochs=args.epochs, engine="batched", streams=2)
+    alone = [train_group("SNN", c, s, data, settings=config, device=ctx["device"]) for c, s in groups]
+    together = train_groups("SNN", groups, data, settings=config, device=ctx["device"])
+    equal = [[same_result(a, b) for a, b in zip(x, y)] for x, y in zip(alone, together)]
+    out.update(groups=[len(c) for c, _ in groups], streams=2, bitwise_equal=equal,
+               engines=sorted({r.engine for g in together for r in g}), ok=all(all(e) for e in equal)
+               and len(together) == len(groups))
+
+
+@section("divergence", 15)
+def check_divergence(args, ctx, out) -> None:
+    from snnbench.batched import train_group
+    from snnbench.recipe import TaskTensors, batches
 
     data = TaskTensors(ctx["task"], ctx["device"])
-    settings = TrainSettings(epochs=args.epochs, highway_width=args.width)
-    out, ok = {}, True
-    for method in ("SNN", "BatchNorm", "Highway"):
-        configs = FAMILIES[method](args.width, 3)
-        runs = [train_group(method, configs, list(range(len(configs))), data, settings=settings, device=ctx["device"])
-                for _ in range(2)]
-        same = all(a.curves == b.curves for a, b in zip(*runs))
-        out[method] = same
-        ok &= same
-    out["ok"] = ok
-    return out
+    stable = [{"n_hidden": args.width, "n_layers": 3, "lr": lr, "dropout": 0.05, "layer_form": "rectangular"}
+              for lr in (0.01, 0.03, 0.1)]
+    diverging = {**stable[0], "lr": 1e3}
+    seeds = [11, 12, 13]
+    config = settings(epochs=args.epochs, engine="batched")
+    stats = capture_stats()
+    if stats is not None:
+        stats.reset()
+    with_it = train_group("SNN", stable + [diverging], seeds + [14], data, settings=config, device=ctx["device"])
+    counted = stats_snapshot(stats)
+    without = train_group("SNN", stable, seeds, data, settings=config, device=ctx["device"])
+    bad = with_it[-1]
+    diffs = [curve_differences(a, b) for a, b in zip(without, with_it)]
+    out.update(diverged_member={"status": bad.status, "error": bad.error, "epochs_run": len(bad.curves.train_loss),
+                                **engine_of(bad)},
+               others_bitwise_equal=[same_result(a, b) for a, b in zip(without, with_it)],
+               others_max_diff=[float(d.max()) if len(d) else None for d in diffs], tolerance=args.tol,
+               others_engines=[r.engine for r in with_it[:-1]], capture_stats=counted)
+    ok = bad.status == "diverged" and all(d is not None and d <= args.tol for d in out["others_max_diff"]) \
+        and all(r.status == w.status for r, w in zip(without, with_it))
+    if ctx["device"].type == "cuda":
+        if isinstance(counted, dict):
+            n = len(data.X["train"])
+            full = sum(1 for i, j in batches(n, config.batch_size) if j - i == config.batch_size)
+            before = full * len(bad.curves.train_loss)  # at most this many replays before the member was removed
+            out.update(full_steps_per_epoch=full, replays_possible_before_divergence=before,
+                       captured_again=counted["captures"] >= 2, replays_after_divergence=counted["replays"] > before)
+            ok = ok and out["captured_again"] and out["replays_after_divergence"] and not counted["failures"]
+        else:
+            out["graph_check"] = "not checked: " + counted
+            ok = False
+    else:
+        out["graph_check"] = "needs CUDA"
+    out["ok"] = bool(ok)
 
 
-def _group(method, configs, ctx, settings):
-    """A stacked group's Trainer and StepRunner, and its batches, outside train_group."""
-    import torch
-
-    from snnbench.batched import StepRunner, build_trainer
+@section("reruns", 10)
+def check_reruns(args, ctx, out) -> None:
+    from snnbench.batched import train_group
     from snnbench.recipe import TaskTensors
 
     data = TaskTensors(ctx["task"], ctx["device"])
-    trainer, _ = build_trainer(method, configs, list(range(len(configs))), data, settings=settings, device=ctx["device"])
-    runner = StepRunner(trainer, graphs=ctx["device"].type == "cuda" and settings.cuda_graphs == "auto")
-    n = len(trainer.X)
-    idx = torch.stack([torch.randperm(n)[:settings.batch_size] for _ in configs]).to(ctx["device"])
-    return trainer, runner, idx
+    config = settings(epochs=args.epochs, highway_width=args.width, engine="batched")
+    for method in ("SNN", "BatchNorm", "Highway"):
+        configs = FAMILIES[method](args.width, 3)
+        runs = [train_group(method, configs, list(range(len(configs))), data, settings=config, device=ctx["device"])
+                for _ in range(2)]
+        out[method] = {"bitwise_equal": sum(same_result(a, b) for a, b in zip(*runs)), "members": len(configs),
+                       "engines": sorted({r.engine for r in runs[1]})}
+    out["ok"] = all(out[m]["bitwise_equal"] == out[m]["members"] for m in ("SNN", "BatchNorm", "Highway"))
 
 
-def _timed_steps(trainer, runner, idx, steps: int) -> float:
-    import torch
+def _timed_group(method, configs, data, config, device, seeds=None):
+    from snnbench.batched import train_group
 
-    from snnbench.batched import StepRunner
+    seeds = seeds or list(range(len(configs)))
 
-    masks = None
-    if trainer.masks.active:
-        drawn = trainer.masks.draw(0, 1)
-        masks = tuple(None if m is None else m[0] for m in drawn)
-    for _ in range(StepRunner.WARMUP + 2):  # eager warm-up, then (graphs) the capture and a replay
-        runner(idx, masks)
-    torch.cuda.synchronize() if idx.is_cuda else None
-    start = time.perf_counter()
-    for _ in range(steps):
-        runner(idx, masks)
-    torch.cuda.synchronize() if idx.is_cuda else None
-    return (time.perf_counter() - start) / steps
+    def run(epochs: int) -> float:
+        _synced(device)
+        start = time.perf_counter()
+        results = train_group(method, configs, seeds, data, settings=config, device=device, epochs=epochs)
+        _synced(device)
+        run.engines = sorted({r.engine for r in results})
+        run.statuses = sorted({r.status for r in results})
+        return time.perf_counter() - start
+    return run
 
 
-@section("profile")
-def check_profile(args, ctx) -> dict:
+@section("graphs", 25, needs_cuda=True)
+def check_graphs(args, ctx, out) -> None:
+    from snnbench.recipe import TaskTensors
+
+    task = timing_task(128 * args.timing_steps)
+    data = TaskTensors(task, ctx["device"])
+    stats = capture_stats()
+    steps = args.timing_steps
+    for width, layers in ((256, 8), (1024, 4), (256, 32)):
+        configs = snn_group(width, layers, 6, dropout=0.05)
+        row = {}
+        for graphs in ("off", "auto"):
+            config = settings(epochs=1, cuda_graphs=graphs, engine="batched", test_curve="every_epoch")
+            if stats is not None:
+                stats.reset()
+            run = _timed_group("SNN", configs, data, config, ctx["device"])
+            m = _per_epoch_seconds(run, target_s=args.timing_target_s)
+            row[graphs] = {"ms_per_step": round(1e3 * m["per_epoch_s"] / steps, 4), "engines": run.engines,
+                           "capture_stats": stats_snapshot(stats), **m}
+        flops = group_flops_per_epoch("SNN", configs, task, config.architecture())
+        eager, replay = row["off"]["per_epoch_s"], row["auto"]["per_epoch_s"]
+        row.update(speedup=round(eager / replay, 2), tflops_eager=round(flops / eager / 1e12, 3),
+                   tflops_replay=round(flops / replay / 1e12, 3), graphs_used=row["auto"]["engines"] == ["batched+graphs"])
+        out[f"SNN {layers}x{width}, 6 members"] = row
+        print(f"  SNN {layers}x{width} x6: eager {row['off']['ms_per_step']} ms/step, replay {row['auto']['ms_per_step']} "
+              f"ms/step, speedup {row['speedup']}, engines {row['auto']['engines']}", flush=True)
+        save()
+    rows = [v for v in out.values() if isinstance(v, dict) and "speedup" in v]
+    out["ok"] = all(r["graphs_used"] and r["speedup"] >= 1.0 for r in rows)
+    out["decides"] = "graphs used in every group and a replayed step no slower than an eager one"
+
+
+def _busy_us(events) -> float:
+    """The GPU's busy time: the union of the kernels' intervals (streams may overlap)."""
+    spans = sorted((e.time_range.start, e.time_range.end) for e in events)
+    busy, end = 0.0, -math.inf
+    for s, e in spans:
+        if e > end:
+            busy += e - max(s, end)
+            end = e
+    return busy
+
+
+@section("profile", 20, needs_cuda=True)
+def check_profile(args, ctx, out) -> None:
     from torch.profiler import ProfilerActivity, profile
 
-    from snnbench.batched import StepRunner
-    from snnbench.settings import TrainSettings
+    from snnbench.recipe import TaskTensors
 
-    configs = [{"n_hidden": 256, "n_layers": 8, "lr": lr, "dropout": p, "layer_form": "rectangular"}
-               for lr in (0.01, 0.1, 1.0) for p in (0.05, 0.0)]
-    out = {}
+    steps = 48
+    task = timing_task(128 * steps)
+    data = TaskTensors(task, ctx["device"])
+    configs = snn_group(256, 8, 6, dropout=0.05)
     for graphs in ("off", "auto"):
-        settings = TrainSettings(cuda_graphs=graphs)
-        trainer, runner, idx = _group("SNN", configs, ctx, settings)
-        _timed_steps(trainer, runner, idx, 5)
-        steps = 50
-        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if idx.is_cuda else [])
-        with profile(activities=activities) as prof:
-            wall = _timed_steps(trainer, runner, idx, steps)
-        events = [e for e in prof.events() if str(getattr(e, "device_type", "")).endswith("CUDA")]
-        counted = steps + StepRunner.WARMUP + 2  # _timed_steps' warm-up ran under the profiler too
-        kernels = len(events) / counted
-        busy = sum(getattr(e, "device_time_total", 0) or getattr(e, "device_time", 0) for e in events) / 1e6 / counted \
-            if events else None
-        out[f"graphs_{graphs}"] = {"wall_ms_per_step": round(1e3 * wall, 3), "cuda_kernels_per_group_step": round(kernels, 1),
-                                   "cuda_kernels_per_config_step": round(kernels / len(configs), 1),
-                                   "gpu_busy_ms_per_step": None if busy is None else round(1e3 * busy, 3),
-                                   "replays": runner.replays}
-        print(f"  graphs {graphs}: {out[f'graphs_{graphs}']}")
-    out["ok"] = True
-    return out
+        config = settings(epochs=1, cuda_graphs=graphs, engine="batched", test_curve="every_epoch")
+        run = _timed_group("SNN", configs, data, config, ctx["device"])
+        run(1)  # warm-up outside the profiler
+        measured = {}
+        for epochs in (1, 3):
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                wall = run(epochs)
+            kernels = [e for e in prof.events() if str(getattr(e, "device_type", "")).endswith("CUDA")]
+            measured[epochs] = (wall, len(kernels), _busy_us(kernels))
+        (w1, k1, b1), (w3, k3, b3) = measured[1], measured[3]
+        group_steps = 2 * steps  # the two epochs more, differenced
+        row = {"wall_ms_per_step": round(1e3 * (w3 - w1) / group_steps, 4),
+               "cuda_kernels_per_group_step": round((k3 - k1) / group_steps, 1),
+               "cuda_kernels_per_config_step": round((k3 - k1) / group_steps / len(configs), 2),
+               "gpu_busy_ms_per_step": round((b3 - b1) / 1e3 / group_steps, 4), "engines": run.engines,
+               "kernels_seen": [k1, k3]}
+        row["gpu_busy_share"] = round(row["gpu_busy_ms_per_step"] / max(row["wall_ms_per_step"], 1e-9), 3)
+        out[f"graphs_{graphs}"] = row
+        print(f"  graphs {graphs}: {row}", flush=True)
+        save()
+    out["per_step_is"] = ("two profiled trainings of 1 and 3 epochs, differenced: per training step of the group of 6, "
+                          "with each epoch's evaluation of 256 + 256 rows shared out")
+    out["ok"] = all(out[f"graphs_{g}"]["kernels_seen"][1] > 0 for g in ("off", "auto"))
+    share = out["graphs_auto"]["gpu_busy_share"]
+    out["host_bound"] = share < 0.5
+    out["decides"] = (f"GPU busy {share:.0%} of a replayed step's wall time: "
+                      + ("host-bound, more groups in flight (streams, jobs) can fill the GPU" if share < 0.5
+                         else "the GPU is mostly busy already"))
 
 
-@section("graphs")
-def check_graphs(args, ctx) -> dict:
-    from snnbench.flops import run_flops
-    from snnbench.settings import TrainSettings
+@section("tflops", 50, needs_cuda=True)
+def check_tflops(args, ctx, out) -> None:
+    from snnbench.recipe import TaskTensors
 
-    if ctx["device"].type != "cuda":
-        return {"skipped": "needs CUDA"}
-    out = {}
-    for name, width, layers in (("SNN 8x256", 256, 8), ("SNN 4x1024", 1024, 4), ("SNN 32x256", 256, 32)):
-        configs = FAMILIES["SNN"](width, layers)
-        times = {}
-        for graphs in ("off", "auto"):
-            trainer, runner, idx = _group("SNN", configs, ctx, TrainSettings(cuda_graphs=graphs))
-            times[graphs] = _timed_steps(trainer, runner, idx, 100)
-            if graphs == "auto":
-                out[name + " captured"] = runner.replays > 0
-        task = ctx["task"]
-        flop = sum(run_flops("SNN", c, n_in=task.n_in, n_out=task.n_out, n_train=128, n_val=0, n_test=0, epochs=1,
-                             architecture=TrainSettings().architecture()) for c in configs)  # one step of the group
-        out[name] = {"eager_ms": round(1e3 * times["off"], 3), "replay_ms": round(1e3 * times["auto"], 3),
-                     "speedup": round(times["off"] / times["auto"], 2),
-                     "tflops_eager": round(flop / times["off"] / 1e12, 2), "tflops_replay": round(flop / times["auto"] / 1e12, 2)}
-        print(f"  {name}: {out[name]}")
-    out["ok"] = all(v for k, v in out.items() if k.endswith("captured"))
-    return out
+    task = timing_task(128 * args.timing_steps)
+    data = TaskTensors(task, ctx["device"])
+    config = settings(epochs=1, engine="batched", test_curve="every_epoch")
+    width, layers = 1024, args.tflops_layers
+    out.update(width=width, layers=layers, steps_per_epoch=args.timing_steps, points={})
+    _timed_group("SNN", snn_group(width, layers, 3), data, config, ctx["device"])(1)  # warm-up: libraries, workspaces
+    for k in args.members:
+        if elapsed() > ctx["deadline"]:
+            out["points"][str(k)] = {"skipped": "time budget spent"}
+            continue
+        configs = snn_group(width, layers, k)
+        run = _timed_group("SNN", configs, data, config, ctx["device"])
+        m = _per_epoch_seconds(run, target_s=args.timing_target_s)
+        flops = group_flops_per_epoch("SNN", configs, task, config.architecture())
+        point = {"tflops": round(flops / m["per_epoch_s"] / 1e12, 3),
+                 "ms_per_group_step": round(1e3 * m["per_epoch_s"] / args.timing_steps, 4),
+                 "flop_per_epoch": flops, "engines": run.engines, "statuses": run.statuses, **m}
+        out["points"][str(k)] = point
+        print(f"  k={k:3d}: {point['tflops']:.2f} TFLOP/s, {point['ms_per_group_step']:.3f} ms per group-step, "
+              f"engines {run.engines}", flush=True)
+        save()
+    points = out["points"]
+    if "tflops" in points.get("48", {}) and "tflops" in points.get("6", {}):
+        out["ratio_k48_over_k6"] = round(points["48"]["tflops"] / points["6"]["tflops"], 2)
+        print(f"  TFLOP/s(k=48) / TFLOP/s(k=6) = {out['ratio_k48_over_k6']}")
+    out["ok"] = all("tflops" in p and p["engines"] == ["batched+graphs"] for p in points.values())
+    _packing_verdict()
 
 
-@section("oom")
-def check_oom(args, ctx) -> dict:
+@section("streams", 35, needs_cuda=True)
+def check_streams(args, ctx, out) -> None:
+    from snnbench.recipe import TaskTensors
+
+    train_groups = train_groups_fn()
+    settings(streams=1)
+    task = timing_task(128 * args.timing_steps)
+    data = TaskTensors(task, ctx["device"])
+    width, layers, n_groups, k = 1024, args.tflops_layers, 8, 6
+    groups = [(snn_group(width, layers, k), [100 * g + j for j in range(k)]) for g in range(n_groups)]
+    flops = n_groups * group_flops_per_epoch("SNN", groups[0][0], task, settings(epochs=1).architecture())
+    out.update(groups=n_groups, members_per_group=k, width=width, layers=layers, points={})
+    for streams in args.streams:
+        if elapsed() > ctx["deadline"]:
+            out["points"][str(streams)] = {"skipped": "time budget spent"}
+            continue
+        config = settings(epochs=1, engine="batched", test_curve="every_epoch", streams=streams)
+
+        def run(epochs: int) -> float:
+            _synced(ctx["device"])
+            start = time.perf_counter()
+            results = train_groups("SNN", groups, data, settings=config, device=ctx["device"], epochs=epochs)
+            _synced(ctx["device"])
+            run.engines = sorted({r.engine for g in results for r in g})
+            return time.perf_counter() - start
+        m = _per_epoch_seconds(run, target_s=args.timing_target_s)
+        point = {"tflops": round(flops / m["per_epoch_s"] / 1e12, 3), "engines": run.engines, **m}
+        out["points"][str(streams)] = point
+        print(f"  streams {streams}: {point['tflops']:.2f} TFLOP/s (8 groups of 6), engines {run.engines}", flush=True)
+        save()
+    out["ok"] = all("tflops" in p and p["engines"] == ["batched+graphs"] for p in out["points"].values())
+    _packing_verdict()
+
+
+PACKING_RATIO = 1.5  # members per group 6 -> 48 must raise TFLOP/s at least this much ...
+PACKING_OVER_STREAMS = 1.25  # ... and beat the best of the streams by this much, for packing to be worth building
+
+
+def _packing_verdict() -> None:
+    """Packing members across datasets (groups of ~48 instead of one dataset's ~6) is worth
+    building when k=48 reaches clearly more TFLOP/s than k=6 and than streams already give."""
+    sections = RESULTS["sections"]
+    tflops = sections.get("tflops", {}).get("points", {})
+    streams = sections.get("streams", {}).get("points", {})
+    k6, k48 = tflops.get("6", {}).get("tflops"), tflops.get("48", {}).get("tflops")
+    best_streams = max((p["tflops"] for p in streams.values() if "tflops" in p), default=None)
+    if k6 is None or k48 is None:
+        RESULTS["packing_decision"] = "undecided: the k=6 and k=48 points were not both measured"
+        return
+    ratio = k48 / k6
+    text = (f"TFLOP/s(k=48)/TFLOP/s(k=6) = {ratio:.2f} (threshold {PACKING_RATIO})"
+            + ("" if best_streams is None else f"; k=48 {k48:.2f} against the best of the streams {best_streams:.2f} "
+               f"TFLOP/s (threshold x{PACKING_OVER_STREAMS})"))
+    worth = ratio >= PACKING_RATIO and (best_streams is None or k48 >= PACKING_OVER_STREAMS * best_streams)
+    RESULTS["packing_decision"] = ("packing members across datasets IS worth building: " if worth else
+                                   "packing members across datasets is NOT worth building: ") + text \
+        + ("" if best_streams is not None else " (streams not measured)")
+
+
+# the work of one training process in the `jobs` section: one dataset's SNN group of 6 at width
+# 512, 8 layers, through run_grid as a job trains it
+JOB_SPEC = {"rows": 4000, "width": 512, "layers": 8}
+
+
+def _job_configs(spec: dict) -> list[dict]:
+    return [{"n_hidden": spec["width"], "n_layers": spec["layers"], "lr": lr, "dropout": p, "layer_form": "rectangular"}
+            for lr in (0.01, 0.1, 1.0) for p in (0.05, 0.0)]
+
+
+def _job_unit(spec: dict, task, device: str, epochs: int):
+    from snnbench.grid import run_grid
+
+    rows, _ = run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=_job_configs(spec),
+                       settings=settings(epochs=epochs, engine="batched", device=device), threads=1, progress=False)
+    return rows
+
+
+def job_worker(spec: dict) -> int:
+    """A training process of the `jobs` section: warm up (imports, CUDA context, a first small
+    training), print ``ready``, then for every ``go SECONDS`` line on stdin train whole units of
+    ``unit_epochs`` epochs until SECONDS have passed, and print one JSON line; ``quit`` ends it."""
+    logging.basicConfig(level=logging.WARNING)
+    task = blobs(spec["rows"], 20, 4, 1)
+    _job_unit(spec, task, spec["device"], 1)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] == "quit":
+            break
+        seconds = float(words[1])
+        go = time.time()
+        units, unit_s, engines = 0, [], set()
+        while True:
+            t = time.time()
+            rows = _job_unit(spec, task, spec["device"], spec["unit_epochs"])
+            unit_s.append(round(time.time() - t, 3))
+            units += 1
+            engines |= set(rows["engine"])
+            if time.time() - go >= seconds:
+                break
+        print(json.dumps({"pid": os.getpid(), "go": go, "end": time.time(), "units": units,
+                          "configs": units * len(_job_configs(spec)), "unit_s": unit_s, "engines": sorted(engines)}),
+              flush=True)
+    return 0
+
+
+def mps_state() -> dict:
+    """Whether an MPS daemon runs, as the README starts it: its pipe directory
+    (``CUDA_MPS_PIPE_DIRECTORY``, default /tmp/nvidia-mps) holds a ``control`` FIFO."""
+    try:
+        from snnbench.devices import mps_status
+    except ImportError:
+        mps_status = None
+    if mps_status is not None:
+        found = mps_status()
+        value = found if isinstance(found, dict) else json.loads(json.dumps(found, default=_jsonable))
+        return {"how": "snnbench.devices.mps_status", "status": value}
+    pipe = Path(os.environ.get("CUDA_MPS_PIPE_DIRECTORY", "/tmp/nvidia-mps"))
+    control = pipe / "control"
+    try:
+        fifo = stat.S_ISFIFO(control.stat().st_mode)
+    except OSError:
+        fifo = False
+    return {"how": "local check (snnbench.devices.mps_status not in this tree)", "pipe_directory": str(pipe),
+            "control_fifo": fifo, "running": fifo, "mps_control_on_path": shutil.which("nvidia-cuda-mps-control") is not None}
+
+
+class Worker:
+    def __init__(self, spec: dict, log_dir: Path, i: int) -> None:
+        self.log = log_dir / f"worker{i}.log"
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--job-worker", json.dumps(spec)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.log, "w"),
+                                     text=True, env={**sub_env(), "OMP_NUM_THREADS": "1"}, cwd=str(REPO))
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.state = "starting"
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def line(self, deadline: float) -> str | None:
+        """The next line before ``deadline`` (time.time()), or None (ended, or nothing in time)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                return None
+            if line is None or line:
+                return line
+
+    def send(self, text: str) -> bool:
+        try:
+            self.proc.stdin.write(text + "\n")
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def tail(self) -> str:
+        try:
+            return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-4:])[-600:]
+        except OSError:
+            return ""
+
+    def kill(self, why: str) -> None:
+        self.state = why
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@section("jobs", 120)
+def check_jobs(args, ctx, out) -> None:
+    device = str(ctx["device"])
+    spec = {**JOB_SPEC, "device": device}
+    out["mps"] = mps_state()
+    print(f"  MPS: {out['mps']}", flush=True)
+    # calibration here (same process kind, same workload): the seconds of a unit of one epoch alone
+    task = blobs(spec["rows"], 20, 4, 1)
+    _job_unit(spec, task, device, 1)
+    start = time.perf_counter()
+    _job_unit(spec, task, device, 2)
+    per_epoch = (time.perf_counter() - start) / 2
+    unit_epochs = max(1, round(args.job_seconds / args.job_units / per_epoch))
+    spec["unit_epochs"] = unit_epochs
+    unit_alone = per_epoch * unit_epochs
+    out.update(workload=f"SNN {spec['layers']}x{spec['width']}, a group of 6 (lr x dropout), {spec['rows']} rows, "
+                        f"through run_grid; units of {unit_epochs} epochs", calibration_s_per_epoch=round(per_epoch, 4),
+               unit_epochs=unit_epochs, unit_alone_s=round(unit_alone, 3), job_seconds=args.job_seconds, points={})
+    save()
+    log_dir = Path(tempfile.mkdtemp(prefix="acceptance-jobs-"))
+    most = max(args.jobs)
+    workers = [Worker(spec, log_dir, i) for i in range(most)]
+    try:
+        ready_by = time.time() + args.ready_timeout_s
+        for w in workers:
+            line = w.line(ready_by)
+            if line == "ready":
+                w.state = "ready"
+            else:
+                w.kill(f"not ready within {args.ready_timeout_s:.0f} s" if line is None and w.proc.poll() is None
+                       else f"ended before ready (exit {w.proc.poll()}): {w.tail()}")
+        out["workers"] = {"started": most, "ready": sum(w.state == "ready" for w in workers),
+                          "not_ready": [w.state for w in workers if w.state != "ready"]}
+        save()
+        for jobs in args.jobs:
+            chosen = [w for w in workers if w.state == "ready"][:jobs]
+            hang = args.job_seconds + 3 * jobs * unit_alone + 30
+            if len(chosen) < jobs:
+                out["points"][str(jobs)] = {"skipped": f"only {len(chosen)} worker(s) ready"}
+                continue
+            if elapsed() + args.job_seconds + jobs * unit_alone > ctx["section_deadline"]:
+                out["points"][str(jobs)] = {"skipped": "time budget spent"}
+                continue
+            sent = [w.send(f"go {args.job_seconds}") for w in chosen]  # the barrier: all start now
+            deadline = time.time() + hang
+            reports, hung = [], []
+            for w, ok in zip(chosen, sent):
+                line = w.line(deadline) if ok else None
+                try:
+                    reports.append(json.loads(line))
+                except (TypeError, ValueError):
+                    alive = w.proc.poll() is None
+                    w.kill(f"killed: no result within {hang:.0f} s" if alive else f"ended (exit {w.proc.poll()})")
+                    hung.append({"pid": w.proc.pid, "what": w.state, "log": w.tail()})
+            point = {"finished": len(reports), "hung_or_failed": hung, "kill_after_s": round(hang, 1)}
+            if reports:
+                span = max(r["end"] for r in reports) - min(r["go"] for r in reports)
+                configs = sum(r["configs"] for r in reports)
+                point.update(configs=configs, span_s=round(span, 2), configs_per_s=round(configs / span, 3),
+                             per_job_configs_per_s=[round(r["configs"] / (r["end"] - r["go"]), 3) for r in reports],
+                             per_job_s=[round(r["end"] - r["go"], 2) for r in reports],
+                             start_spread_s=round(max(r["go"] for r in reports) - min(r["go"] for r in reports), 3),
+                             engines=sorted({e for r in reports for e in r["engines"]}))
+            out["points"][str(jobs)] = point
+            print(f"  {jobs} job(s): {point.get('configs_per_s')} configurations/s in all, per job "
+                  f"{point.get('per_job_configs_per_s')}, {len(hung)} hung or failed", flush=True)
+            save()
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.send("quit")
+        for w in workers:
+            try:
+                w.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                w.kill("killed: did not quit")
+    measured = [(int(j), p["configs_per_s"]) for j, p in out["points"].items() if "configs_per_s" in p]
+    out["ok"] = bool(measured) and all(not p.get("hung_or_failed") and "configs_per_s" in p
+                                       for p in out["points"].values() if "skipped" not in p)
+    if measured:
+        measured.sort()
+        best = measured[0][0]
+        for (j, rate), (_, following) in zip(measured, measured[1:]):
+            best = j
+            if following < JOBS_GAIN * rate:
+                break
+        else:
+            best = measured[-1][0]
+        out["recommended_jobs_per_gpu"] = best
+        out["decides"] = (f"train.jobs_per_gpu: {best}, the smallest J after which configurations/s grow by less than "
+                          f"x{JOBS_GAIN} ({'with' if _mps_running(out['mps']) else 'without'} MPS)")
+
+
+JOBS_GAIN = 1.1
+
+
+def _mps_running(state: dict) -> bool:
+    status = state.get("status", state)
+    return bool(status.get("running")) if isinstance(status, dict) else bool(status)
+
+
+@section("uci", 60)
+def check_uci(args, ctx, out) -> None:
+    import pandas as pd
+
+    dataset, prepared = args.uci_dataset, Path(args.prepared_dir)
+    card = prepared / "uci" / f"{dataset}.json"
+    prepare = (f"python -m snnbench data download uci121 uci121_data_py --raw-dir data/raw && python -m snnbench data "
+               f"prepare uci --dataset {dataset} --raw-dir data/raw --prepared-dir {prepared}")
+    if not card.is_file():
+        out.update(skipped=f"no prepared card {card}", prepare_with=prepare)
+        return
+    status = json.loads(card.read_text()).get("status")
+    if status != "ok":
+        out.update(skipped=f"{card} says {status}", prepare_with=prepare)
+        return
+    target = Path(tempfile.mkdtemp(prefix="acceptance-uci-")) / f"{dataset}.csv"
+    cmd = [sys.executable, "-m", "snnbench", "train", "--benchmark", "uci", "--dataset", dataset, "--method", "SNN",
+           "--prepared-dir", str(prepared), "--out", str(target), "--set", f"epochs={args.uci_epochs}",
+           "--device", str(ctx["device"]), "--quiet"]
+    for narrow in args.uci_narrow:
+        cmd += ["--narrow", narrow]
+    out["command"] = " ".join(cmd)
+    limit = max(30.0, ctx["section_deadline"] - elapsed())
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=sub_env(), cwd=str(REPO), timeout=limit)
+    except subprocess.TimeoutExpired:
+        out.update(ok=False, error=f"snnbench train did not finish within {limit:.0f} s (killed)")
+        return
+    wall = time.perf_counter() - start
+    out.update(returncode=done.returncode, wall_s=round(wall, 2), stdout_tail=done.stdout[-800:],
+               stderr_tail=done.stderr[-1500:] if done.returncode else "")
+    if done.returncode != 0 or not target.is_file():
+        out["ok"] = False
+        return
+    rows = pd.read_csv(target)
+    summary = json.loads(target.with_suffix(".json").read_text())
+    out.update(configs=len(rows), statuses=rows["status"].value_counts().to_dict(),
+               engines=rows["engine"].value_counts().to_dict(), sizes=summary.get("sizes"),
+               train_seconds_in_rows=round(float(rows["seconds"].sum()), 2))
+    for column in ("engine_note", "cpu_capability", "gpu_model"):
+        out[column] = (rows[column].dropna().astype(str).value_counts().to_dict() if column in rows
+                       else "column not in this tree's rows")
+    out["projection"] = _slice_projection(rows, summary, args)
+    if isinstance(out["projection"], dict) and "low_s" in out["projection"]:
+        p = out["projection"]
+        out["measured_within_projection"] = p["low_s"] <= wall <= p["high_s"]
+    fell_back = [e for e in out["engines"] if not str(e).startswith("batched")]
+    out["ok"] = not fell_back or ctx["device"].type != "cuda"  # on a CPU `auto` trains with the reference engine
+    if fell_back:
+        out["fallback"] = fell_back
+    print(f"  {dataset}: {len(rows)} configurations in {wall:.1f} s (process included), engines {out['engines']}, "
+          f"projection {out['projection']}", flush=True)
+
+
+def _slice_projection(rows, summary, args):
+    """The cost model's projection of this slice, low to high, where this tree has one."""
+    try:
+        from snnbench import costmodel
+    except ImportError:
+        return "cost model not available in this tree"
+    import inspect
+
+    job_seconds = getattr(costmodel, "job_seconds", None)
+    low, high = getattr(costmodel, "LOW", None), getattr(costmodel, "HIGH", None)
+    if job_seconds is None or low is None or high is None:
+        return "cost model present but without job_seconds, LOW and HIGH"
+    hp = [c for c in ("n_hidden", "n_layers", "lr", "dropout", "layer_form") if c in rows]
+    configs = rows[hp].to_dict("records")
+    sizes = summary.get("sizes") or {}
+    known = {"method": "SNN", "configs": configs, "n_in": int(summary.get("split_info", {}).get("n_in", 0)) or None,
+             "sizes": sizes, "n_train": sizes.get("train"), "n_val": sizes.get("validation"), "n_test": sizes.get("test"),
+             "epochs": args.uci_epochs, "benchmark": "uci", "dataset": args.uci_dataset}
+    signature = inspect.signature(job_seconds)
+    try:
+        kwargs = {name: known[name] for name in signature.parameters if name in known}
+        values = [job_seconds(**kwargs, **({"assumptions": a} if "assumptions" in signature.parameters else {}))
+                  for a in (low, high)]
+    except Exception as exc:  # the model's signature is another engineer's: say what was tried
+        return f"cost model present, but job_seconds{signature} could not be called here ({type(exc).__name__}: {exc})"
+    return {"low_s": float(values[0]), "high_s": float(values[1]), "called_with": sorted(kwargs)}
+
+
+@section("oom", 25, needs_cuda=True)
+def check_oom(args, ctx, out) -> None:
     import torch
 
     from snnbench.grid import train_configs_batched
     from snnbench.recipe import TaskTensors
-    from snnbench.settings import TrainSettings
 
-    if ctx["device"].type != "cuda":
-        return {"skipped": "needs CUDA"}
-    sizes = []
+    messages = []
     handler = logging.Handler()
-    handler.emit = lambda record: sizes.append(record.getMessage())
+    handler.emit = lambda record: messages.append(record.getMessage())
     logging.getLogger("snnbench.train").addHandler(handler)
     free, _ = torch.cuda.mem_get_info()
     filler = torch.empty(int(free - 1.5 * 2**30), dtype=torch.uint8, device=ctx["device"])  # leave 1.5 GiB
     try:
-        configs = [{"n_hidden": 2048, "n_layers": 4, "lr": lr, "dropout": 0.0, "layer_form": "rectangular"}
+        configs = [{"n_hidden": 2048, "n_layers": 4, "lr": float(lr), "dropout": 0.0, "layer_form": "rectangular"}
                    for lr in np.geomspace(1e-3, 1e-1, 16)]
-        settings = TrainSettings(epochs=2)
         results = train_configs_batched("MSRAinit", configs, list(range(16)), TaskTensors(ctx["task"], ctx["device"]),
-                                        settings=settings, device=ctx["device"], max_members=16)
+                                        settings=settings(epochs=2), device=ctx["device"], max_members=16)
     finally:
         del filler
         torch.cuda.empty_cache()
         logging.getLogger("snnbench.train").removeHandler(handler)
-    out = {"log": sizes, "statuses": sorted({r.status for r in results}), "engines": sorted({r.engine for r in results})}
-    out["ok"] = any("retrying with" in s for s in sizes) and out["statuses"] == ["ok"]
-    return out
+    out.update(log=messages, statuses=sorted({r.status for r in results}), engines=sorted({r.engine for r in results}),
+               halvings=sum("retrying with" in m for m in messages))
+    out["ok"] = out["halvings"] > 0 and out["statuses"] == ["ok"] and all(e.startswith("batched") for e in out["engines"])
 
 
-WORKER = r"""
-import sys, time, json, torch
-sys.path.insert(0, {bench!r}); sys.path.insert(0, {src!r})
-from gpu_acceptance import blobs, FAMILIES
-from snnbench.grid import run_grid
-from snnbench.settings import TrainSettings
-task = blobs(4000, 20, 4, 1)
-configs = [c for L in (4, 8) for c in FAMILIES["SNN"](512, L)]
-run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=configs[:2],
-         settings=TrainSettings(epochs=1, engine="batched"), threads=1, progress=False)
-start = time.time()
-rows, _ = run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=configs,
-                   settings=TrainSettings(epochs={epochs}, engine="batched"), threads=1, progress=False)
-print(json.dumps({{"start": start, "end": time.time(), "configs": len(configs), "engines": sorted(set(rows["engine"]))}}))
-"""
-
-
-@section("jobs")
-def check_jobs(args, ctx) -> dict:
-    if ctx["device"].type != "cuda":
-        return {"skipped": "needs CUDA"}
-    here = Path(__file__).resolve().parent
-    import snnbench
-
-    code = WORKER.format(bench=str(here), src=str(Path(snnbench.__file__).resolve().parents[1]), epochs=args.job_epochs)
-    mps = shutil.which("nvidia-cuda-mps-control") is not None and Path("/tmp/nvidia-mps").exists()
-    out = {"mps_running": mps}
-    for jobs in args.jobs:
-        start = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env={**os.environ, "OMP_NUM_THREADS": "1"}) for _ in range(jobs)]
-        done = [p.communicate(timeout=300) for p in procs]
-        wall = time.perf_counter() - start
-        reports = [json.loads(o.strip().splitlines()[-1]) for o, _ in done if o.strip()]
-        configs = sum(r["configs"] for r in reports)
-        # training time only (each process's CUDA start-up excluded): first start to last end
-        span = max((r["end"] for r in reports), default=0) - min((r["start"] for r in reports), default=0)
-        out[str(jobs)] = {"wall_s": round(wall, 2), "training_span_s": round(span, 2),
-                          "configs_per_s": round(configs / max(span, 1e-9), 3),
-                          "per_job_s": [round(r["end"] - r["start"], 2) for r in reports],
-                          "engines": sorted({e for r in reports for e in r["engines"]}),
-                          "finished": len(reports), "errors": [e[-300:] for o, e in done if not o.strip()]}
-        print(f"  {jobs} jobs: {out[str(jobs)]}")
-        save()
-    out["ok"] = all(v["finished"] == int(k) for k, v in out.items() if k.isdigit())
-    return out
-
-
-@section("tf32")
-def check_tf32(args, ctx) -> dict:
+@section("tf32", 30, needs_cuda=True)
+def check_tf32(args, ctx, out) -> None:
     from snnbench.grid import run_grid
-    from snnbench.settings import TrainSettings
-
-    task = ctx["task"]
-    out = {}
-    for method, width, layers in (("SNN", 512, 8), ("MSRAinit", 512, 8), ("SNN", 1024, 16)):
-        configs = FAMILIES[method](width, layers)
-        tables, seconds = {}, {}
-        for tf32 in (False, True):
-            start = time.perf_counter()
-            tables[tf32], _ = run_grid(task, benchmark="uci", dataset="blobs", method=method, split=0, configs=configs,
-                                       settings=TrainSettings(epochs=args.epochs, tf32=tf32, engine="batched",
-                                                              device=str(ctx["device"])), progress=False)
-            seconds[tf32] = time.perf_counter() - start
-        a, b = tables[False], tables[True]
-        key = f"{method} {layers}x{width}"
-        out[key] = {"status_same": int((a["status"] == b["status"]).sum()), "configs": len(configs),
-                    "best_epoch_same": int((a["best_epoch"].fillna(-1) == b["best_epoch"].fillna(-1)).sum()),
-                    "max_test_diff": float((a["test_metric"] - b["test_metric"]).abs().max()),
-                    "fp32_s": round(seconds[False], 2), "tf32_s": round(seconds[True], 2),
-                    "speedup": round(seconds[False] / seconds[True], 2)}
-        print(f"  {key}: {out[key]}")
     from snnbench.recipe import set_tf32
 
-    set_tf32(False)
+    task = ctx["task"]
+    try:
+        for method, width, layers in (("SNN", 512, 8), ("SNN", 1024, 16)):
+            configs = FAMILIES[method](width, layers)
+            tables, seconds = {}, {}
+            for tf32 in (False, True):
+                start = time.perf_counter()
+                tables[tf32], _ = run_grid(task, benchmark="uci", dataset="blobs", method=method, split=0, configs=configs,
+                                           settings=settings(epochs=args.epochs, tf32=tf32, engine="batched",
+                                                             device=str(ctx["device"])), progress=False)
+                seconds[tf32] = time.perf_counter() - start
+            a, b = tables[False], tables[True]
+            key = f"{method} {layers}x{width}"
+            out[key] = {"configs": len(configs), "status_same": int((a["status"] == b["status"]).sum()),
+                        "best_epoch_same": int((a["best_epoch"].fillna(-1) == b["best_epoch"].fillna(-1)).sum()),
+                        "max_test_diff": float((a["test_metric"] - b["test_metric"]).abs().max()),
+                        "fp32_s": round(seconds[False], 2), "tf32_s": round(seconds[True], 2),
+                        "speedup": round(seconds[False] / seconds[True], 2)}
+            print(f"  {key}: {out[key]}", flush=True)
+            save()
+    finally:
+        set_tf32(False)
     out["ok"] = True
-    return out
+    out["decides"] = "nothing by itself: the figures say what TF32 changes and saves (whole trainings, build included)"
 
 
-SECTIONS = [check_claim, check_masks, check_equivalence, check_reruns, check_profile, check_graphs, check_oom,
-            check_jobs, check_tf32]
+# ----------------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    global OUT
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(os.environ.get("OUT", "."), "gpu_acceptance.json"))
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--only", nargs="*", default=None)
-    parser.add_argument("--skip", nargs="*", default=[])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--device", default="cuda", help="cuda (default; refuses without CUDA), cuda:N or cpu")
+    parser.add_argument("--only", nargs="*", default=None, help="run only these sections")
+    parser.add_argument("--skip", nargs="*", default=[], help="skip these sections")
+    parser.add_argument("--budget-s", type=float, default=510,
+                        help="a section whose estimate would end past this many seconds is skipped (default 510)")
+    parser.add_argument("--epochs", type=int, default=15, help="epochs of the equivalence, divergence and rerun groups")
+    parser.add_argument("--width", type=int, default=64, help="width of the equivalence, divergence and rerun groups")
+    parser.add_argument("--rows", type=int, default=3000, help="rows of their data (60 %% train)")
+    parser.add_argument("--tol", type=float, default=1e-5, help="curve and test-metric tolerance (default 1e-5)")
+    parser.add_argument("--early-epochs", type=int, default=3, help="epochs over which curve differences are listed")
+    parser.add_argument("--timing-steps", type=int, default=32, help="training steps per epoch of the timed groups")
+    parser.add_argument("--timing-target-s", type=float, default=1.0,
+                        help="seconds of training the two timed runs of a point differ by (about)")
+    parser.add_argument("--members", type=int, nargs="*", default=[3, 6, 12, 24, 48, 96])
+    parser.add_argument("--tflops-layers", type=int, default=4, help="hidden layers of the width-1024 timing groups")
+    parser.add_argument("--streams", type=int, nargs="*", default=[1, 2, 4, 8])
     parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2, 4, 8])
-    parser.add_argument("--job-epochs", type=int, default=30)
-    parser.add_argument("--budget-s", type=float, default=510, help="sections not started past this many seconds are skipped")
-    args = parser.parse_args()
+    parser.add_argument("--job-seconds", type=float, default=20.0, help="seconds each job trains (at least)")
+    parser.add_argument("--job-units", type=int, default=6, help="units of work a job trains alone in --job-seconds")
+    parser.add_argument("--ready-timeout-s", type=float, default=180.0)
+    parser.add_argument("--prepared-dir", default="data/prepared")
+    parser.add_argument("--uci-dataset", default="abalone")
+    parser.add_argument("--uci-epochs", type=int, default=100)
+    parser.add_argument("--uci-narrow", nargs="*", default=["n_hidden=[512]", "n_layers=[2,8]"],
+                        help="--narrow arguments of the slice (default: width 512, 2 and 8 layers: 24 configurations)")
+    parser.add_argument("--job-worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = [fn.section for fn in SECTIONS]
+    unknown = sorted((set(args.only or []) | set(args.skip)) - set(names))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(names)}")
+    return args
+
+
+def refuse(reason: str) -> int:
+    RESULTS.update(refused=reason, ok=False)
+    save()
+    print(f"gpu_acceptance: refused: {reason}", file=sys.stderr)
+    return 2
+
+
+def verdict(result: dict) -> str:
+    if "refused" in result:
+        return "refused"
+    if "skipped" in result:
+        return "skipped: " + result["skipped"]
+    if "not_available" in result:
+        return "not available in this tree: " + result["not_available"]
+    if "error" in result:
+        return "error: " + result["error"]
+    return "pass" if result.get("ok") else "FAIL"
+
+
+def main(argv=None) -> int:
+    global OUT
+    args = parse_args(argv)
+    if args.job_worker:
+        return job_worker(json.loads(args.job_worker))
     OUT = Path(args.out)
     logging.basicConfig(level=logging.WARNING)
-    ctx: dict = {}
-    RESULTS["started"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    for fn in SECTIONS:
+    import snnbench
+
+    RESULTS.update(started=time.strftime("%Y-%m-%d %H:%M:%S"), argv=sys.argv[1:], device_asked=args.device,
+                   budget_s=args.budget_s, snnbench_from=str(Path(snnbench.__file__).resolve().parent),
+                   sections={}, verdicts={})
+    wants_cuda = args.device.startswith("cuda")
+    import torch
+
+    ctx: dict = {"cuda_started_before_claim": torch.cuda.is_initialized()}
+    if wants_cuda:
+        from snnbench.devices import claim_gpu
+
+        # before CUDA starts: the claim sets CUDA_VISIBLE_DEVICES, which CUDA reads once
+        ctx["claim"] = claim_gpu(wanted=1, lock_dir=tempfile.mkdtemp(prefix="gpu-locks-"))
+        if not torch.cuda.is_available():
+            return refuse(f"--device {args.device} asked for CUDA, but torch.cuda.is_available() is False "
+                          f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}; CUDA_VISIBLE_DEVICES="
+                          f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}; claim: {ctx['claim'].how}). Run it on a machine "
+                          "with a GPU, or with --device cpu to check the script itself (that decides nothing about CUDA)")
+    ctx["device"] = torch.device(args.device)
+    if wants_cuda:
+        torch.cuda.set_device(ctx["device"])
+    ctx["task"] = blobs(args.rows, 20, 4, 0)
+    RESULTS["device"] = str(ctx["device"])
+    if not wants_cuda:
+        RESULTS["note"] = "a CPU run checks the script; it decides nothing about CUDA"
+    save()
+    planned = [fn for fn in SECTIONS if (not args.only or fn.section in args.only) and fn.section not in args.skip]
+    for fn in planned:
         name = fn.section
-        if (args.only and name not in args.only) or name in args.skip:
-            continue
-        if time.perf_counter() - START > args.budget_s:
-            RESULTS[name] = {"skipped": f"time budget of {args.budget_s:.0f} s spent"}
-            print(f"[{name}] skipped: time budget spent")
+        out: dict = {"estimate_s": fn.estimate_s}
+        if not wants_cuda:
+            out["cpu_check_only"] = True
+        RESULTS["sections"][name] = out
+        if fn.needs_cuda and not wants_cuda:
+            out["skipped"] = "needs CUDA (--device cpu)"
+        elif wants_cuda and elapsed() + fn.estimate_s > args.budget_s:
+            out["skipped"] = (f"would not fit: {elapsed():.0f} s spent + an estimate of {fn.estimate_s:.0f} s > "
+                              f"--budget-s {args.budget_s:.0f}")
+        if "skipped" in out:
+            RESULTS["verdicts"][name] = verdict(out)
+            print(f"[{name}] skipped: {out['skipped']}", flush=True)
             save()
             continue
-        if name != "claim" and "device" not in ctx:  # after the claim: CUDA may start now
-            import torch
-
-            ctx["device"] = torch.device(args.device if args.device != "cuda" or torch.cuda.is_available() else "cpu")
-            ctx["task"] = blobs(args.rows, 20, 4, 0)
         print(f"[{name}]", flush=True)
         start = time.perf_counter()
+        # a section may run past its estimate up to half of what is left beyond it, so that one
+        # slow section cannot take the time of all those after it
+        ctx["section_deadline"] = ctx["deadline"] = elapsed() + fn.estimate_s + 0.5 * max(
+            0.0, args.budget_s - elapsed() - fn.estimate_s) if wants_cuda else math.inf
         try:
-            RESULTS[name] = fn(args, ctx)
+            fn(args, ctx, out)
+        except NotAvailable as exc:
+            out["not_available"] = str(exc)
         except Exception as exc:  # a section's failure is a result; the others still run
-            RESULTS[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        RESULTS[name]["seconds"] = round(time.perf_counter() - start, 2)
-        print(f"[{name}] {'ok' if RESULTS[name].get('ok') else RESULTS[name].get('skipped') or 'NOT OK'} "
-              f"({RESULTS[name]['seconds']} s){'' if 'error' not in RESULTS[name] else ': ' + RESULTS[name]['error']}", flush=True)
+            import traceback
+
+            out.update(ok=False, error=f"{type(exc).__name__}: {exc}",
+                       traceback=traceback.format_exc(limit=6)[-2000:])
+        out["seconds"] = round(time.perf_counter() - start, 2)
+        RESULTS["verdicts"][name] = verdict(out)
+        print(f"[{name}] {RESULTS['verdicts'][name]} ({out['seconds']} s)", flush=True)
         save()
-    RESULTS["total_seconds"] = round(time.perf_counter() - START, 1)
+    RESULTS["total_seconds"] = round(elapsed(), 1)
+    ran = {k: v for k, v in RESULTS["verdicts"].items() if v in ("pass", "FAIL") or v.startswith("error")}
+    RESULTS["ok"] = bool(ran) and all(v == "pass" for v in ran.values())
     save()
+    print("verdicts: " + "; ".join(f"{k} {v}" for k, v in RESULTS["verdicts"].items()))
+    if "packing_decision" in RESULTS:
+        print(RESULTS["packing_decision"])
     print(f"total {RESULTS['total_seconds']} s; written {OUT}")
+    return 0 if RESULTS["ok"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
