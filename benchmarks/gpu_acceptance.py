@@ -33,21 +33,27 @@ H100, and ``--budget-s`` skips a section that would not fit, recording so):
 - ``reruns``: the same group trained twice gives bitwise identical results.
 - ``graphs``: eager against replayed steps (``train.cuda_graphs`` off / auto), per-step wall time
   from two trainings that differ only in their epoch count.
-- ``profile``: the CUDA profiler over a group's training, graphs off and on: kernels and GPU busy
-  time per group-step against wall time per step (is a step bound by the host or the GPU?).
 - ``tflops``: achieved TFLOP/s against members per group (k = 3 ... 96) at width 1024.
 - ``streams``: achieved TFLOP/s of 8 groups of 6 at width 1024 against ``train.streams`` 1, 2, 4, 8.
   With ``tflops`` it decides whether packing members across datasets is worth building.
-- ``jobs``: 1, 2, 4, 8 training processes on the one GPU, each warmed up before all start together,
-  each training at least ``--job-seconds``: configurations per second in all and per job, and
-  whether MPS runs. Decides ``train.jobs_per_gpu``.
+- ``jobs``: 1, 2, 4, 8 training processes on the one GPU, each warmed up (imports, CUDA context, a
+  first training) before all start together (a ``go`` line on their stdin), each training whole
+  groups until ``--job-seconds`` have passed: configurations per second in all and per job, and
+  whether MPS runs; a worker that does not answer in time is killed and reported. Decides
+  ``train.jobs_per_gpu``.
 - ``uci``: one real UCI slice through ``snnbench train`` on CUDA, its wall time beside the cost
   model's projection; skipped (with the command that prepares it) when the data is not prepared.
 - ``oom``: a real out-of-memory error (most of the GPU's memory taken first) halves a group, which
   then trains.
 - ``tf32``: configurations with TF32 off (the default) and on: agreement and the time ratio.
+- ``profile``: the CUDA profiler over a group's training, graphs off and on: kernels and GPU busy
+  time per group-step against wall time per step (is a step bound by the host or the GPU?). It
+  runs last, so that a capture failing under the profiler cannot spoil the sections before it.
 
-Apart from ``uci`` the data are synthetic (Gaussian blobs, made here, seeded).
+Apart from ``uci`` the data are synthetic (Gaussian blobs, made here, seeded). Timed figures come
+from two trainings through the public API (``train_group`` / ``train_groups``) that differ only in
+their epoch count: what does not grow with the epochs (building the members, capturing the
+graphs) cancels, and a step's figure includes its share of each epoch's evaluation (256 + 256 rows).
 """
 
 from __future__ import annotations
@@ -536,58 +542,6 @@ def check_graphs(args, ctx, out) -> None:
     out["decides"] = "graphs used in every group and a replayed step no slower than an eager one"
 
 
-def _busy_us(events) -> float:
-    """The GPU's busy time: the union of the kernels' intervals (streams may overlap)."""
-    spans = sorted((e.time_range.start, e.time_range.end) for e in events)
-    busy, end = 0.0, -math.inf
-    for s, e in spans:
-        if e > end:
-            busy += e - max(s, end)
-            end = e
-    return busy
-
-
-@section("profile", 20, needs_cuda=True)
-def check_profile(args, ctx, out) -> None:
-    from torch.profiler import ProfilerActivity, profile
-
-    from snnbench.recipe import TaskTensors
-
-    steps = 48
-    task = timing_task(128 * steps)
-    data = TaskTensors(task, ctx["device"])
-    configs = snn_group(256, 8, 6, dropout=0.05)
-    for graphs in ("off", "auto"):
-        config = settings(epochs=1, cuda_graphs=graphs, engine="batched", test_curve="every_epoch")
-        run = _timed_group("SNN", configs, data, config, ctx["device"])
-        run(1)  # warm-up outside the profiler
-        measured = {}
-        for epochs in (1, 3):
-            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-                wall = run(epochs)
-            kernels = [e for e in prof.events() if str(getattr(e, "device_type", "")).endswith("CUDA")]
-            measured[epochs] = (wall, len(kernels), _busy_us(kernels))
-        (w1, k1, b1), (w3, k3, b3) = measured[1], measured[3]
-        group_steps = 2 * steps  # the two epochs more, differenced
-        row = {"wall_ms_per_step": round(1e3 * (w3 - w1) / group_steps, 4),
-               "cuda_kernels_per_group_step": round((k3 - k1) / group_steps, 1),
-               "cuda_kernels_per_config_step": round((k3 - k1) / group_steps / len(configs), 2),
-               "gpu_busy_ms_per_step": round((b3 - b1) / 1e3 / group_steps, 4), "engines": run.engines,
-               "kernels_seen": [k1, k3]}
-        row["gpu_busy_share"] = round(row["gpu_busy_ms_per_step"] / max(row["wall_ms_per_step"], 1e-9), 3)
-        out[f"graphs_{graphs}"] = row
-        print(f"  graphs {graphs}: {row}", flush=True)
-        save()
-    out["per_step_is"] = ("two profiled trainings of 1 and 3 epochs, differenced: per training step of the group of 6, "
-                          "with each epoch's evaluation of 256 + 256 rows shared out")
-    out["ok"] = all(out[f"graphs_{g}"]["kernels_seen"][1] > 0 for g in ("off", "auto"))
-    share = out["graphs_auto"]["gpu_busy_share"]
-    out["host_bound"] = share < 0.5
-    out["decides"] = (f"GPU busy {share:.0%} of a replayed step's wall time: "
-                      + ("host-bound, more groups in flight (streams, jobs) can fill the GPU" if share < 0.5
-                         else "the GPU is mostly busy already"))
-
-
 @section("tflops", 50, needs_cuda=True)
 def check_tflops(args, ctx, out) -> None:
     from snnbench.recipe import TaskTensors
@@ -794,7 +748,7 @@ class Worker:
             self.proc.wait(timeout=30)
 
 
-@section("jobs", 120)
+@section("jobs", 140)
 def check_jobs(args, ctx, out) -> None:
     device = str(ctx["device"])
     spec = {**JOB_SPEC, "device": device}
@@ -1041,6 +995,62 @@ def check_tf32(args, ctx, out) -> None:
     out["decides"] = "nothing by itself: the figures say what TF32 changes and saves (whole trainings, build included)"
 
 
+def _busy_us(events) -> float:
+    """The GPU's busy time: the union of the kernels' intervals (streams may overlap)."""
+    spans = sorted((e.time_range.start, e.time_range.end) for e in events)
+    busy, end = 0.0, -math.inf
+    for s, e in spans:
+        if e > end:
+            busy += e - max(s, end)
+            end = e
+    return busy
+
+
+@section("profile", 20, needs_cuda=True)
+def check_profile(args, ctx, out) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    from snnbench.recipe import TaskTensors
+
+    steps = args.timing_steps
+    task = timing_task(128 * steps)
+    data = TaskTensors(task, ctx["device"])
+    configs = snn_group(256, 8, 6, dropout=0.05)
+    for graphs in ("off", "auto"):
+        config = settings(epochs=1, cuda_graphs=graphs, engine="batched", test_curve="every_epoch")
+        run = _timed_group("SNN", configs, data, config, ctx["device"])
+        wall = _per_epoch_seconds(run, target_s=args.timing_target_s)  # unprofiled: the profiler slows the host
+        counted = {}
+        for epochs in (1, 3):  # the device's activity only (no CPU events: less overhead on the host)
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                run(epochs)
+            kernels = [e for e in prof.events() if str(getattr(e, "device_type", "")).endswith("CUDA")]
+            counted[epochs] = (len(kernels), _busy_us(kernels))
+        (k1, b1), (k3, b3) = counted[1], counted[3]
+        group_steps = 2 * steps  # the two epochs more, differenced
+        row = {"wall_ms_per_step": round(1e3 * wall["per_epoch_s"] / steps, 4),
+               "cuda_kernels_per_group_step": round((k3 - k1) / group_steps, 1),
+               "cuda_kernels_per_config_step": round((k3 - k1) / group_steps / len(configs), 2),
+               "gpu_busy_ms_per_step": round((b3 - b1) / 1e3 / group_steps, 4), "engines": run.engines,
+               "device_events_seen": [k1, k3], "wall": wall}
+        row["gpu_busy_share"] = round(row["gpu_busy_ms_per_step"] / max(row["wall_ms_per_step"], 1e-9), 3)
+        out[f"graphs_{graphs}"] = row
+        print(f"  graphs {graphs}: {row['wall_ms_per_step']} ms/step, {row['cuda_kernels_per_group_step']} device events "
+              f"per group-step, GPU busy {row['gpu_busy_ms_per_step']} ms/step ({row['gpu_busy_share']:.0%}), "
+              f"engines {run.engines}", flush=True)
+        save()
+    out["per_step_is"] = (f"a group of 6 (SNN 8x256, dropout 0.05), {steps} steps per epoch; wall: two unprofiled "
+                          "trainings differenced; device events (kernels, copies) and busy time (their union): two "
+                          "profiled trainings of 1 and 3 epochs differenced; each epoch's evaluation of 256 + 256 rows "
+                          "shared out over its steps")
+    out["ok"] = all(out[f"graphs_{g}"]["device_events_seen"][1] > 0 for g in ("off", "auto"))
+    share = out["graphs_auto"]["gpu_busy_share"]
+    out["host_bound"] = share < 0.5
+    out["decides"] = (f"GPU busy {share:.0%} of a replayed step's wall time (threshold 50 %): "
+                      + ("host-bound, more groups in flight (streams, jobs) can fill the GPU" if share < 0.5
+                         else "the GPU is mostly busy already"))
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -1125,13 +1135,21 @@ def main(argv=None) -> int:
                           f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}; CUDA_VISIBLE_DEVICES="
                           f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}; claim: {ctx['claim'].how}). Run it on a machine "
                           "with a GPU, or with --device cpu to check the script itself (that decides nothing about CUDA)")
-    ctx["device"] = torch.device(args.device)
     if wants_cuda:
+        from snnbench.recipe import set_tf32
+
+        # the claim leaves its GPU alone visible, as device 0; a device named without a claim stays as named
+        claimed = ctx["claim"].device is not None and ctx["claim"].how == "claimed"
+        ctx["device"] = torch.device("cuda", 0 if claimed or args.device == "cuda" else torch.device(args.device).index)
         torch.cuda.set_device(ctx["device"])
+        set_tf32(False)  # full FP32, as on the CPU (train.tf32's default); the tf32 section turns it on for itself
+    else:
+        ctx["device"] = torch.device(args.device)
     ctx["task"] = blobs(args.rows, 20, 4, 0)
     RESULTS["device"] = str(ctx["device"])
     if not wants_cuda:
         RESULTS["note"] = "a CPU run checks the script; it decides nothing about CUDA"
+        RESULTS["needs_cuda"] = [fn.section for fn in SECTIONS if fn.needs_cuda]
     save()
     planned = [fn for fn in SECTIONS if (not args.only or fn.section in args.only) and fn.section not in args.skip]
     for fn in planned:
@@ -1142,7 +1160,7 @@ def main(argv=None) -> int:
         RESULTS["sections"][name] = out
         if fn.needs_cuda and not wants_cuda:
             out["skipped"] = "needs CUDA (--device cpu)"
-        elif wants_cuda and elapsed() + fn.estimate_s > args.budget_s:
+        elif elapsed() + fn.estimate_s > args.budget_s:
             out["skipped"] = (f"would not fit: {elapsed():.0f} s spent + an estimate of {fn.estimate_s:.0f} s > "
                               f"--budget-s {args.budget_s:.0f}")
         if "skipped" in out:
@@ -1151,11 +1169,13 @@ def main(argv=None) -> int:
             save()
             continue
         print(f"[{name}]", flush=True)
+        if wants_cuda:
+            torch.cuda.empty_cache()  # what earlier sections cached is free for this one (and for its child processes)
         start = time.perf_counter()
         # a section may run past its estimate up to half of what is left beyond it, so that one
         # slow section cannot take the time of all those after it
         ctx["section_deadline"] = ctx["deadline"] = elapsed() + fn.estimate_s + 0.5 * max(
-            0.0, args.budget_s - elapsed() - fn.estimate_s) if wants_cuda else math.inf
+            0.0, args.budget_s - elapsed() - fn.estimate_s)
         try:
             fn(args, ctx, out)
         except NotAvailable as exc:

@@ -60,3 +60,9 @@ def test_uci_slice_is_skipped_with_the_command_that_prepares_it(tmp_path):
     uci = results["sections"]["uci"]
     assert uci["skipped"].startswith("no prepared card") and "snnbench data prepare uci --dataset abalone" in uci["prepare_with"]
     assert results["verdicts"]["uci"].startswith("skipped")
+
+
+def test_a_section_that_would_not_fit_the_budget_is_skipped_and_recorded(tmp_path):
+    done, results = run(tmp_path, "--device", "cpu", "--only", "masks", "--budget-s", "1")
+    assert done.returncode == 1 and results["ok"] is False
+    assert results["verdicts"]["masks"].startswith("skipped: would not fit") and "--budget-s 1" in results["verdicts"]["masks"]
