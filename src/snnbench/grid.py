@@ -53,28 +53,48 @@ def batching_problem(method: str, config: dict[str, Any], *, n_in: int, n_out: i
     return f"no stacked form for {', '.join(missing)} (stacked.STACKERS)" if missing else None
 
 
-def _member_bytes(model: torch.nn.Module, *, batch: int, eval_rows: int, optimizer_slots: int) -> int:
-    """Rough device memory one member needs: parameters, gradients, optimiser state and the
-    per-member learning-rate and L2 tensors, plus the activations and dropout masks of a training batch and an
-    evaluation chunk (float32)."""
+def _member_bytes(model: torch.nn.Module, *, batch: int, eval_rows: int, optimizer_slots: int, l2: bool,
+                  adam: bool) -> int:
+    """Rough device memory one member needs on the batched engine, float32: its parameters; their
+    gradients twice (in the graphs' memory pool, and the copy the eager warm-up steps leave in
+    the allocator's cache); the optimiser's state; with L2 the per-member decay tensor and the
+    decayed gradient (pool and cache); Adam's two temporaries (pool and cache); the activations
+    and dropout masks of a training batch and of an evaluation chunk, twice (pool and cache)."""
     n_params = sum(p.numel() for p in model.parameters())
     widths = [p.shape[0] for p in model.parameters() if p.ndim == 2]
-    activations = 12 * batch * sum(widths) + eval_rows * max(widths, default=1) * 2  # with the dropout masks
-    return 4 * (n_params * (4 + optimizer_slots) + activations)
+    per_param = 1 + 2 + optimizer_slots + (3 if l2 else 0) + (4 if adam else 0)
+    activations = 2 * (12 * batch * sum(widths) + eval_rows * max(widths, default=1) * 2)
+    return 4 * (n_params * per_param + activations)
 
 
 def max_group_size(model: torch.nn.Module, *, device: torch.device, batch: int, eval_rows: int,
-                   optimizer_slots: int, cap: int) -> int:
-    """How many members fit: half the free device memory (CUDA) or of the available RAM (CPU)."""
-    need = _member_bytes(model, batch=batch, eval_rows=eval_rows, optimizer_slots=optimizer_slots)
+                   optimizer_slots: int, cap: int, streams: int = 1, l2: bool = False, adam: bool = False) -> int:
+    """How many members fit in one of ``streams`` groups in flight: 80 % of the free device memory
+    (CUDA) or half the available RAM (CPU), shared by the groups."""
+    need = _member_bytes(model, batch=batch, eval_rows=eval_rows, optimizer_slots=optimizer_slots, l2=l2, adam=adam)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
+        usable = 0.8 * free
     else:
         try:
             free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             free = 4 * 2**30
-    return max(1, min(cap, int(0.5 * free // max(need, 1))))
+        usable = 0.5 * free
+    return max(1, min(cap, int(usable / max(1, streams) // max(need, 1))))
+
+
+def even_chunks(indices: list[int], size: int) -> list[list[int]]:
+    """``indices`` in the fewest chunks of at most ``size``, as even as they can be (18 with room
+    for 15: 9 and 9, not 15 and 3)."""
+    count = -(-len(indices) // max(1, size))
+    base, extra = divmod(len(indices), count)
+    out, at = [], 0
+    for c in range(count):
+        take = base + (c < extra)
+        out.append(indices[at:at + take])
+        at += take
+    return out
 
 
 def _optimizer_slots(settings: TrainSettings) -> int:
@@ -84,47 +104,64 @@ def _optimizer_slots(settings: TrainSettings) -> int:
 def train_configs_batched(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
                           settings: TrainSettings, device: torch.device, max_members: int | None = None,
                           on_result=None) -> list[ConfigResult]:
-    """Every configuration's ``ConfigResult``, training each architecture group batched; a group
-    too large for memory is split, an out-of-memory error halves it and retries, and any other
-    error of a group falls back to the reference engine for its members (which records it)."""
+    """Every configuration's ``ConfigResult``, training each architecture group batched,
+    ``train.streams`` groups at once (``batched.train_groups``). A group too large for memory is
+    split evenly; an out-of-memory error halves the groups in flight, then the failing group,
+    and retries (a lone member out of memory goes to the reference engine); any other error of a
+    group falls back to the reference engine for its members (which records what fails)."""
     results: list = [None] * len(configs)
+    chunks: list[list[int]] = []
+    streams = max(1, settings.streams)
     for indices in batched.group_configs(configs):
         with torch.device("meta"):
             probe = build_model(method, n_in=data.task.n_in, n_out=data.task.n_out, config=configs[indices[0]],
                                 architecture=settings.architecture())
+        l2 = any(float(configs[i].get("l2", 0.0)) + settings.weight_decay > 0 for i in indices)
         size = max_members or max_group_size(probe, device=device, batch=settings.batch_size,
                                              eval_rows=min(settings.eval_batch_size, max(len(x) for x in data.X.values())),
-                                             optimizer_slots=_optimizer_slots(settings), cap=settings.max_group_size)
-        pending = list(indices)
-        while pending:
-            chunk = pending[:size]
-            try:
-                out = batched.train_group(method, [configs[i] for i in chunk], [seeds[i] for i in chunk], data,
-                                          settings=settings, device=device)
-            except torch.OutOfMemoryError:
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                if size == 1:
-                    out = [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
-                           for i in chunk]
-                else:
-                    size = max(1, size // 2)
-                    log.warning("out of memory with %d members; retrying with %d", len(chunk), size)
-                    continue
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # the reference engine records what fails, member by member
+                                             optimizer_slots=_optimizer_slots(settings), cap=settings.max_group_size,
+                                             streams=streams, l2=l2, adam=settings.optimizer == "adam")
+        chunks += even_chunks(indices, size)
+
+    def record(chunk: list[int], out: list[ConfigResult]) -> None:
+        for i, result in zip(chunk, out):
+            results[i] = result
+            if on_result:
+                on_result(i, result)
+
+    def one_by_one(chunk: list[int]) -> None:
+        record(chunk, [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
+                       for i in chunk])
+
+    while chunks:
+        finished: set[int] = set()
+
+        def on_group(g: int, out: list[ConfigResult], chunks=chunks) -> None:
+            finished.add(g)
+            record(chunks[g], out)
+
+        try:
+            batched.train_groups(method, [([configs[i] for i in c], [seeds[i] for i in c]) for c in chunks], data,
+                                 settings=settings, device=device, streams=streams, on_group=on_group)
+            break
+        except batched.GroupFailure as failure:
+            bad, error = chunks[failure.index], failure.error
+            left = [c for g, c in enumerate(chunks) if g not in finished and c is not bad]
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            if isinstance(error, torch.OutOfMemoryError) and streams > 1:
+                streams = max(1, streams // 2)
+                log.warning("out of memory with %d groups in flight; retrying with %d", streams * 2, streams)
+                left.insert(0, bad)
+            elif isinstance(error, torch.OutOfMemoryError) and len(bad) > 1:
+                halves = even_chunks(bad, -(-len(bad) // 2))
+                log.warning("out of memory with %d members; retrying with %d", len(bad), len(halves[0]))
+                left = halves + left
+            else:
                 log.warning("batched group failed (%s: %s); training its %d members one by one",
-                            type(exc).__name__, exc, len(chunk))
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
-                out = [train_config(method, configs[i], data, settings=settings, seed=seeds[i], device=device)
-                       for i in chunk]
-            for i, result in zip(chunk, out):
-                results[i] = result
-                if on_result:
-                    on_result(i, result)
-            pending = pending[len(chunk):]
+                            type(error).__name__, error, len(bad))
+                one_by_one(bad)
+            chunks = left
     return results
 
 
@@ -147,6 +184,8 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
     device = resolve_device(settings.device)
     set_tf32(settings.tf32)
     data = TaskTensors(task, device)
+    gpu_model = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    cpu_capability = torch.backends.cpu.get_cpu_capability()  # AVX2 and AVX-512 kernels round differently
     hp_names = list(configs[0]) if configs else []
     costs = [1] * len(configs)
     for indices in batched.group_configs(configs):  # one architecture, one count
@@ -168,8 +207,9 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
                "epochs_run": len(result.curves.train_loss), "val_metric": result.val_metric,
                "val_metric_raw": result.val_metric_raw, "test_metric": result.test_metric,
                "final_train_loss": result.curves.train_loss[-1] if result.curves.train_loss else float("nan"),
-               "seconds": round(result.seconds, 4), "engine": result.engine,
-               "device": str(device), "threads": torch.get_num_threads(),
+               "seconds": round(result.seconds, 4), "engine": result.engine, "engine_note": result.engine_note,
+               "device": str(device), "gpu_model": gpu_model, "cpu_capability": cpu_capability,
+               "threads": torch.get_num_threads(),
                "torch_version": torch.__version__, "snnbench_version": __version__,
                **dict(zip(task_columns, result.test_per_task or [float("nan")] * len(task_columns)))}
         rows.append(row)

@@ -8,10 +8,12 @@ leaves open are arguments with the defaults listed in docs/protocol.md (M*).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections import OrderedDict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -218,10 +220,13 @@ class WeightNormLinear(nn.Module):
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        v = linear.weight.detach().clone()
+        undrawn_layer = _UNDRAWN and hasattr(linear, "weight_init")  # drawn later: nothing to copy
+        v = torch.empty_like(linear.weight) if undrawn_layer else linear.weight.detach().clone()
         self.v = nn.Parameter(v)
-        self.g = nn.Parameter(v.norm(dim=1, keepdim=True))
-        self.bias = nn.Parameter(linear.bias.detach().clone())
+        self.g = nn.Parameter(torch.empty(v.shape[0], 1, device=v.device) if undrawn_layer else v.norm(dim=1, keepdim=True))
+        self.bias = nn.Parameter(torch.empty_like(linear.bias) if undrawn_layer else linear.bias.detach().clone())
+        if hasattr(linear, "weight_init"):
+            self.weight_init = linear.weight_init
 
     @property
     def weight(self) -> torch.Tensor:
@@ -231,14 +236,102 @@ class WeightNormLinear(nn.Module):
         return nn.functional.linear(x, self.weight, self.bias)
 
 
-def init_linear(layer: nn.Linear, *, gain: float) -> nn.Linear:
-    """Weights N(0, gain / fan_in), bias 0: gain 1 is LeCun's (SNN), gain 2 is He's / MSRA."""
-    if layer.weight.is_meta:  # shapes only (parameter counts, memory probes): nothing to draw
-        return layer
-    nn.init.normal_(layer.weight, mean=0.0, std=math.sqrt(gain / layer.in_features))
-    if layer.bias is not None:
-        nn.init.zeros_(layer.bias)
+@dataclass(frozen=True)
+class LinearInit:
+    """A linear layer's declared initialisation: weights N(0, std), bias a constant."""
+
+    std: float
+    bias: float = 0.0
+
+
+_UNDRAWN = False
+
+
+@contextlib.contextmanager
+def undrawn() -> Iterator[None]:
+    """Build models whose declared linear layers are left undrawn (uninitialised memory): the
+    engines draw them once from each configuration's own generator (``draw_initial``,
+    ``stacked.draw_initial``), straight into the layout they train in."""
+    global _UNDRAWN
+    before, _UNDRAWN = _UNDRAWN, True
+    try:
+        yield
+    finally:
+        _UNDRAWN = before
+
+
+def declared_linear(n_in: int, n_out: int, *, gain: float, bias: float = 0.0) -> nn.Linear:
+    """A linear layer with weights N(0, gain / fan_in) (gain 1: LeCun's, SNN; 2: He's / MSRA; 0:
+    zeros) and a constant bias, declared on the layer (``weight_init``). Built outside
+    ``undrawn``, it is drawn at once from torch's global generator, as any ``nn.Module``; the
+    engines draw it from the configuration's generator instead (protocol M7)."""
+    layer = _empty_linear(n_in, n_out)
+    layer.weight_init = LinearInit(std=math.sqrt(gain / n_in), bias=bias)
+    if not _UNDRAWN and not layer.weight.is_meta:
+        _draw_layer(layer, None)
     return layer
+
+
+def _empty_linear(n_in: int, n_out: int) -> nn.Linear:
+    """An ``nn.Linear`` whose parameters are allocated, on the default device, and not initialised
+    (``nn.Linear`` itself would draw them, and on the meta device run its initialisers)."""
+    layer = nn.Linear.__new__(nn.Linear)
+    nn.Module.__init__(layer)
+    layer.in_features, layer.out_features = n_in, n_out
+    layer.weight = nn.Parameter(torch.empty(n_out, n_in))
+    layer.bias = nn.Parameter(torch.empty(n_out))
+    return layer
+
+
+def weight_generator(seed: int) -> torch.Generator:
+    """The CPU generator a configuration's initial weights are drawn from (protocol M7)."""
+    return torch.Generator().manual_seed(seed)
+
+
+def draw_weight(generator: torch.Generator | None, n_in: int, n_out: int, std: float,
+                out: torch.Tensor | None = None) -> torch.Tensor:
+    """One layer's initial weight in the (in, out) layout: ``normal_`` of a contiguous (in, out)
+    tensor (written into ``out`` when given), or zeros without a draw at std 0. Every engine and
+    device takes a member's weights from here, so they start from the same numbers."""
+    target = out if out is not None and out.is_contiguous() else torch.empty(n_in, n_out)
+    with torch.no_grad():
+        if std == 0:
+            target.zero_()
+        else:
+            target.normal_(0.0, std, generator=generator)
+        if out is not None and target is not out:
+            out.copy_(target)
+    return target
+
+
+def _draw_layer(module: nn.Module, generator: torch.Generator | None) -> None:
+    init: LinearInit = module.weight_init
+    weight = draw_weight(generator, module.in_features, module.out_features, init.std)
+    with torch.no_grad():
+        if isinstance(module, WeightNormLinear):
+            module.v.copy_(weight.T)
+            module.g.copy_(module.v.norm(dim=1, keepdim=True))
+        else:
+            module.weight.copy_(weight.T)
+        module.bias.fill_(init.bias)
+
+
+def declares_init(model: nn.Module) -> bool:
+    """Whether every linear layer of ``model`` declares its initialisation (the paper's families;
+    a user's builder owns its own, protocol B5)."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, WeightNormLinear))]
+    return bool(layers) and all(isinstance(getattr(m, "weight_init", None), LinearInit) for m in layers)
+
+
+def draw_initial(model: nn.Module, seed: int) -> nn.Module:
+    """Draw every declared linear layer of ``model`` from the configuration's generator
+    (``weight_generator(seed)``), layer by layer in the model's order, each weight as an
+    (in, out) matrix (``draw_weight``; the module holds its transpose)."""
+    generator = weight_generator(seed)
+    for module in model.modules():
+        if isinstance(getattr(module, "weight_init", None), LinearInit):
+            _draw_layer(module, generator)
+    return model
 
 
 class FNN(nn.Module):
@@ -266,7 +359,7 @@ class FNN(nn.Module):
         layers: list[tuple[str, nn.Module]] = []
         width_in = n_in
         for i, width in enumerate(self.widths):
-            linear = init_linear(nn.Linear(width_in, width), gain=gain)
+            linear = declared_linear(width_in, width, gain=gain)
             if norm == "weight":
                 # weight = g * v / ||v||; g starts at ||v|| so the initial weights are He's.
                 linear = WeightNormLinear(linear)
@@ -281,7 +374,7 @@ class FNN(nn.Module):
             layers.append((f"dropout{i}", Dropout(dropout, alpha=family == "SNN")))
             width_in = width
         self.body = nn.Sequential(OrderedDict(layers))
-        self.head = init_linear(nn.Linear(width_in, n_out), gain=gain)
+        self.head = declared_linear(width_in, n_out, gain=gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -293,11 +386,10 @@ class HighwayLayer(nn.Module):
     def __init__(self, *, width: int, gate_bias: float) -> None:
         super().__init__()
         _positive_int("width", width)
-        self.transform = init_linear(nn.Linear(width, width), gain=2.0)
-        self.gate = init_linear(nn.Linear(width, width), gain=1.0)
+        self.transform = declared_linear(width, width, gain=2.0)
         # NOTE: a negative gate bias starts each layer close to the identity (Srivastava et al.
         # 2015 suggest -1 to -3); the paper gives no value (docs/protocol.md M4).
-        nn.init.constant_(self.gate.bias, gate_bias)
+        self.gate = declared_linear(width, width, gain=1.0, bias=gate_bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = torch.sigmoid(self.gate(x))
@@ -317,13 +409,13 @@ class Highway(nn.Module):
         _probability("dropout", dropout)
         if not math.isfinite(gate_bias):
             raise ValueError(f"gate_bias must be finite, however: {gate_bias=}")
-        self.stem = nn.Sequential(OrderedDict(linear=init_linear(nn.Linear(n_in, width), gain=2.0), relu=nn.ReLU()))
+        self.stem = nn.Sequential(OrderedDict(linear=declared_linear(n_in, width, gain=2.0), relu=nn.ReLU()))
         layers: list[tuple[str, nn.Module]] = []
         for i in range(n_layers):
             layers.append((f"highway{i}", HighwayLayer(width=width, gate_bias=gate_bias)))
             layers.append((f"dropout{i}", Dropout(dropout)))
         self.body = nn.Sequential(OrderedDict(layers))
-        self.head = init_linear(nn.Linear(width, n_out), gain=2.0)
+        self.head = declared_linear(width, n_out, gain=2.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.stem(x)))
@@ -337,16 +429,14 @@ class ResidualBlock(nn.Module):
         _positive_int("width", width)
         _positive_int("inner", inner)
         _choice("branch_init", branch_init, BRANCH_INITS)
+        # NOTE: the paper gives no ResNet initialisation. With He init in both layers every block
+        # doubles the activation variance (x16 after 4 blocks); a zero last layer makes each
+        # block the identity at the start (Goyal et al. 2017) (docs/protocol.md M5).
         self.branch = nn.Sequential(OrderedDict(
-            linear0=init_linear(nn.Linear(width, inner), gain=2.0),
+            linear0=declared_linear(width, inner, gain=2.0),
             relu0=nn.ReLU(),
-            linear1=init_linear(nn.Linear(inner, width), gain=2.0),
+            linear1=declared_linear(inner, width, gain=0.0 if branch_init == "zero" else 2.0),
         ))
-        if branch_init == "zero":
-            # NOTE: the paper gives no ResNet initialisation. With He init in both layers every block
-            # doubles the activation variance (x16 after 4 blocks); a zero last layer makes each
-            # block the identity at the start (Goyal et al. 2017) (docs/protocol.md M5).
-            nn.init.zeros_(self.branch.linear1.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x + self.branch(x))
@@ -380,13 +470,13 @@ class ResNet(nn.Module):
         _probability("dropout", dropout)
         inner = block_inner_width(n_hidden_per_block=n_hidden_per_block, block_form=block_form, bottleneck=bottleneck)
         n = n_hidden_per_block
-        self.stem = nn.Sequential(OrderedDict(linear=init_linear(nn.Linear(n_in, n), gain=2.0), relu=nn.ReLU()))
+        self.stem = nn.Sequential(OrderedDict(linear=declared_linear(n_in, n, gain=2.0), relu=nn.ReLU()))
         blocks: list[tuple[str, nn.Module]] = []
         for i in range(n_blocks):
             blocks.append((f"block{i}", ResidualBlock(width=n, inner=inner, branch_init=branch_init)))
             blocks.append((f"dropout{i}", Dropout(dropout)))
         self.body = nn.Sequential(OrderedDict(blocks))
-        self.head = init_linear(nn.Linear(n, n_out), gain=2.0)
+        self.head = declared_linear(n, n_out, gain=2.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.stem(x)))

@@ -24,7 +24,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .metrics import evaluate, mean_of_tasks, task_roc_aucs
-from .models import build_model, seed_dropout
+from .models import build_model, draw_initial, seed_dropout, undrawn
 from .selection import early_stopping_epoch, window_mean
 from .settings import TrainSettings
 from .tasks import Task
@@ -80,6 +80,7 @@ class ConfigResult:
     seconds: float = 0.0
     test_task_curves: list[list[float]] | None = None  # multitask: per epoch, each task's test AUC
     engine: str = "reference"
+    engine_note: str = ""  # why this engine (or mode) trained it, where that is not the default's choice
 
     @property
     def test_per_task(self) -> list[float] | None:
@@ -90,11 +91,14 @@ class ConfigResult:
 
 
 def build_member(method: str, config: dict[str, Any], seed: int, task: Task, settings: TrainSettings) -> nn.Module:
-    """The configuration's initialised model (CPU): torch's generator seeded with ``seed``, the
-    dropout layers' mask seeds derived from it (protocol F11, F13)."""
+    """The configuration's initialised model (CPU): its declared linear layers drawn from the
+    configuration's generator (``models.draw_initial``, protocol M7; a user's builder that
+    declares none draws from torch's generator seeded with ``seed``, B5), the dropout layers' mask
+    seeds derived from it (protocol F11, F13)."""
     torch.manual_seed(seed)
-    model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config, architecture=settings.architecture())
-    return seed_dropout(model, seed)
+    with undrawn():
+        model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config, architecture=settings.architecture())
+    return seed_dropout(draw_initial(model, seed), seed)
 
 
 class BatchOrder:

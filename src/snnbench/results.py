@@ -21,8 +21,8 @@ RESULT_VERSION = 1
 # no epochs, parameters or torch version), then Tox21's test_<task> columns.
 IDENTITY_COLUMNS = ("benchmark", "dataset", "method", "split", "metric", "phase", "config_id")
 RESULT_COLUMNS = ("depth", "seed", "n_params", "status", "error", "best_epoch", "epochs_run", "val_metric",
-                  "val_metric_raw", "test_metric", "final_train_loss", "seconds", "engine", "device", "threads",
-                  "torch_version", "sklearn_version", "snnbench_version")
+                  "val_metric_raw", "test_metric", "final_train_loss", "seconds", "engine", "engine_note", "device",
+                  "gpu_model", "cpu_capability", "threads", "torch_version", "sklearn_version", "snnbench_version")
 CURVE_COLUMNS = ("phase", "config_id", "epoch", "train_loss", "val_metric", "test_metric")
 
 

@@ -90,13 +90,14 @@ class TrainSettings:
     max_train_rows: int | None = None  # quick tours only: a seeded subset of the training rows
     engine: str = "auto"  # auto: batched on CUDA, reference on CPU; batched (batched.py); reference
     max_group_size: int = 64  # members of one batched group at most (memory may allow fewer)
-    cuda_graphs: str = "auto"  # auto: the batched engine replays its training step as a CUDA graph on CUDA; off
+    cuda_graphs: str = "auto"  # auto: the batched engine replays its epochs' regions as CUDA graphs on CUDA; off
+    streams: int = 4  # batched groups of a job in flight at once (each its own CUDA stream and graphs)
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"train.{name} {why}, however: {name}={getattr(self, name)!r}")
 
-        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size"):
+        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size", "streams"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a positive integer")
