@@ -452,24 +452,35 @@ def check_divergence(args, ctx, out) -> None:
         stats.reset()
     with_it = train_group("SNN", stable + [diverging], seeds + [14], data, settings=config, device=ctx["device"])
     counted = stats_snapshot(stats)
+    if stats is not None:
+        stats.reset()
     without = train_group("SNN", stable, seeds, data, settings=config, device=ctx["device"])
+    counted_without = stats_snapshot(stats)
     bad = with_it[-1]
     diffs = [curve_differences(a, b) for a, b in zip(without, with_it)]
     out.update(diverged_member={"status": bad.status, "error": bad.error, "epochs_run": len(bad.curves.train_loss),
                                 **engine_of(bad)},
                others_bitwise_equal=[same_result(a, b) for a, b in zip(without, with_it)],
                others_max_diff=[float(d.max()) if len(d) else None for d in diffs], tolerance=args.tol,
-               others_engines=[r.engine for r in with_it[:-1]], capture_stats=counted)
+               others_engines=[engine_of(r) for r in with_it[:-1]], capture_stats=counted,
+               capture_stats_without_it=counted_without)
     ok = bad.status == "diverged" and all(d is not None and d <= args.tol for d in out["others_max_diff"]) \
         and all(r.status == w.status for r, w in zip(without, with_it))
     if ctx["device"].type == "cuda":
         if isinstance(counted, dict):
             n = len(data.X["train"])
             full = sum(1 for i, j in batches(n, config.batch_size) if j - i == config.batch_size)
-            before = full * len(bad.curves.train_loss)  # at most this many replays before the member was removed
+            # region calls an epoch makes at most: every step (full and last), a mask draw per step at
+            # most, validation and test; so at most this many replays before the member was removed
+            per_epoch = 2 * (full + 1) + 2
+            before = per_epoch * len(bad.curves.train_loss)
             out.update(full_steps_per_epoch=full, replays_possible_before_divergence=before,
-                       captured_again=counted["captures"] >= 2, replays_after_divergence=counted["replays"] > before)
-            ok = ok and out["captured_again"] and out["replays_after_divergence"] and not counted["failures"]
+                       captured_again=counted["captures"] > counted_without["captures"],
+                       replays_after_divergence=counted["replays"] > before)
+            ok = ok and out["captured_again"] and out["replays_after_divergence"] and not counted["failures"] \
+                and counted["captures"] >= 2 and all(r.engine == "batched+graphs" for r in with_it[:-1])
+            out["graph_check"] = ("captures with the diverging member > captures without it (the group captured "
+                                  "again after its removal), and more replays than could have run before it")
         else:
             out["graph_check"] = "not checked: " + counted
             ok = False
