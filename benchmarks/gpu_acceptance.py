@@ -911,8 +911,8 @@ def check_uci(args, ctx, out) -> None:
     for column in ("engine_note", "cpu_capability", "gpu_model"):
         out[column] = (rows[column].dropna().astype(str).value_counts().to_dict() if column in rows
                        else "column not in this tree's rows")
-    out["projection"] = _slice_projection(rows, summary, args)
-    if isinstance(out["projection"], dict) and "low_s" in out["projection"]:
+    out["projection"] = _slice_projection(rows, args, prepared)
+    if isinstance(out["projection"], dict) and "low_s" in out["projection"] and ctx["device"].type == "cuda":
         p = out["projection"]
         out["measured_within_projection"] = p["low_s"] <= wall <= p["high_s"]
     if ctx["device"].type == "cuda":  # on a CPU `engine: auto` trains with the reference engine
@@ -922,32 +922,41 @@ def check_uci(args, ctx, out) -> None:
           f"projection {out['projection']}", flush=True)
 
 
-def _slice_projection(rows, summary, args):
-    """The cost model's projection of this slice, low to high, where this tree has one."""
+def _slice_projection(rows, args, prepared: Path):
+    """The cost model's projection of this slice, low to high (``costmodel.LOW`` / ``HIGH``),
+    where this tree has one: the same configurations, sizes and epochs, one job alone on the GPU."""
     try:
         from snnbench import costmodel
     except ImportError:
         return "cost model not available in this tree"
+    needed = ("Job", "GpuRun", "job_seconds", "LOW", "HIGH")
+    if not all(hasattr(costmodel, name) for name in needed):
+        return f"cost model present but without {', '.join(n for n in needed if not hasattr(costmodel, n))}"
     import inspect
 
-    job_seconds = getattr(costmodel, "job_seconds", None)
-    low, high = getattr(costmodel, "LOW", None), getattr(costmodel, "HIGH", None)
-    if job_seconds is None or low is None or high is None:
-        return "cost model present but without job_seconds, LOW and HIGH"
-    hp = [c for c in ("n_hidden", "n_layers", "lr", "dropout", "layer_form") if c in rows]
-    configs = rows[hp].to_dict("records")
-    sizes = summary.get("sizes") or {}
-    known = {"method": "SNN", "configs": configs, "n_in": int(summary.get("split_info", {}).get("n_in", 0)) or None,
-             "sizes": sizes, "n_train": sizes.get("train"), "n_val": sizes.get("validation"), "n_test": sizes.get("test"),
-             "epochs": args.uci_epochs, "benchmark": "uci", "dataset": args.uci_dataset}
-    signature = inspect.signature(job_seconds)
+    from snnbench.datasets.prepared import PreparedDataset, card_path
+    from snnbench.tasks import make_task
+
     try:
-        kwargs = {name: known[name] for name in signature.parameters if name in known}
-        values = [job_seconds(**kwargs, **({"assumptions": a} if "assumptions" in signature.parameters else {}))
-                  for a in (low, high)]
-    except Exception as exc:  # the model's signature is another engineer's: say what was tried
-        return f"cost model present, but job_seconds{signature} could not be called here ({type(exc).__name__}: {exc})"
-    return {"low_s": float(values[0]), "high_s": float(values[1]), "called_with": sorted(kwargs)}
+        task = make_task("uci", PreparedDataset.load(card_path(prepared, "uci", args.uci_dataset)), 0)
+        hp = [c for c in ("n_hidden", "n_layers", "lr", "dropout", "layer_form") if c in rows]
+        configs = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()} for c in rows[hp].to_dict("records"))
+        defaults = settings()
+        try:
+            from snnbench.plan import TEST_SHARE
+        except ImportError:
+            TEST_SHARE = 1.0
+        n = task.sizes()
+        job = costmodel.Job(method="SNN", configs=configs, n_in=task.n_in, n_out=task.n_out, n_train=n["train"],
+                            n_val=n["validation"], n_test=n["test"], epochs=args.uci_epochs, test_share=TEST_SHARE,
+                            architecture=defaults.architecture())
+        run = costmodel.GpuRun(streams=getattr(defaults, "streams", 1), jobs_per_gpu=1, mps=False, tf32=False)
+        low, high = (costmodel.job_seconds(job, run, a)["total"] for a in (costmodel.LOW, costmodel.HIGH))
+    except Exception as exc:  # the model is another engineer's: say what was tried
+        return (f"cost model present, but costmodel.job_seconds{inspect.signature(costmodel.job_seconds)} could not "
+                f"be called here ({type(exc).__name__}: {exc})")
+    return {"low_s": round(float(low), 3), "high_s": round(float(high), 3), "test_share": TEST_SHARE,
+            "streams": run.streams, "what": "costmodel.job_seconds(...)['total'] under LOW and HIGH, one job per GPU"}
 
 
 @section("oom", 25, needs_cuda=True)
