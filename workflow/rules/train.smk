@@ -25,6 +25,7 @@ rule train_fnn:
         grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=lambda w: get_train_settings(w.benchmark),
         custom=lambda w: get_custom_method_option(w.method),
+        gpus=get_train_fnn_gpus_option,
         jobs_per_gpu=TRAIN["jobs_per_gpu"],
         retries=TRAIN_RETRIES,
     threads: get_train_fnn_threads
@@ -39,7 +40,7 @@ rule train_fnn:
         "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-        " --threads {threads} {params.custom} --gpus {resources.gpu} --jobs-per-gpu {params.jobs_per_gpu} --keep-going > {log} 2>&1"
+        " --threads {threads} {params.custom} --gpus {params.gpus} --jobs-per-gpu {params.jobs_per_gpu} --keep-going > {log} 2>&1"
         " || {{ rc=$?; if [ $rc -gt 128 ] && [ {resources.attempt} -le {params.retries} ]; then"
         " echo \"killed by signal $((rc - 128)): failing the job so that Snakemake retries it\" >> {log}; exit $rc; fi;"
         " python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
