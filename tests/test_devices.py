@@ -142,6 +142,18 @@ def test_contradictory_device_settings_stop_the_run_before_any_job(tmp_path, tra
     assert "download_source" not in output  # stopped while parsing: no job planned
 
 
+@pytest.mark.parametrize("gpus,passed", [("auto", "auto"), (0, "1")])
+def test_under_the_slurm_profile_the_scheduler_gives_the_gpu(tmp_path, gpus, passed):
+    """The SLURM profile's `gpu: 1` decides, not this machine's GPUs: no `--resources gpu` needed,
+    nothing printed about local slots; a job gets --gpus auto (it resolves it where SLURM runs it)
+    or, for an explicit train.gpus, the profile's gpu (as before)."""
+    result = dry_run(tmp_path, "--workflow-profile", "profiles/slurm", gpus=gpus)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    _, command = planned(result, "train_fnn")
+    assert flag(command, "--gpus") == passed
+    assert not [line for line in result.stdout.splitlines() if line.startswith("snnbench: ")]
+
+
 def test_the_run_starts_with_the_gpu_job_slots_and_whether_mps_runs(tmp_path):
     pipe = tmp_path / "mps-pipe"
     pipe.mkdir()

@@ -237,7 +237,7 @@ def get_train_fnn_gpu():
     profile's set-resources gives each job its GPU instead."""
     if TRAIN_GPUS is None:
         return 0
-    if workflow.local_exec and not workflow.remote_exec:
+    if workflow.local_exec and not workflow.remote_exec and not _gpus_from_scheduler():
         if TRAIN_GPUS.gpus:
             given = workflow.global_resources["gpu"].value if "gpu" in workflow.global_resources else None
             problem = gpu_resource_problem(given, jobs_per_gpu=TRAIN["jobs_per_gpu"], gpus=TRAIN_GPUS)

@@ -1,8 +1,8 @@
 # Training: one job per benchmark, dataset, method and split (UCI split column, HTRU2 outer fold,
 # Tox21 repeat); the whole grid runs inside (`snnbench train`), selection on validation included.
-# FNNs may use a GPU (`gpu` resource, train.gpus: one GPU job slot each; each job claims a free
-# slot, train.jobs_per_gpu per GPU, snnbench.devices; a GPU job runs at one thread); RF and SVM
-# run on CPU. Memory per benchmark: train.mem_mb, times the attempt.
+# FNNs may use a GPU (`gpu` resource, train.gpus, auto: where GPUs are visible; one GPU job slot
+# each; each job claims a free slot, train.jobs_per_gpu per GPU, snnbench.devices; a GPU job runs
+# at one thread); RF and SVM run on CPU. Memory per benchmark: train.mem_mb, times the attempt.
 # A job that fails deterministically (an exception: exit 1) is recorded as failed by
 # `snnbench record-failure`, so the run goes on and the tables name it. A job killed by a signal
 # (exit > 128: the kernel's out-of-memory killer, a preempted node) fails instead, and Snakemake
