@@ -210,6 +210,19 @@ def test_device_auto_is_the_claimed_gpu_else_the_cpu():
         resolve_gpus(2)
 
 
+def test_gpus_auto_reads_nvidia_smi_where_cuda_visible_devices_is_unset(tmp_path, monkeypatch):
+    """A fake nvidia-smi on PATH stands for a machine's driver listing two GPUs."""
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    choice = resolve_gpus("auto", environ={})
+    assert (choice.gpus, choice.devices, choice.said()) == (1, ("0", "1"), "train.gpus is auto (1: GPU(s) ['0', '1'] visible)")
+    assert resolve_gpus("auto", device="cpu", environ={}).gpus == 0  # the CPU asked for: no claim
+    assert resolve_gpus("auto", environ={"CUDA_VISIBLE_DEVICES": "-1"}).gpus == 0  # CUDA_VISIBLE_DEVICES wins
+
+
 def test_train_cli_refuses_contradictory_device_and_gpus_naming_both():
     env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_ID"} | {"CUDA_VISIBLE_DEVICES": "0,1"}
     result = subprocess.run([sys.executable, "-m", "snnbench", "train", "--benchmark", "uci", "--dataset", "iris",
