@@ -179,7 +179,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                grid=grid, settings=settings, prepared_dir=args.prepared_dir, out=out,
                                threads=args.threads, progress=not args.quiet, gpus=args.gpus,
                                jobs_per_gpu=args.jobs_per_gpu, gpu_lock_dir=args.gpu_lock_dir,
-                               setting_names=("--device" if args.device else "train.device (--settings)", "--gpus"))
+                               setting_names=("--device" if args.device else "train.device", "--gpus"))
     name = f"{args.benchmark}/{args.dataset}/{args.method}"
     if "counts" not in summary:  # the dataset is unavailable: nothing was trained
         print(f"{name}: {summary['reason']} -> {out}")
