@@ -90,6 +90,23 @@ def test_batched_members_match_reference_runs(method):
             assert_same(train_config(method, config, data, settings=SETTINGS, seed=seed, device=CPU), result, str(config))
 
 
+def test_the_next_groups_drawn_in_another_thread_train_the_same():
+    """Prefetching (the next group's network drawn on the CPU in a thread while the groups in
+    flight train: the default on CUDA) changes nothing: five groups, two in flight, bitwise."""
+    torch.set_num_threads(1)
+    data = TaskTensors(blobs(), CPU)
+    groups = []
+    for depth in (1, 2, 3, 4, 5):
+        configs = [{"n_hidden": 16, "n_layers": depth, "lr": lr, "dropout": d, "layer_form": "rectangular"}
+                   for lr in (0.01, 0.1) for d in (0.0, 0.1)]
+        groups.append((configs, [config_seed(0, "blobs", "SNN", c) for c in configs]))
+    settings = replace(SETTINGS, epochs=4)
+    plain = batched.train_groups("SNN", groups, data, settings=settings, device=CPU, streams=2, prefetch=False)
+    ahead = batched.train_groups("SNN", groups, data, settings=settings, device=CPU, streams=2, prefetch=True)
+    for a, b in zip(plain, ahead):
+        assert [r.curves for r in a] == [r.curves for r in b]
+
+
 @pytest.mark.parametrize("method", list(FAMILIES))
 def test_members_start_from_the_reference_engines_weights(method):
     """Weights drawn straight into the stacked layout are the reference engine's, number for

@@ -1,11 +1,13 @@
-"""GPU settings as the workflow applies them (train.gpus, train.jobs_per_gpu): the training
-rule's threads, resources and `snnbench train` flags in a dry run on simulated GPUs, the check
-that Snakemake's `gpu` resource fits the GPU job slots, and `snnbench train --jobs-per-gpu`
-claiming a shared GPU's free slot. (The claims themselves, in real processes:
-tests/test_faults.py.)"""
+"""GPU settings as the workflow applies them (train.gpus, train.jobs_per_gpu, train.device): the
+training rule's threads, resources and `snnbench train` flags in a dry run on simulated GPUs, the
+check that Snakemake's `gpu` resource fits the GPU job slots, contradictory device settings
+stopping the run before any job, the line the run starts with (GPU job slots and MPS), MPS
+detection on a real FIFO, and `snnbench train` claiming a shared GPU's free slot. (The claims
+themselves, in real processes: tests/test_faults.py.)"""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -19,12 +21,13 @@ import yaml
 from conftest import REPO, run_snakemake
 
 from snnbench.datasets.prepared import write_prepared
-from snnbench.devices import claim_gpu
+from snnbench.devices import Claim, claim_gpu, job_device, mps_status, resolve_gpus
 
 
-def dry_run(tmp_path, *args, visible: str | None = "0,1", **train):
+def dry_run(tmp_path, *args, visible: str | None = "0,1", mps_pipe=None, **train):
     """`snakemake -n -p --cores 8` of one UCI dataset, SNN and RF, with ``train`` over the defaults, on the
-    simulated GPUs ``visible`` (CUDA_VISIBLE_DEVICES; None: unset)."""
+    simulated GPUs ``visible`` (CUDA_VISIBLE_DEVICES; None: unset), with CUDA_MPS_PIPE_DIRECTORY
+    ``mps_pipe`` (default: an empty folder, no MPS)."""
     body = {"benchmarks": ["uci"], "uci": {"datasets": ["iris"]}, "data_dir": str(tmp_path / "data"),
             "results_dir": str(tmp_path / "results"), "train": {"methods": ["SNN"], "baselines": ["RF"], **train}}
     config = tmp_path / "gpu.yaml"
@@ -32,6 +35,10 @@ def dry_run(tmp_path, *args, visible: str | None = "0,1", **train):
     env = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES")}
     if visible is not None:
         env["CUDA_VISIBLE_DEVICES"] = visible
+    if mps_pipe is None:
+        mps_pipe = tmp_path / "no-mps"
+        mps_pipe.mkdir(exist_ok=True)
+    env["CUDA_MPS_PIPE_DIRECTORY"] = str(mps_pipe)
     return run_snakemake("-n", "-p", "--cores", "8", *args, "--configfile", str(config), env=env)
 
 
@@ -63,11 +70,168 @@ def test_a_gpu_training_job_runs_at_one_thread_and_claims_one_of_the_gpu_job_slo
 
 
 def test_a_cpu_training_job_keeps_train_threads(tmp_path):
+    """train.gpus auto (the default) where no GPU is visible: 0, the jobs claim nothing."""
     result = dry_run(tmp_path, visible=None, threads=3)
     assert result.returncode == 0, result.stderr[-3000:]
     threads, command = planned(result, "train_fnn")
     assert threads == 3 and flag(command, "--threads") == "3"
     assert (flag(command, "--gpus"), flag(command, "--jobs-per-gpu")) == ("0", "1")
+    assert "snnbench: " not in result.stdout  # no GPU: nothing to say about GPUs
+
+
+def test_gpus_auto_where_gpus_are_visible_claims_them_and_needs_the_gpu_resource(tmp_path):
+    result = dry_run(tmp_path, jobs_per_gpu=2)
+    assert result.returncode != 0
+    assert ("train.gpus is auto (1: GPU(s) ['0', '1'] visible) and this machine has 2 GPU(s) ['0', '1'] × "
+            "train.jobs_per_gpu 2 = 4 GPU job slot(s), but Snakemake was not given the `gpu` resource: run with "
+            "`--resources gpu=4` (GPUs × train.jobs_per_gpu), or set `train.gpus: 0` to train on the CPU instead"
+            in result.stdout + result.stderr), result.stderr[-3000:]
+    result = dry_run(tmp_path, "--resources", "gpu=4", jobs_per_gpu=2, threads=3)
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads, command = planned(result, "train_fnn")
+    assert threads == 1 and (flag(command, "--gpus"), flag(command, "--jobs-per-gpu")) == ("1", "2")
+
+
+def test_gpus_0_where_gpus_are_visible_trains_on_the_cpu_and_says_so(tmp_path):
+    result = dry_run(tmp_path, gpus=0, threads=3)
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads, command = planned(result, "train_fnn")
+    assert threads == 3 and flag(command, "--gpus") == "0"
+    lines = [line for line in result.stdout.splitlines() if line.startswith("snnbench: ")]
+    assert lines == ["snnbench: GPU(s) ['0', '1'] visible but train.gpus is 0, so the training jobs run on the CPU; "
+                     "set train.gpus: 1 or auto to use the GPUs"], result.stdout[-3000:]
+
+
+def test_device_cpu_with_gpus_auto_claims_nothing(tmp_path):
+    result = dry_run(tmp_path, device="cpu", threads=3)
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads, command = planned(result, "train_fnn")
+    assert threads == 3 and flag(command, "--gpus") == "0"
+    assert ("snnbench: GPU(s) ['0', '1'] visible but train.gpus is auto (0: train.device is cpu), so the training "
+            "jobs run on the CPU; set train.device: auto to use the GPUs") in result.stdout
+
+
+@pytest.mark.parametrize(
+    "train,visible,message",
+    [
+        ({"device": "cuda:1", "gpus": 1}, "0,1",
+         "train.device is cuda:1 but train.gpus is 1: a training job sees only the GPU it claimed (or SLURM assigned), "
+         "as cuda:0, because the claim sets CUDA_VISIBLE_DEVICES to that one device, so cuda:1 does not exist in the "
+         "job and it would fail with 'invalid device ordinal'; set train.device: auto or train.device: cuda (the "
+         "claimed GPU); to train on some GPUs only, set CUDA_VISIBLE_DEVICES for the whole run"),
+        ({"device": "cuda:1"}, "0,1", "train.device is cuda:1 but train.gpus is auto (1: GPU(s) ['0', '1'] visible): "
+                                      "a training job sees only the GPU it claimed"),
+        ({"device": "cpu", "gpus": 1}, "0,1",
+         "train.device is cpu but train.gpus is 1: every training job would hold a GPU job slot and train on the CPU; "
+         "set train.gpus: 0 (or auto) to train on the CPU, or train.device: auto to train on the claimed GPU"),
+        ({"device": "cuda", "gpus": 0}, "0,1",
+         "train.device is cuda but train.gpus is 0: the training jobs would claim no GPU and all train on cuda of this "
+         "machine, however many run at once; set train.gpus: 1 (or auto) so that each job claims a GPU job slot"),
+        ({"device": "cuda"}, None,
+         "train.device is cuda but train.gpus is auto (0: no GPU visible (CUDA_VISIBLE_DEVICES unset and no "
+         "nvidia-smi)): set train.device: auto or train.device: cpu to train on the CPU, or run where a GPU is "
+         "visible"),
+    ],
+)
+def test_contradictory_device_settings_stop_the_run_before_any_job(tmp_path, train, visible, message):
+    """Even with the `gpu` resource given and only data jobs asked for: the config itself is wrong."""
+    result = dry_run(tmp_path, str(tmp_path / "results" / "data" / "summary.csv"), "--resources", "gpu=2",
+                     visible=visible, **train)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and message in output, output[-3000:]
+    assert "download_source" not in output  # stopped while parsing: no job planned
+
+
+@pytest.mark.parametrize("gpus,passed", [("auto", "auto"), (0, "1")])
+def test_under_the_slurm_profile_the_scheduler_gives_the_gpu(tmp_path, gpus, passed):
+    """The SLURM profile's `gpu: 1` decides, not this machine's GPUs: no `--resources gpu` needed,
+    nothing printed about local slots; a job gets --gpus auto (it resolves it where SLURM runs it)
+    or, for an explicit train.gpus, the profile's gpu (as before)."""
+    result = dry_run(tmp_path, "--workflow-profile", "profiles/slurm", gpus=gpus)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    _, command = planned(result, "train_fnn")
+    assert flag(command, "--gpus") == passed
+    assert not [line for line in result.stdout.splitlines() if line.startswith("snnbench: ")]
+
+
+def test_the_run_starts_with_the_gpu_job_slots_and_whether_mps_runs(tmp_path):
+    pipe = tmp_path / "mps-pipe"
+    pipe.mkdir()
+    result = dry_run(tmp_path, "--resources", "gpu=4", gpus=1, jobs_per_gpu=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("snnbench: ")]
+    assert lines == [
+        f"snnbench: 2 GPU(s) ['0', '1'] × train.jobs_per_gpu 2 = 4 GPU job slot(s); MPS not running (no control FIFO "
+        f"in {tmp_path / 'no-mps'}): the 2 jobs on each GPU are time-sliced (one process's kernels at a time); to run "
+        "their kernels at once, start MPS before the run, in the shell that runs snakemake and with "
+        "CUDA_VISIBLE_DEVICES unset: `export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe "
+        "CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log; nvidia-cuda-mps-control -d`, and stop it after: "
+        "`echo quit | nvidia-cuda-mps-control` (README: several training jobs per GPU)"], result.stdout[-3000:]
+    os.mkfifo(pipe / "control")
+    result = dry_run(tmp_path, "--resources", "gpu=4", mps_pipe=pipe, gpus=1, jobs_per_gpu=2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("snnbench: ")]
+    assert lines == [f"snnbench: 2 GPU(s) ['0', '1'] × train.jobs_per_gpu 2 = 4 GPU job slot(s); MPS running "
+                     f"(pipe directory {pipe})"], result.stdout[-3000:]
+
+
+def test_mps_is_running_where_its_pipe_directory_holds_the_control_fifo(tmp_path):
+    pipe = tmp_path / "pipe"
+    pipe.mkdir()
+    status = mps_status({"CUDA_MPS_PIPE_DIRECTORY": str(pipe)}, proc=tmp_path)
+    assert status["running"] is False and status["pipe_dir"] == str(pipe)
+    assert status["how"] == f"{pipe / 'control'} does not exist; no nvidia-cuda-mps-control process in {tmp_path}"
+    (pipe / "control").write_text("")  # a plain file is no daemon's pipe
+    assert mps_status({"CUDA_MPS_PIPE_DIRECTORY": str(pipe)}, proc=tmp_path)["how"].startswith(
+        f"{pipe / 'control'} is not a FIFO")
+    (pipe / "control").unlink()
+    os.mkfifo(pipe / "control")
+    proc = tmp_path / "proc"
+    (proc / "4242").mkdir(parents=True)
+    (proc / "4242" / "comm").write_text("nvidia-cuda-mps\n")  # the kernel keeps 15 characters of the name
+    status = mps_status({"CUDA_MPS_PIPE_DIRECTORY": str(pipe)}, proc=proc)
+    assert status == {"running": True, "pipe_dir": str(pipe),
+                      "how": f"control FIFO {pipe / 'control'}; nvidia-cuda-mps-control process 4242"}
+    assert mps_status({}, proc=proc)["pipe_dir"] == "/tmp/nvidia-mps"  # the daemon's default
+
+
+def test_device_auto_is_the_claimed_gpu_else_the_cpu():
+    claimed = Claim("1", "claimed")
+    assert job_device("auto", claimed, cuda_available=True) == ("cuda", "")
+    device, warning = job_device("auto", claimed, cuda_available=False)
+    assert device == "cpu" and "this job has GPU 1 (claimed), but torch sees no usable CUDA device" in warning
+    nothing = Claim(None, "none: the job asked for no GPU (train.gpus: 0)")
+    assert job_device("auto", nothing, cuda_available=True) == ("cpu", "")
+    assert job_device("auto", Claim("3", "scheduler: SLURM assigned this job its GPU"), cuda_available=True)[0] == "cuda"
+    assert job_device("cuda", claimed, cuda_available=True) == ("cuda", "")
+    assert resolve_gpus("auto", environ={"CUDA_VISIBLE_DEVICES": ""}).gpus == 0
+    assert resolve_gpus("auto", environ={"CUDA_VISIBLE_DEVICES": "2,3"}).devices == ("2", "3")
+    with pytest.raises(Exception, match="train.gpus is 2: it must be auto, 0 or 1"):
+        resolve_gpus(2)
+
+
+def test_gpus_auto_reads_nvidia_smi_where_cuda_visible_devices_is_unset(tmp_path, monkeypatch):
+    """A fake nvidia-smi on PATH stands for a machine's driver listing two GPUs."""
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    choice = resolve_gpus("auto", environ={})
+    assert (choice.gpus, choice.devices, choice.said()) == (1, ("0", "1"), "train.gpus is auto (1: GPU(s) ['0', '1'] visible)")
+    assert resolve_gpus("auto", device="cpu", environ={}).gpus == 0  # the CPU asked for: no claim
+    assert resolve_gpus("auto", environ={"CUDA_VISIBLE_DEVICES": "-1"}).gpus == 0  # CUDA_VISIBLE_DEVICES wins
+
+
+def test_train_cli_refuses_contradictory_device_and_gpus_naming_both():
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_JOB_ID"} | {"CUDA_VISIBLE_DEVICES": "0,1"}
+    result = subprocess.run([sys.executable, "-m", "snnbench", "train", "--benchmark", "uci", "--dataset", "iris",
+                             "--method", "SNN", "--device", "cuda:1", "--gpus", "1"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert ("snnbench: error: --device is cuda:1 but --gpus is 1: a training job sees only the GPU it claimed"
+            in result.stderr), result.stderr[-3000:]
+    assert "set --device auto or --device cuda (the claimed GPU)" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -99,8 +263,9 @@ def test_jobs_per_gpu_below_one_is_rejected_naming_the_setting(tmp_path):
 
 
 def test_train_cli_with_jobs_per_gpu_takes_the_free_slot_of_a_shared_gpu(tmp_path):
-    """Slot 0 of the one simulated GPU held here (another job): `snnbench train --gpus 1
-    --jobs-per-gpu 2` takes slot 1 of the same GPU and records it in its summary."""
+    """Slot 0 of the one simulated GPU held here (another job): `snnbench train --jobs-per-gpu 2`
+    (--gpus auto, the default: a GPU is visible) takes slot 1 of the same GPU and records it, the
+    device it trained on and the MPS status in its summary."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 120)
     X = (rng.normal(size=(120, 4)) + y[:, None]).astype(np.float32)
@@ -117,11 +282,23 @@ def test_train_cli_with_jobs_per_gpu_takes_the_free_slot_of_a_shared_gpu(tmp_pat
             [sys.executable, "-m", "snnbench", "train", "--benchmark", "uci", "--dataset", "iris", "--method", "SNN",
              "--prepared-dir", str(tmp_path), "--out", str(out), "--narrow", "n_hidden=[256]", "--narrow",
              "n_layers=[2]", "--narrow", "lr=[0.01]", "--narrow", "dropout=[0]", "--narrow", "layer_form=[conic]",
-             "--set", "epochs=2", "--device", "cpu", "--threads", "1", "--gpus", "1", "--jobs-per-gpu", "2",
-             "--gpu-lock-dir", str(locks), "--quiet"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+             "--set", "epochs=2", "--threads", "1", "--jobs-per-gpu", "2", "--gpu-lock-dir", str(locks), "--quiet"],
+            cwd=REPO, env=env | {"CUDA_MPS_PIPE_DIRECTORY": str(tmp_path / "no-mps")}, capture_output=True, text=True,
+            timeout=300)
     finally:
         other.release()
     assert result.returncode == 0, result.stderr[-3000:]
     claim = json.loads(out.with_suffix(".json").read_text())["gpu_claim"]
     assert (claim["device"], claim["slot"], claim["slots"], claim["how"]) == ("0", 1, 2, "claimed")
     assert claim["lock"].endswith("gpu0.slot1.lock")
+    assert (claim["gpus"], claim["gpus_resolved"], claim["device_setting"]) == ("auto", 1, "auto")
+    import torch
+
+    # train.device auto: the claimed GPU; where torch has no CUDA (a simulated GPU), the CPU, said
+    trains_on = "cuda" if torch.cuda.is_available() else "cpu"
+    assert claim["trains_on"] == trains_on
+    assert ("warning" in claim) == (trains_on == "cpu")
+    rows = list(csv.DictReader(open(out)))
+    assert rows and {r["device"] for r in rows} == {trains_on}
+    assert claim["mps"] == {"running": False, "pipe_dir": str(tmp_path / "no-mps"),
+                            "how": claim["mps"]["how"]} and "control does not exist" in claim["mps"]["how"]

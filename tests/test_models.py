@@ -12,7 +12,7 @@ from snnbench.grids import expand, paper_grids
 from snnbench.methods.paper import FAMILIES
 from snnbench.models import (
     FNN, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, build_model,
-    _as_int32, dropout_keep, element_codes, hash_bits, init_linear, keep_threshold, layer_widths, mask_keys, seed_dropout,
+    _as_int32, dropout_keep, element_codes, hash_bits, declared_linear, draw_initial, keep_threshold, undrawn, layer_widths, mask_keys, seed_dropout,
 )
 from snnbench.stacked import Masks, StackedDropout
 
@@ -108,11 +108,14 @@ def test_dropout_masks_are_a_function_of_seed_and_call():
     members = [seed_dropout(Dropout(p, alpha=True), s) for p, s in ((0.1, 1), (0.5, 3), (0.0, 2))]
     layer = StackedDropout(members)
     masks = Masks([layer], batch=64, device=torch.device("cpu"))
-    masks.bind([32])
-    drawn = masks.draw(0, 2)
+    masks.bind([32], steps=2)
+    assert masks.chunk == 2
+    calls = torch.zeros((), dtype=torch.int64)
+    masks.draw(calls)  # both steps' masks at once, from the device-side counter
     for step in range(2):
-        masks.apply(*(m[step] for m in drawn))
+        masks.select(calls)
         stacked = layer(x.expand(3, 64, 32))
+        calls.add_(1)
         for k, member in enumerate(members):
             assert torch.equal(stacked[k], member(x)), (step, k)
         assert torch.equal(stacked[2], x)  # rate 0: exactly the identity
@@ -136,7 +139,7 @@ def test_the_dropout_hash_is_the_protocols():
 
 def test_weight_norm_layer_reparameterises_its_initial_weights():
     torch.manual_seed(0)
-    linear = init_linear(nn.Linear(30, 20), gain=2.0)
+    linear = declared_linear(30, 20, gain=2.0)
     wn = WeightNormLinear(linear)
     assert torch.allclose(wn.weight, linear.weight, atol=1e-6)
     x = torch.randn(5, 30)
@@ -144,6 +147,34 @@ def test_weight_norm_layer_reparameterises_its_initial_weights():
     with torch.no_grad():
         wn.g.mul_(2.0)
     assert torch.allclose(wn.weight.norm(dim=1), 2 * linear.weight.norm(dim=1), rtol=1e-5)
+
+
+def test_declared_layers_are_drawn_once_from_the_configurations_generator():
+    """Built ``undrawn``, a model holds no drawn weights until ``draw_initial``, which draws each
+    weight as an (in, out) matrix from the configuration's generator: the same seed, the same
+    weights, whatever torch's global generator says; another seed, others. Built plainly, the
+    model is initialised from torch's generator like any module."""
+    config = {"n_hidden": 16, "n_layers": 2, "layer_form": "rectangular"}
+    with undrawn():
+        a = build_model("SNN", n_in=5, n_out=3, config=config)
+    torch.manual_seed(123)
+    draw_initial(a, 7)
+    with undrawn():
+        b = build_model("SNN", n_in=5, n_out=3, config=config)
+    torch.manual_seed(456)
+    draw_initial(b, 7)
+    for x, y in zip(a.parameters(), b.parameters()):
+        assert torch.equal(x, y)
+    expected = torch.empty(5, 16).normal_(0.0, math.sqrt(1 / 5), generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a.body.linear0.weight, expected.T)  # the first draw of seed 7, transposed
+    assert torch.count_nonzero(a.body.linear0.bias) == 0
+    draw_initial(b, 8)
+    assert not torch.equal(a.body.linear0.weight, b.body.linear0.weight)
+    torch.manual_seed(0)
+    plain = build_model("SNN", n_in=5, n_out=3, config=config)
+    torch.manual_seed(0)
+    again = build_model("SNN", n_in=5, n_out=3, config=config)
+    assert torch.equal(plain.body.linear0.weight, again.body.linear0.weight)
 
 
 def weight_std_ratio(linear: nn.Linear, gain: float) -> float:

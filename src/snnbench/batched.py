@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -333,14 +334,22 @@ def build_stacked(method: str, configs: list[dict[str, Any]], seeds: list[int], 
     return draw_initial(stack(members), seeds)
 
 
-def build_trainer(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
-                  settings: TrainSettings, device: torch.device,
-                  space: GraphSpace | None = None) -> tuple[Trainer, list[int]]:
-    """A group's Trainer, in the order ``dropout_first`` gives (returned too: member position ->
-    index into ``configs``), its tensors on ``space``'s stream."""
+def stacked_network(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors,
+                    settings: TrainSettings) -> tuple[nn.Module, list[int]]:
+    """The group's stacked network on the CPU, its members in the order ``dropout_first`` gives
+    (returned too: member position -> index into ``configs``). CPU work only: ``train_groups``
+    runs it for the next group in a thread of its own while the groups in flight train."""
     order = dropout_first(configs)
+    return build_stacked(method, [configs[i] for i in order], [seeds[i] for i in order], data, settings), order
+
+
+def build_trainer(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
+                  settings: TrainSettings, device: torch.device, space: GraphSpace | None = None,
+                  built: tuple[nn.Module, list[int]] | None = None) -> tuple[Trainer, list[int]]:
+    """A group's Trainer (from ``built``, ``stacked_network``'s result, when given) and its
+    member order, its tensors on ``space``'s stream."""
     space = space or GraphSpace(device, graphs=False, note="no graphs asked for")
-    net = build_stacked(method, [configs[i] for i in order], [seeds[i] for i in order], data, settings)
+    net, order = built or stacked_network(method, configs, seeds, data, settings)
     with space.context():
         trainer = Trainer(method, net.to(device), [configs[i] for i in order], data, settings=settings,
                           device=device, space=space)
@@ -389,14 +398,15 @@ class GroupRun:
     so that several groups can be in flight (``train_groups``)."""
 
     def __init__(self, method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,
-                 settings: TrainSettings, device: torch.device, epochs: int) -> None:
+                 settings: TrainSettings, device: torch.device, epochs: int,
+                 built: tuple[nn.Module, list[int]] | None = None) -> None:
         self.start = time.perf_counter()
         self.configs, self.task, self.settings, self.epochs = configs, data.task, settings, epochs
         self.space = graph_space(settings, device)
         if self.space.stream is not None:  # the job's data were written on the default stream
             self.space.stream.wait_stream(torch.cuda.current_stream(device))
         self.trainer, order = build_trainer(method, configs, seeds, data, settings=settings, device=device,
-                                            space=self.space)
+                                            space=self.space, built=built)
         n = self.trainer.n
         with self.space.context():
             self.orders = EpochOrders([BatchOrder(seeds[i], n) for i in order], n, epochs, device)
@@ -497,30 +507,52 @@ class GroupFailure(Exception):
 
 def train_groups(method: str, groups: list[tuple[list[dict[str, Any]], list[int]]], data: TaskTensors, *,
                  settings: TrainSettings, device: torch.device, epochs: int | None = None,
-                 streams: int | None = None, on_group=None) -> list[list[ConfigResult]]:
+                 streams: int | None = None, on_group=None, prefetch: bool | None = None) -> list[list[ConfigResult]]:
     """Train each group (its configurations, one architecture, and their seeds) as one stacked
     network, ``streams`` (``train.streams``) groups in flight at once, round-robin epoch by
     epoch; the results per group, as ``train_group`` gives them. ``on_group(i, results)`` is
-    called as group i finishes. Raises on an error of a group as a whole (out of memory
+    called as group i finishes. The next group's network is drawn on the CPU in a thread of its
+    own while the groups in flight train (``prefetch``; default: on CUDA), so the device never
+    waits for a group's set-up. Raises on an error of a group as a whole (out of memory
     included; the groups in flight with it are lost too); per-member divergence is a result."""
     epochs = settings.epochs if epochs is None else epochs
     streams = max(1, settings.streams if streams is None else streams)
+    prefetch = device.type == "cuda" if prefetch is None else prefetch
     results: list = [None] * len(groups)
     waiting = list(range(len(groups)))
     active: list[tuple[int, GroupRun]] = []
+    builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snnbench-build") if prefetch else None
+    ahead: dict[int, Future] = {}
+
+    def build_ahead() -> None:
+        if builder is not None and waiting and waiting[0] not in ahead:
+            i = waiting[0]
+            ahead[i] = builder.submit(stacked_network, method, *groups[i], data, settings)
 
     def start_next() -> None:
         i = waiting.pop(0)
         try:
-            run = GroupRun(method, *groups[i], data, settings=settings, device=device, epochs=epochs)
+            built = ahead.pop(i).result() if i in ahead else None
+            build_ahead()
+            run = GroupRun(method, *groups[i], data, settings=settings, device=device, epochs=epochs, built=built)
             if not run.done:
                 run.launch()
         except Exception as exc:
             raise GroupFailure(i, exc) from exc
         active.append((i, run))
 
-    while waiting and len(active) < streams:
-        start_next()
+    try:
+        while waiting and len(active) < streams:
+            start_next()
+        _round_robin(active, waiting, results, start_next, on_group)
+    finally:
+        if builder is not None:
+            builder.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _round_robin(active: list, waiting: list, results: list, start_next, on_group) -> None:
+    """Read each group's epoch back in turn and launch its next, until every group is done."""
     while active:
         for entry in list(active):
             i, run = entry
@@ -538,7 +570,6 @@ def train_groups(method: str, groups: list[tuple[list[dict[str, Any]], list[int]
                     on_group(i, results[i])
                 if waiting:
                     start_next()
-    return results
 
 
 def train_group(method: str, configs: list[dict[str, Any]], seeds: list[int], data: TaskTensors, *,

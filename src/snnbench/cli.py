@@ -147,6 +147,16 @@ def _stats_option(text: str | None):
     return StatsSettings.from_dict(_json_option(text, "--stats"), setting="--stats")
 
 
+def _gpus_option(text: str) -> int | str:
+    """--gpus: auto, 0 or 1 (snnbench.devices.resolve_gpus checks the number)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be auto, 0 or 1, however: {text!r}") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .grids import check_method, get_grid, load_grids, narrow
     from .job import run_training_job
@@ -168,7 +178,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = run_training_job(benchmark=args.benchmark, dataset=args.dataset, method=args.method, split=args.split,
                                grid=grid, settings=settings, prepared_dir=args.prepared_dir, out=out,
                                threads=args.threads, progress=not args.quiet, gpus=args.gpus,
-                               jobs_per_gpu=args.jobs_per_gpu, gpu_lock_dir=args.gpu_lock_dir)
+                               jobs_per_gpu=args.jobs_per_gpu, gpu_lock_dir=args.gpu_lock_dir,
+                               setting_names=("--device" if args.device else "train.device", "--gpus"))
     name = f"{args.benchmark}/{args.dataset}/{args.method}"
     if "counts" not in summary:  # the dataset is unavailable: nothing was trained
         print(f"{name}: {summary['reason']} -> {out}")
@@ -438,9 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one training setting, e.g. epochs=20 (repeatable)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the settings)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--gpus", type=int, default=0,
-                   help="GPUs this job asked the scheduler for (the rule's `gpu` resource): with 1, claim a free "
-                        "GPU of those visible (snnbench.devices) unless SLURM assigned one")
+    p.add_argument("--gpus", type=_gpus_option, default="auto",
+                   help="GPUs this job uses (the rule's `gpu` resource): 1: claim a free GPU job slot of those "
+                        "visible (snnbench.devices) unless SLURM assigned one; 0: none, train on the CPU; auto "
+                        "(default): 1 where GPUs are visible and --device is not cpu, else 0")
     p.add_argument("--jobs-per-gpu", type=int, default=1,
                    help="training jobs that may share one GPU (train.jobs_per_gpu): with --gpus 1, claim one of "
                         "this many job slots per GPU, on the least busy GPU (default 1: a GPU per job)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from .datasets.prepared import PreparedDataset, card_path, read_card
 from . import methods
+from .errors import ConfigError
 from .grids import expand, grid_size
 from .results import output_paths, write_outputs
 from .settings import TrainSettings
@@ -22,19 +23,31 @@ log = logging.getLogger("snnbench")
 
 def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, grid: dict[str, list],
                      settings: TrainSettings, prepared_dir: str | Path, out: str | Path, threads: int | None = None,
-                     progress: bool = True, gpus: int = 0, jobs_per_gpu: int = 1,
-                     gpu_lock_dir: str | None = None) -> dict[str, Any]:
+                     progress: bool = True, gpus: int | str = "auto", jobs_per_gpu: int = 1,
+                     gpu_lock_dir: str | None = None,
+                     setting_names: tuple[str, str] = ("train.device", "train.gpus")) -> dict[str, Any]:
     """Train every configuration of ``grid`` (``method``: a registered method, ``snnbench.methods``) on the
     prepared ``dataset``'s ``split``, select on validation, and write the rows, curves and summary
     under ``out`` (``results.output_paths``). Returns the summary; its ``selected`` is None when
     the dataset is unavailable (``status`` says why) or no configuration finished. A failing
-    configuration is a row of the results, never an exception."""
+    configuration is a row of the results, never an exception.
+
+    A torch method's job claims ``gpus`` (``auto``, 0 or 1; ``snnbench.devices``) before CUDA
+    starts and trains on ``settings.device``, ``auto`` being the claimed GPU, else the CPU; a
+    device that contradicts ``gpus`` raises ``ConfigError`` naming ``setting_names``."""
     from . import benchmarks
     from .tasks import make_task
 
     spec = methods.check(method, setting="method")
     configs = expand(grid)
     output_paths(out)  # checks the name before any work
+    if spec.kind != "sklearn":
+        from .devices import device_problem, resolve_gpus
+
+        gpu_choice = resolve_gpus(gpus, device=settings.device, name=setting_names[1])
+        problem = device_problem(settings.device, gpu_choice, names=setting_names)
+        if problem:
+            raise ConfigError(problem)
     extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "kind": spec.kind,
                              "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
     published = benchmarks.get(benchmark, setting="benchmark").published_metric
@@ -58,15 +71,26 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
         frame, curves = run_baseline_grid(task, benchmark=benchmark, dataset=dataset, method=method, split=split,
                                           configs=configs, seed=settings.seed, threads=threads, progress=progress)
     else:
-        from .devices import claim_gpu
+        from .devices import claim_gpu, job_device, mps_status
         from .grid import run_grid
 
         # before anything starts CUDA: the claim sets CUDA_VISIBLE_DEVICES for this process and
         # holds its GPU job slot's lock until the process ends
-        claim = claim_gpu(wanted=gpus, slots=jobs_per_gpu, lock_dir=gpu_lock_dir)
-        extra["gpu_claim"] = {**claim.as_dict(), "from": time.time()}
+        claim = claim_gpu(wanted=gpu_choice.gpus, slots=jobs_per_gpu, lock_dir=gpu_lock_dir)
+        import torch
+
+        device, warning = job_device(settings.device, claim, cuda_available=torch.cuda.is_available())
+        if warning:
+            log.warning("%s", warning)
+        # device: the GPU id claimed (as CUDA_VISIBLE_DEVICES named it); trains_on: train.device resolved
+        extra["gpu_claim"] = {**claim.as_dict(), "gpus": gpu_choice.setting, "gpus_resolved": gpu_choice.gpus,
+                              "device_setting": settings.device, "trains_on": device, "mps": mps_status(),
+                              "from": time.time()}
+        if warning:
+            extra["gpu_claim"]["warning"] = warning
         frame, curves = run_grid(task, benchmark=benchmark, dataset=dataset, method=method, split=split,
-                                 configs=configs, settings=settings, threads=threads, progress=progress)
+                                 configs=configs, settings=replace(settings, device=device), threads=threads,
+                                 progress=progress)
         extra["gpu_claim"]["to"] = time.time()
     from .selection import summarize
 

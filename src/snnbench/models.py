@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -220,7 +221,7 @@ class WeightNormLinear(nn.Module):
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        undrawn_layer = _UNDRAWN and hasattr(linear, "weight_init")  # drawn later: nothing to copy
+        undrawn_layer = _undrawn() and hasattr(linear, "weight_init")  # drawn later: nothing to copy
         v = torch.empty_like(linear.weight) if undrawn_layer else linear.weight.detach().clone()
         self.v = nn.Parameter(v)
         self.g = nn.Parameter(torch.empty(v.shape[0], 1, device=v.device) if undrawn_layer else v.norm(dim=1, keepdim=True))
@@ -244,7 +245,7 @@ class LinearInit:
     bias: float = 0.0
 
 
-_UNDRAWN = False
+_BUILDING = threading.local()  # per thread: the batched engine builds the next group in another
 
 
 @contextlib.contextmanager
@@ -252,12 +253,16 @@ def undrawn() -> Iterator[None]:
     """Build models whose declared linear layers are left undrawn (uninitialised memory): the
     engines draw them once from each configuration's own generator (``draw_initial``,
     ``stacked.draw_initial``), straight into the layout they train in."""
-    global _UNDRAWN
-    before, _UNDRAWN = _UNDRAWN, True
+    before = _undrawn()
+    _BUILDING.undrawn = True
     try:
         yield
     finally:
-        _UNDRAWN = before
+        _BUILDING.undrawn = before
+
+
+def _undrawn() -> bool:
+    return getattr(_BUILDING, "undrawn", False)
 
 
 def declared_linear(n_in: int, n_out: int, *, gain: float, bias: float = 0.0) -> nn.Linear:
@@ -267,7 +272,7 @@ def declared_linear(n_in: int, n_out: int, *, gain: float, bias: float = 0.0) ->
     engines draw it from the configuration's generator instead (protocol M7)."""
     layer = _empty_linear(n_in, n_out)
     layer.weight_init = LinearInit(std=math.sqrt(gain / n_in), bias=bias)
-    if not _UNDRAWN and not layer.weight.is_meta:
+    if not _undrawn() and not layer.weight.is_meta:
         _draw_layer(layer, None)
     return layer
 

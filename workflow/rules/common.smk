@@ -1,5 +1,6 @@
 # Configuration, validation and the helpers the rules use, named for intent.
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -143,7 +144,7 @@ import functools
 import shlex
 
 from snnbench import methods as method_registry
-from snnbench.devices import gpu_resource_problem
+from snnbench.devices import device_problem, gpu_resource_problem, resolve_gpus, run_start_line
 from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.grids import load_grids
 from snnbench.runs import grid_json, narrowed_grid, train_jobs, train_methods
@@ -195,24 +196,63 @@ def get_train_mem_mb(wildcards, attempt):
     return TRAIN["mem_mb"].get(wildcards.benchmark, 4000) * attempt
 
 
+def _gpus_from_scheduler():
+    """Whether a scheduler, not a claim on this machine, gives each training job its GPU: the
+    Snakemake inside a cluster job, a run inside a SLURM allocation, or a `gpu` or `gres` that
+    --set-resources gives train_fnn (profiles/slurm)."""
+    given = workflow.resource_settings.overwrite_resources.get("train_fnn", {})
+    return workflow.remote_exec or "SLURM_JOB_ID" in os.environ or "gpu" in given or "gres" in given
+
+
+def _train_gpus():
+    """train.gpus resolved now (snnbench.devices.resolve_gpus: auto is 1 where GPUs are visible,
+    else 0), or None for `auto` where a scheduler gives the GPUs: each job then resolves it where
+    it runs. A train.device that contradicts it stops the run here, naming both settings."""
+    if TRAIN["gpus"] == "auto" and _gpus_from_scheduler():
+        return None
+    gpus = resolve_gpus(TRAIN["gpus"], device=TRAIN["device"])
+    if not _gpus_from_scheduler():  # under a scheduler each job checks what it was given
+        problem = device_problem(TRAIN["device"], gpus)
+        if problem:
+            raise ConfigError(problem)
+    return gpus
+
+
+TRAIN_GPUS = _train_gpus()
+
+
 def get_train_fnn_threads(wildcards):
     """train.threads; a GPU job (train.gpus: 1) runs at one: its host work is one Python thread
     launching kernels, and more threads would only take cores from the jobs sharing its GPU."""
-    return 1 if TRAIN["gpus"] else TRAIN["threads"]
+    return 1 if TRAIN_GPUS is not None and TRAIN_GPUS.gpus else TRAIN["threads"]
 
 
 @functools.cache
 def get_train_fnn_gpu():
-    """The `gpu` resource of an FNN training job: train.gpus, one GPU job slot. On this machine
-    Snakemake's `--resources gpu=N` counts the slots (GPUs × train.jobs_per_gpu), and a missing
-    or larger N stops the run before the first training job, with the number to give
-    (snnbench.devices.gpu_resource_problem). SLURM places each job on its own GPU instead."""
-    if TRAIN["gpus"] and workflow.local_exec and not workflow.remote_exec:
-        given = workflow.global_resources["gpu"].value if "gpu" in workflow.global_resources else None
-        problem = gpu_resource_problem(given, jobs_per_gpu=TRAIN["jobs_per_gpu"])
-        if problem:
-            raise ConfigError(problem)
-    return TRAIN["gpus"]
+    """The `gpu` resource of an FNN training job: train.gpus (resolved), one GPU job slot. On this
+    machine Snakemake's `--resources gpu=N` counts the slots (GPUs × train.jobs_per_gpu), and a
+    missing or larger N stops the run before the first training job, with the number to give
+    (snnbench.devices.gpu_resource_problem); the run's start says the slots and whether MPS runs,
+    or that visible GPUs go unused (snnbench.devices.run_start_line). Under a scheduler (SLURM) its
+    profile's set-resources gives each job its GPU instead."""
+    if TRAIN_GPUS is None:
+        return 0
+    if workflow.local_exec and not workflow.remote_exec and not _gpus_from_scheduler():
+        if TRAIN_GPUS.gpus:
+            given = workflow.global_resources["gpu"].value if "gpu" in workflow.global_resources else None
+            problem = gpu_resource_problem(given, jobs_per_gpu=TRAIN["jobs_per_gpu"], gpus=TRAIN_GPUS)
+            if problem:
+                raise ConfigError(problem)
+        line = run_start_line(TRAIN_GPUS, jobs_per_gpu=TRAIN["jobs_per_gpu"])
+        if line:
+            print(line)
+    return TRAIN_GPUS.gpus
+
+
+def get_train_fnn_gpus_option(wildcards, resources):
+    """`snnbench train --gpus`: the job's `gpu` resource, or auto where a scheduler gives the GPU
+    (the job resolves it, snnbench.devices.resolve_gpus)."""
+    return "auto" if TRAIN_GPUS is None else resources.gpu
 
 
 def get_train_splits(benchmark, method=None):

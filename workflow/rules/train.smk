@@ -1,8 +1,8 @@
 # Training: one job per benchmark, dataset, method and split (UCI split column, HTRU2 outer fold,
 # Tox21 repeat); the whole grid runs inside (`snnbench train`), selection on validation included.
-# FNNs may use a GPU (`gpu` resource, train.gpus: one GPU job slot each; each job claims a free
-# slot, train.jobs_per_gpu per GPU, snnbench.devices; a GPU job runs at one thread); RF and SVM
-# run on CPU. Memory per benchmark: train.mem_mb, times the attempt.
+# FNNs may use a GPU (`gpu` resource, train.gpus, auto: where GPUs are visible; one GPU job slot
+# each; each job claims a free slot, train.jobs_per_gpu per GPU, snnbench.devices; a GPU job runs
+# at one thread); RF and SVM run on CPU. Memory per benchmark: train.mem_mb, times the attempt.
 # A job that fails deterministically (an exception: exit 1) is recorded as failed by
 # `snnbench record-failure`, so the run goes on and the tables name it. A job killed by a signal
 # (exit > 128: the kernel's out-of-memory killer, a preempted node) fails instead, and Snakemake
@@ -25,6 +25,7 @@ rule train_fnn:
         grid=lambda w: get_method_grid(w.benchmark, w.method),
         settings=lambda w: get_train_settings(w.benchmark),
         custom=lambda w: get_custom_method_option(w.method),
+        gpus=get_train_fnn_gpus_option,
         jobs_per_gpu=TRAIN["jobs_per_gpu"],
         retries=TRAIN_RETRIES,
     threads: get_train_fnn_threads
@@ -39,7 +40,7 @@ rule train_fnn:
         "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
         " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-        " --threads {threads} {params.custom} --gpus {resources.gpu} --jobs-per-gpu {params.jobs_per_gpu} --keep-going > {log} 2>&1"
+        " --threads {threads} {params.custom} --gpus {params.gpus} --jobs-per-gpu {params.jobs_per_gpu} --keep-going > {log} 2>&1"
         " || {{ rc=$?; if [ $rc -gt 128 ] && [ {resources.attempt} -le {params.retries} ]; then"
         " echo \"killed by signal $((rc - 128)): failing the job so that Snakemake retries it\" >> {log}; exit $rc; fi;"
         " python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
