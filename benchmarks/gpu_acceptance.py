@@ -738,14 +738,15 @@ class Worker:
             self.lines.put(line.strip())
         self.lines.put(None)
 
-    def line(self, deadline: float) -> str | None:
-        """The next line before ``deadline`` (time.time()), or None (ended, or nothing in time)."""
+    def line(self, deadline: float, wanted) -> str | None:
+        """The next line for which ``wanted(line)`` holds, before ``deadline`` (time.time()), or None
+        (the worker ended, or nothing in time); other lines (a library printing) are passed over."""
         while True:
             try:
                 line = self.lines.get(timeout=max(0.01, deadline - time.time()))
             except queue.Empty:
                 return None
-            if line is None or line:
+            if line is None or wanted(line):
                 return line
 
     def send(self, text: str) -> bool:
@@ -801,7 +802,7 @@ def check_jobs(args, ctx, out) -> None:
     try:
         ready_by = time.time() + args.ready_timeout_s
         for w in workers:
-            line = w.line(ready_by)
+            line = w.line(ready_by, lambda text: text == "ready")
             if line == "ready":
                 w.state = "ready"
             else:
@@ -823,7 +824,7 @@ def check_jobs(args, ctx, out) -> None:
             deadline = time.time() + hang
             reports, hung = [], []
             for w, ok in zip(chosen, sent):
-                line = w.line(deadline) if ok else None
+                line = w.line(deadline, lambda text: text.startswith("{")) if ok else None
                 try:
                     reports.append(json.loads(line))
                 except (TypeError, ValueError):
@@ -895,7 +896,7 @@ def check_uci(args, ctx, out) -> None:
     target = OUT.parent / f"{OUT.stem}_uci" / f"{dataset}.csv"  # beside the JSON, to be read afterwards
     cmd = [sys.executable, "-m", "snnbench", "train", "--benchmark", "uci", "--dataset", dataset, "--method", "SNN",
            "--prepared-dir", str(prepared), "--out", str(target), "--set", f"epochs={args.uci_epochs}",
-           "--device", str(ctx["device"]), "--quiet"]
+           "--device", str(ctx["device"]), "--gpu-lock-dir", tempfile.mkdtemp(prefix="acceptance-locks-"), "--quiet"]
     for narrow in args.uci_narrow:
         cmd += ["--narrow", narrow]
     out["command"] = " ".join(cmd)
