@@ -813,7 +813,8 @@ def check_jobs(args, ctx, out) -> None:
         save()
         for jobs in args.jobs:
             chosen = [w for w in workers if w.state == "ready"][:jobs]
-            hang = args.job_seconds + 3 * jobs * unit_alone + 30
+            # a unit may take J times as long beside J - 1 others; the budget caps the wait
+            hang = min(args.job_seconds + 3 * jobs * unit_alone + 30, max(args.job_seconds + 10, args.budget_s - elapsed()))
             if len(chosen) < jobs:
                 out["points"][str(jobs)] = {"skipped": f"only {len(chosen)} worker(s) ready"}
                 continue
@@ -981,7 +982,10 @@ def check_oom(args, ctx, out) -> None:
     handler.emit = lambda record: messages.append(record.getMessage())
     logging.getLogger("snnbench.train").addHandler(handler)
     free, _ = torch.cuda.mem_get_info()
-    filler = torch.empty(int(free - 1.5 * 2**30), dtype=torch.uint8, device=ctx["device"])  # leave 1.5 GiB
+    # 0.75 GiB left: 16 members of 12.6 M parameters need 1.6 GB for weights and gradients alone,
+    # 8 about 0.8 GB and their activations; 4 fit
+    left = int(0.75 * 2**30)
+    filler = torch.empty(int(free - left), dtype=torch.uint8, device=ctx["device"])
     try:
         configs = [{"n_hidden": 2048, "n_layers": 4, "lr": float(lr), "dropout": 0.0, "layer_form": "rectangular"}
                    for lr in np.geomspace(1e-3, 1e-1, 16)]
@@ -992,9 +996,10 @@ def check_oom(args, ctx, out) -> None:
         del filler
         torch.cuda.empty_cache()
         logging.getLogger("snnbench.train").removeHandler(handler)
-    out.update(log=messages, statuses=sorted({r.status for r in results}), engines=sorted({r.engine for r in results}),
-               member_halvings=sum("members; retrying with" in m for m in messages))
-    out["ok"] = out["member_halvings"] > 0 and out["statuses"] == ["ok"] and all(e.startswith("batched") for e in out["engines"])
+    out.update(left_free_gib=round(left / 2**30, 2), log=messages, statuses=sorted({r.status for r in results}),
+               engines=sorted({r.engine for r in results}), member_halvings=sum("members; retrying with" in m for m in messages))
+    out["ok"] = out["member_halvings"] > 0 and out["statuses"] == ["ok"] \
+        and all(e.startswith("batched") for e in out["engines"])
 
 
 @section("tf32", 30, needs_cuda=True)
