@@ -231,13 +231,13 @@ def same_result(a, b) -> bool:
             and all(eq(getattr(a.curves, c), getattr(b.curves, c)) for c in ("train_loss", "val", "test")))
 
 
-def curve_differences(a, b) -> np.ndarray:
-    """Per epoch, the largest difference between two results' curves (training loss relative to
-    max(1, |loss|), as a diverging loss grows to 1e4 and beyond; validation and test metrics
+def curve_differences(a, b, curves=("train_loss", "val", "test")) -> np.ndarray:
+    """Per epoch, the largest difference between two results' ``curves`` (training loss relative
+    to max(1, |loss|), as a diverging loss grows to 1e4 and beyond; validation and test metrics
     absolute; NaN in both: no difference; in one only: inf); as long as the shorter run."""
     per_curve = []
     n = min(len(a.curves.train_loss), len(b.curves.train_loss))
-    for name in ("train_loss", "val", "test"):
+    for name in curves:
         x = np.full(n, np.nan)
         y = np.full(n, np.nan)
         xa, yb = np.asarray(getattr(a.curves, name), dtype=float)[:n], np.asarray(getattr(b.curves, name), dtype=float)[:n]
@@ -382,6 +382,7 @@ def check_equivalence(args, ctx, out) -> None:
                 "best_epoch": [ref.best_epoch, bat.best_epoch], "test": [ref.test_metric, bat.test_metric],
                 "epochs_run": [len(ref.curves.train_loss), len(bat.curves.train_loss)],
                 "first_epoch_diff": float(d[0]) if len(d) else None,
+                "first_epoch_loss_diff": float(curve_differences(ref, bat, ("train_loss",))[0]) if len(d) else None,
                 "early_epoch_diffs": [float(x) for x in d[:early]],
                 "max_diff_all_epochs": float(d.max()) if len(d) else None, **engine_of(bat)})
         n = len(members)
@@ -393,6 +394,10 @@ def check_equivalence(args, ctx, out) -> None:
                                    for m in members),
             "first_epoch_within_tol": sum(m["first_epoch_diff"] is not None and m["first_epoch_diff"] <= args.tol
                                           for m in members),
+            # the validation metric (accuracy) moves in steps of 1 / rows: one flipped prediction is above
+            # any tolerance; the loss alone is listed so that such a flip can be told apart
+            "first_epoch_loss_within_tol": sum(m["first_epoch_loss_diff"] is not None
+                                               and m["first_epoch_loss_diff"] <= args.tol for m in members),
             "early_epochs_within_tol": sum(len(m["early_epoch_diffs"]) >= min(early, args.epochs)
                                            and max(m["early_epoch_diffs"]) <= args.tol for m in members),
             "batched": sum(m["engine"].startswith("batched") for m in members),
