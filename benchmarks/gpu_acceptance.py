@@ -40,7 +40,8 @@ H100, and ``--budget-s`` skips a section that would not fit, recording so):
   first training) before all start together (a ``go`` line on their stdin), each training whole
   groups until ``--job-seconds`` have passed: configurations per second in all and per job, and
   whether MPS runs; a worker that does not answer in time is killed and reported. Decides
-  ``train.jobs_per_gpu``.
+  ``train.jobs_per_gpu``. With ``--jobs-mps`` (off by default: about 2 minutes more) the scan
+  runs again under an MPS daemon of the script's own, started and stopped as the README does.
 - ``uci``: one real UCI slice through ``snnbench train`` on CUDA, its wall time beside the cost
   model's projection; skipped (with the command that prepares it) when the data is not prepared.
 - ``oom``: a real out-of-memory error (most of the GPU's memory taken first) halves a group, which
@@ -648,8 +649,11 @@ def _packing_verdict() -> None:
     """Packing members across datasets (groups of ~48 instead of one dataset's ~6) is worth
     building when k=48 reaches clearly more TFLOP/s than k=6 and than streams already give."""
     sections = RESULTS["sections"]
-    tflops = sections.get("tflops", {}).get("points", {})
-    streams = sections.get("streams", {}).get("points", {})
+    if not sections.get("tflops", {}).get("ok"):
+        RESULTS["packing_decision"] = "undecided: the tflops section did not pass (or did not run)"
+        return
+    tflops = sections["tflops"]["points"]
+    streams = sections.get("streams", {}).get("points", {}) if sections.get("streams", {}).get("ok") else {}
     k6, k48 = tflops.get("6", {}).get("tflops"), tflops.get("48", {}).get("tflops")
     best_streams = max((p["tflops"] for p in streams.values() if "tflops" in p), default=None)
     if k6 is None or k48 is None:
@@ -662,7 +666,7 @@ def _packing_verdict() -> None:
     worth = ratio >= PACKING_RATIO and (best_streams is None or k48 >= PACKING_OVER_STREAMS * best_streams)
     RESULTS["packing_decision"] = ("packing members across datasets IS worth building: " if worth else
                                    "packing members across datasets is NOT worth building: ") + text \
-        + ("" if best_streams is not None else " (streams not measured)")
+        + ("" if best_streams is not None else " (streams not measured, or their section did not pass)")
 
 
 # the work of one training process in the `jobs` section, a slice of one dataset's SNN grid as a
@@ -714,17 +718,22 @@ def job_worker(spec: dict) -> int:
 
 
 def mps_state() -> dict:
-    """Whether an MPS daemon runs, as the README starts it: its pipe directory
-    (``CUDA_MPS_PIPE_DIRECTORY``, default /tmp/nvidia-mps) holds a ``control`` FIFO."""
+    return mps_state_for({})
+
+
+def mps_state_for(env: dict) -> dict:
+    """Whether an MPS daemon runs for this environment (over ``env``), as the README starts it: its
+    pipe directory (``CUDA_MPS_PIPE_DIRECTORY``, default /tmp/nvidia-mps) holds a ``control`` FIFO."""
+    environ = {**os.environ, **env}
     try:
         from snnbench.devices import mps_status
     except ImportError:
         mps_status = None
     if mps_status is not None:
-        found = mps_status()
+        found = mps_status(environ)
         value = found if isinstance(found, dict) else json.loads(json.dumps(found, default=_jsonable))
         return {"how": "snnbench.devices.mps_status", "status": value}
-    pipe = Path(os.environ.get("CUDA_MPS_PIPE_DIRECTORY", "/tmp/nvidia-mps"))
+    pipe = Path(environ.get("CUDA_MPS_PIPE_DIRECTORY") or "/tmp/nvidia-mps")
     control = pipe / "control"
     try:
         fifo = stat.S_ISFIFO(control.stat().st_mode)
@@ -735,11 +744,11 @@ def mps_state() -> dict:
 
 
 class Worker:
-    def __init__(self, spec: dict, log_dir: Path, i: int) -> None:
+    def __init__(self, spec: dict, log_dir: Path, i: int, env: dict) -> None:
         self.log = log_dir / f"worker{i}.log"
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--job-worker", json.dumps(spec)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.log, "w"),
-                                     text=True, env={**sub_env(), "OMP_NUM_THREADS": "1"}, cwd=str(REPO))
+                                     text=True, env={**sub_env(), "OMP_NUM_THREADS": "1", **env}, cwd=str(REPO))
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.state = "starting"
@@ -807,9 +816,23 @@ def check_jobs(args, ctx, out) -> None:
                         f"{unit_epochs} epochs", calibration=timed, fixed_s_per_unit=round(fixed, 4),
                unit_epochs=unit_epochs, unit_alone_s=round(unit_alone, 3), job_seconds=args.job_seconds, points={})
     save()
+    out["workers"] = _scan_jobs(args, ctx, spec, unit_alone, {}, out["points"])
+    out.update(_recommendation(out["points"], with_mps=_mps_running(out["mps"])))
+    out["ok"] = bool(out.get("recommended_jobs_per_gpu")) and all(
+        not p.get("hung_or_failed") and "configs_per_s" in p for p in out["points"].values() if "skipped" not in p)
+    if args.jobs_mps:
+        out["with_mps"] = _jobs_with_mps(args, ctx, spec, unit_alone, out["mps"])
+        if "ok" in out["with_mps"]:
+            out["ok"] = out["ok"] and out["with_mps"]["ok"]
+
+
+def _scan_jobs(args, ctx, spec: dict, unit_alone: float, env: dict, points: dict) -> dict:
+    """Start max(--jobs) workers, wait until they are ready, then for each J let J of them train
+    at once; each J's figures into ``points`` (and the JSON) as they come. Returns how many
+    workers got ready."""
     log_dir = Path(tempfile.mkdtemp(prefix="acceptance-jobs-"))
     most = max(args.jobs)
-    workers = [Worker(spec, log_dir, i) for i in range(most)]
+    workers = [Worker(spec, log_dir, i, env) for i in range(most)]
     try:
         ready_by = time.time() + args.ready_timeout_s
         for w in workers:
@@ -819,18 +842,18 @@ def check_jobs(args, ctx, out) -> None:
             else:
                 w.kill(f"not ready within {args.ready_timeout_s:.0f} s" if line is None and w.proc.poll() is None
                        else f"ended before ready (exit {w.proc.poll()}): {w.tail()}")
-        out["workers"] = {"started": most, "ready": sum(w.state == "ready" for w in workers),
-                          "not_ready": [w.state for w in workers if w.state != "ready"]}
-        save()
+        started = {"started": most, "ready": sum(w.state == "ready" for w in workers),
+                   "not_ready": [w.state for w in workers if w.state != "ready"]}
+        print(f"  workers: {started}", flush=True)
         for jobs in args.jobs:
             chosen = [w for w in workers if w.state == "ready"][:jobs]
             # a unit may take J times as long beside J - 1 others; the budget caps the wait
             hang = min(args.job_seconds + 3 * jobs * unit_alone + 30, max(args.job_seconds + 10, args.budget_s - elapsed()))
             if len(chosen) < jobs:
-                out["points"][str(jobs)] = {"skipped": f"only {len(chosen)} worker(s) ready"}
+                points[str(jobs)] = {"skipped": f"only {len(chosen)} worker(s) ready"}
                 continue
             if elapsed() + args.job_seconds + jobs * unit_alone > ctx["section_deadline"]:
-                out["points"][str(jobs)] = {"skipped": "time budget spent"}
+                points[str(jobs)] = {"skipped": "time budget spent"}
                 continue
             sent = [w.send(f"go {args.job_seconds}") for w in chosen]  # the barrier: all start now
             deadline = time.time() + hang
@@ -852,7 +875,7 @@ def check_jobs(args, ctx, out) -> None:
                              per_job_s=[round(r["end"] - r["go"], 2) for r in reports],
                              start_spread_s=round(max(r["go"] for r in reports) - min(r["go"] for r in reports), 3),
                              engines=sorted({e for r in reports for e in r["engines"]}))
-            out["points"][str(jobs)] = point
+            points[str(jobs)] = point
             print(f"  {jobs} job(s): {point.get('configs_per_s')} configurations/s in all, per job "
                   f"{point.get('per_job_configs_per_s')}, {len(hung)} hung or failed", flush=True)
             save()
@@ -865,21 +888,59 @@ def check_jobs(args, ctx, out) -> None:
                 w.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 w.kill("killed: did not quit")
-    measured = [(int(j), p["configs_per_s"]) for j, p in out["points"].items() if "configs_per_s" in p]
-    out["ok"] = bool(measured) and all(not p.get("hung_or_failed") and "configs_per_s" in p
-                                       for p in out["points"].values() if "skipped" not in p)
-    if measured:
-        measured.sort()
-        best = measured[0][0]
-        for (j, rate), (_, following) in zip(measured, measured[1:]):
+    return started
+
+
+def _recommendation(points: dict, *, with_mps: bool) -> dict:
+    """The smallest J after which configurations per second grow by less than JOBS_GAIN."""
+    measured = sorted((int(j), p["configs_per_s"]) for j, p in points.items() if "configs_per_s" in p)
+    if not measured:
+        return {}
+    best = measured[-1][0]
+    for (j, rate), (_, following) in zip(measured, measured[1:]):
+        if following < JOBS_GAIN * rate:
             best = j
-            if following < JOBS_GAIN * rate:
-                break
-        else:
-            best = measured[-1][0]
-        out["recommended_jobs_per_gpu"] = best
-        out["decides"] = (f"train.jobs_per_gpu: {best}, the smallest J after which configurations/s grow by less than "
-                          f"x{JOBS_GAIN} ({'with' if _mps_running(out['mps']) else 'without'} MPS)")
+            break
+    return {"recommended_jobs_per_gpu": best,
+            "decides": (f"train.jobs_per_gpu: {best}, the smallest J after which configurations/s grow by less than "
+                        f"x{JOBS_GAIN} ({'with' if with_mps else 'without'} MPS; "
+                        + ", ".join(f"J={j}: {rate}/s" for j, rate in measured) + ")")}
+
+
+def _jobs_with_mps(args, ctx, spec: dict, unit_alone: float, state: dict) -> dict:
+    """The same scan with an MPS daemon of this script's own (README's commands, private pipe and
+    log folders), stopped afterwards. Only with --jobs-mps; where MPS already runs, the scan above
+    was with MPS."""
+    if _mps_running(state):
+        return {"skipped": "MPS was already running: the scan above ran with it"}
+    control = shutil.which("nvidia-cuda-mps-control")
+    if control is None or ctx["device"].type != "cuda":
+        return {"skipped": "nvidia-cuda-mps-control not on PATH" if control is None else "needs CUDA"}
+    if elapsed() + 30 + len(args.jobs) * (args.job_seconds + 10) > ctx["section_deadline"]:
+        return {"skipped": "time budget spent"}
+    base = Path(tempfile.mkdtemp(prefix="acceptance-mps-"))
+    env = {"CUDA_MPS_PIPE_DIRECTORY": str(base / "pipe"), "CUDA_MPS_LOG_DIRECTORY": str(base / "log")}
+    for folder in env.values():
+        Path(folder).mkdir()
+    # the daemon sees every GPU (README: MPS renumbers the devices it was started with)
+    daemon_env = {k: v for k, v in {**os.environ, **env}.items() if k != "CUDA_VISIBLE_DEVICES"}
+    started = subprocess.run([control, "-d"], env=daemon_env, capture_output=True, text=True, timeout=30)
+    out: dict = {"pipe_directory": env["CUDA_MPS_PIPE_DIRECTORY"], "start_returncode": started.returncode,
+                 "start_output": (started.stdout + started.stderr)[-400:], "points": {}}
+    if started.returncode != 0:
+        out.update(ok=False, error="nvidia-cuda-mps-control -d failed")
+        return out
+    try:
+        out["mps"] = mps_state_for(env)
+        print(f"  with MPS ({out['mps']}):", flush=True)
+        out["workers"] = _scan_jobs(args, ctx, spec, unit_alone, env, out["points"])
+    finally:
+        stopped = subprocess.run([control], input="quit\n", env=daemon_env, capture_output=True, text=True, timeout=60)
+        out["stop_returncode"] = stopped.returncode
+    out.update(_recommendation(out["points"], with_mps=True))
+    out["ok"] = bool(out.get("recommended_jobs_per_gpu")) and all(
+        not p.get("hung_or_failed") and "configs_per_s" in p for p in out["points"].values() if "skipped" not in p)
+    return out
 
 
 JOBS_GAIN = 1.1
@@ -1125,6 +1186,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2, 4, 8])
     parser.add_argument("--job-seconds", type=float, default=20.0, help="seconds each job trains (at least)")
     parser.add_argument("--ready-timeout-s", type=float, default=180.0)
+    parser.add_argument("--jobs-mps", action="store_true",
+                        help="jobs: scan again with an MPS daemon of its own (about 2 minutes more; off by default)")
     parser.add_argument("--prepared-dir", default="data/prepared")
     parser.add_argument("--uci-dataset", default="abalone")
     parser.add_argument("--uci-epochs", type=int, default=100)
@@ -1237,7 +1300,7 @@ def main(argv=None) -> int:
         out["seconds"] = round(time.perf_counter() - start, 2)
         RESULTS["verdicts"][name] = verdict(out)
         if "decides" in out and "ok" in out:  # a decision stands only on a section that passed
-            RESULTS.setdefault("decisions", {})[name] = (out["decides"] if out["ok"] else
+            RESULTS.setdefault("decisions", {})[name] = (out["decides"] if out["ok"] or out["decides"].startswith("undecided") else
                                                          f"undecided: the section did not pass (it would say: "
                                                          f"{out['decides']})")
         print(f"[{name}] {RESULTS['verdicts'][name]} ({out['seconds']} s)", flush=True)
