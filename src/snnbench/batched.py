@@ -326,7 +326,9 @@ def build_stacked(method: str, configs: list[dict[str, Any]], seeds: list[int], 
     its builder drew them under torch's generator seeded with the member's seed (protocol B5)."""
     members = []
     for config, seed in zip(configs, seeds):
-        torch.manual_seed(seed)
+        # the CPU's generator only (torch.manual_seed would reseed CUDA's too, from this thread
+        # while another captures a graph: train_groups builds the next group in a thread)
+        torch.default_generator.manual_seed(seed)
         with undrawn():
             model = build_model(method, n_in=data.task.n_in, n_out=data.task.n_out, config=config,
                                 architecture=settings.architecture())
