@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Mapping
 
 # Kernels per configuration-step at width 8, depth 8, measured by benchmarks/gpu_projection.py
@@ -422,8 +422,3 @@ def assumption_lines() -> list[str]:
         out.append(f"{label}: {low}{' ' + unit if unit else ''}" if low == high else
                    f"{label}: {low} / {high}{' ' + unit if unit else ''}")
     return out
-
-
-def with_(a: Assumptions, **changes: Any) -> Assumptions:
-    """A copy of ``a`` with some constants changed (a sensitivity)."""
-    return replace(a, **changes)
