@@ -228,7 +228,8 @@ def _hours(h: float) -> str:
 def _range(low: float, high: float) -> str:
     """A low-high range of hours, in one unit."""
     if high < 1:
-        return f"{low * 60:.0f}–{high * 60:.0f} min"
+        minutes = lambda h: f"{h * 60:.2g}" if h * 60 < 10 else f"{h * 60:.0f}"
+        return f"{minutes(low)}–{minutes(high)} min"
     return f"{low:.1f}–{high:.1f} h"
 
 
