@@ -98,7 +98,7 @@ class Assumptions:
         "normal_ measured 2e8 parameters/s on one thread here (0.22 s for 44 M)"))
     h2d_rate: float = _c(20e9, "host-to-device copy", "GB/s", 1e9, "pinned (25) or pageable (10) memory")
     warmup_steps: int = _c(3, "eager warm-up steps per group", why="a few before the captures")
-    graphs_per_group: int = _c(5, "graphs captured per group", why="full batch, last batch, validation, test, spare")
+    graphs_per_group: int = _c(5, "graphs captured per group", why="issue 22's design: ~5 (full batch, last partial batch, validation, test, ...)")
     capture_s: float = _c(5e-3, "capture + instantiate per graph", "ms", 1e-3, (
         "~100-200 kernels recorded at eager speed, then instantiated"))
     job_start_s: float = _c(5.0, "job start", "s", why=(
@@ -160,22 +160,21 @@ class KernelCount:
         return cls(fixed, max(k - fixed, 0.0) / n)
 
 
-def _depth_config(family: str, depth: int) -> dict[str, Any]:
-    return {"n_hidden": 8, "n_hidden_per_block": 8, "n_layers": depth, "n_blocks": depth,
-            "layer_form": "rectangular", "block_form": "rectangular", "bottleneck": 0.5,
-            "lr": 0.01, "dropout": 0.0}
+def linear_layers(method: str, depth: int) -> int:
+    """Linear layers of a paper family's network at ``depth`` (n_layers; ResNet n_blocks)."""
+    from .flops import linear_shapes
+
+    config = {"n_hidden": 8, "n_hidden_per_block": 8, "n_layers": depth, "n_blocks": depth, "layer_form": "rectangular",
+              "block_form": "rectangular", "bottleneck": 0.5, "lr": 0.01, "dropout": 0.0}
+    return len(linear_shapes(method, config, n_in=3, n_out=2, architecture={"highway_width": 8}))
 
 
 @functools.cache
 def default_kernels(method: str) -> KernelCount:
     """The measured kernels of ``MEASURED_KERNELS``; a method not measured (a user's) takes SNN's."""
-    from .flops import linear_shapes
-
     family = method if method in MEASURED_KERNELS else "SNN"
     per_step, members, depth = MEASURED_KERNELS[family]
-    n_linear = len(linear_shapes(family, _depth_config(family, depth), n_in=3, n_out=2,
-                                 architecture={"highway_width": 8}))
-    return KernelCount.from_measured([(n_linear, per_step * members)])
+    return KernelCount.from_measured([(linear_layers(family, depth), per_step * members)])
 
 
 @dataclass(frozen=True)
