@@ -21,7 +21,12 @@ def test_tiles_of_a_known_shape():
     o = cm.occupancy(3, 128, 1024, 1024, a=only_128)
     assert (o["tile"], o["split_k"], o["tiles"], o["waves"]) == ("128x128", 1, 24, 1)
     assert o["fill"] == pytest.approx(24 / 132) and o["bound"] == "compute"
-    assert o["fraction_of_peak"] == pytest.approx(0.7 * 24 / 132)
+    overhead = 1024 / (1024 + only_128.k_overhead)  # a tile's fixed cost over the reduction
+    assert o["fraction_of_peak"] == pytest.approx(0.7 * 24 / 132 * overhead)
+    # the weight gradient: many tiles, but a short reduction over 128 rows
+    w = cm.occupancy(3, 1024, 1024, 128, a=only_128)
+    assert w["tiles"] == 192 and w["waves"] == 2 and w["fill"] == pytest.approx(192 / 264)
+    assert w["fraction_of_peak"] == pytest.approx(0.7 * 192 / 264 * 128 / (128 + only_128.k_overhead))
     # the heuristic takes smaller tiles (or split K) where 128x128 leaves most SMs idle
     for a in cm.BOTH:
         best = cm.occupancy(3, 128, 1024, 1024, a=a)

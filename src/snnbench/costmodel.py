@@ -74,6 +74,9 @@ class Assumptions:
         "SIMT SGEMM reaches 80-90 % of peak on large squares with 128x128 tiles; smaller tiles reuse operands less"))
     tf32_tilings: tuple[Tiling, ...] = _c((), "TF32 tile efficiency", why=(
         "tensor-core GEMMs reach 60-70 % of the dense peak on large products, less with small tiles"))
+    k_overhead: float = _c(32.0, "a tile's fixed cost in K-steps", why=(
+        "pipeline fill and writing the output tile, amortised over the reduction: efficiency x K / (K + this); "
+        "the weight gradients reduce over only 128 rows"))
     split_k: tuple[int, ...] = _c((1,), "split-K factors", why=(
         "the library may split K to fill the SMs (low); strided-batched heuristics rarely do (high)"))
     split_k_efficiency: float = _c(1.0, "split-K efficiency per halving of K", why=(
@@ -118,7 +121,7 @@ LOW = Assumptions(
     name="low", hbm_rate=3.0e12,
     fp32_tilings=(Tiling(128, 128, 0.80), Tiling(128, 64, 0.72), Tiling(64, 64, 0.60)),
     tf32_tilings=(Tiling(128, 128, 0.70), Tiling(128, 64, 0.60), Tiling(64, 64, 0.45)),
-    split_k=(1, 2, 4), split_k_efficiency=0.85, stream_overlap=0.9, kernel_floor_s=1.5e-6, eager_launch_s=5e-6,
+    k_overhead=16.0, split_k=(1, 2, 4), split_k_efficiency=0.85, stream_overlap=0.9, kernel_floor_s=1.5e-6, eager_launch_s=5e-6,
     replay_s=10e-6, sync_s=15e-6, capturable_share=0.98, activation_passes=10.0, eval_passes=2.0,
     optimizer_bytes=12.0, draw_rate=4e8, h2d_rate=25e9, warmup_steps=2, graphs_per_group=5, capture_s=2e-3,
     job_start_s=3.0)
@@ -127,7 +130,7 @@ HIGH = Assumptions(
     name="high", hbm_rate=2.0e12,
     fp32_tilings=(Tiling(128, 128, 0.70), Tiling(128, 64, 0.60), Tiling(64, 64, 0.45)),
     tf32_tilings=(Tiling(128, 128, 0.55), Tiling(128, 64, 0.45), Tiling(64, 64, 0.30)),
-    split_k=(1,), split_k_efficiency=1.0, stream_overlap=0.5, kernel_floor_s=3e-6, eager_launch_s=10e-6,
+    k_overhead=64.0, split_k=(1,), split_k_efficiency=1.0, stream_overlap=0.5, kernel_floor_s=3e-6, eager_launch_s=10e-6,
     replay_s=20e-6, sync_s=50e-6, capturable_share=0.95, activation_passes=20.0, eval_passes=4.0,
     optimizer_bytes=24.0, draw_rate=1e8, h2d_rate=10e9, warmup_steps=3, graphs_per_group=5, capture_s=10e-3,
     job_start_s=8.0)
@@ -234,6 +237,13 @@ def _fill(tiles: int, concurrent: int, sms: int) -> float:
     return in_flight / (math.ceil(in_flight / sms) * sms)
 
 
+def _efficiency(tiling: Tiling, split: int, kk: int, a: Assumptions) -> float:
+    """A tile's share of an SM's peak: its size's, less the split-K cost, less its fixed cost over a
+    short reduction (each split reduces over K / split)."""
+    per_split = kk / split
+    return tiling.efficiency * a.split_k_efficiency ** math.log2(split) * per_split / (per_split + a.k_overhead)
+
+
 @functools.lru_cache(maxsize=None)
 def _choose(k: int, m: int, n: int, kk: int, tf32: bool, a: Assumptions) -> tuple[Tiling, int]:
     best, best_t = None, math.inf
@@ -243,7 +253,7 @@ def _choose(k: int, m: int, n: int, kk: int, tf32: bool, a: Assumptions) -> tupl
                 continue
             tiles = k * math.ceil(m / tiling.rows) * math.ceil(n / tiling.cols) * split
             waves = math.ceil(tiles / a.sms)
-            eff = tiling.efficiency * a.split_k_efficiency ** math.log2(split)
+            eff = _efficiency(tiling, split, kk, a)
             t = 1.0 / (eff * tiles / (waves * a.sms))  # FLOPs / peak factored out
             if t < best_t - 1e-12:
                 best, best_t = (tiling, split), t
@@ -263,7 +273,7 @@ def occupancy(k: int, m: int, n: int, kk: int, *, tf32: bool = False, concurrent
     together = max(_fill(tiles, n_c, a.sms) for n_c in range(1, max(1, math.floor(concurrent)) + 1))
     fill = alone + a.stream_overlap * (together - alone)
     waves = math.ceil(tiles / a.sms)
-    eff = tiling.efficiency * a.split_k_efficiency ** math.log2(split)
+    eff = _efficiency(tiling, split, kk, a)
     flops = 2.0 * k * m * n * kk
     compute = flops / (a.peak(tf32) * eff * fill)
     memory = 4.0 * k * (m * kk + kk * n + m * n) / a.hbm_rate
