@@ -12,8 +12,9 @@ its own graphs, stepped round-robin by one host thread; ``jobs_per_gpu`` process
   sustains) and split-K factors, the one a single product runs fastest with is taken, as cuBLAS's
   heuristic picks without knowing what else runs. waves = ceil(tiles in flight / SMs), fill =
   tiles in flight / (waves x SMs); the products of concurrent streams (and of MPS jobs) add their
-  tiles to the same waves. Its time is max(kernel floor / c, FLOPs / (peak x tile efficiency x
-  fill), bytes / HBM rate), c the effective concurrency;
+  tiles to the same waves. A tile's efficiency falls over a short reduction (K / (K + a fixed
+  cost)). Its time is max(kernel floor / c, FLOPs / (peak x tile efficiency x fill), operand
+  bytes / HBM rate), c the effective concurrency;
 * a group-step: forward product per linear layer, weight-gradient product per layer, input-
   gradient product per layer but the first; the other kernels (kernels per group-step, measured,
   less the products and the update) at the kernel floor, bound below by the activations' bytes;
