@@ -465,6 +465,40 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
+def engine_figures(a, trees: dict, earlier: dict | None) -> dict | None:
+    """The new tree's capturable share of kernels and group set-up against one draw
+    (``engine_probe.py``, in a subprocess on that tree), printed; with ``--measured``, those of
+    the earlier run."""
+    print()
+    print("ENGINE FIGURES (benchmarks/engine_probe.py; device-independent, measured on this CPU)")
+    if earlier is not None:
+        figures = earlier.get("engine_figures")
+        if not figures:
+            print("  not in the --measured JSON")
+            return None
+        share, setup = figures["capturable_share"], figures["group_setup"]
+        print(f"capturable share of kernels: {share['share']:.3f}  (from {a.measured})")
+        print(f"group set-up seconds: {setup['setup_s']:.3f}  (from {a.measured})")
+        print(f"one draw of its weights seconds: {setup['draw_s']:.3f}  (set-up / draw {setup['ratio']:.2f})")
+        return figures
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [trees["new"], os.environ.get("PYTHONPATH")]))}
+    try:
+        done = subprocess.run([sys.executable, str(BENCH_DIR / "engine_probe.py"), "--prepared-dir", a.prepared_dir,
+                               "--dataset", a.dataset, "--json-line"], env=env, capture_output=True, text=True,
+                              timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  engine_probe.py did not finish in {a.timeout:.0f} s")
+        return None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        print(f"  engine_probe.py failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        return None
+    for line in lines[:-1]:
+        if line.startswith(("capturable share", "group set-up", "one draw")):
+            print(line)
+    return json.loads(lines[-1])
+
+
 def main() -> None:
     if str(ROOT / "src") not in sys.path:  # the cost model and the full grid's sizes: this checkout's
         sys.path.insert(0, str(ROOT / "src"))
@@ -498,6 +532,8 @@ def main() -> None:
                    help="kernels per group-step: this measurement's (default) or the model's defaults "
                         "(costmodel.MEASURED_KERNELS, docs/performance.md)")
     p.add_argument("--json", default=None, help="write every measured and projected figure here")
+    p.add_argument("--no-engine-figures", action="store_true",
+                   help="skip engine_probe.py's capturable share and group set-up (about 2 minutes)")
     p.add_argument("--measured", default=None, metavar="JSON",
                    help="project from the measurements of an earlier --json instead of measuring again")
     a = p.parse_args()
@@ -744,6 +780,7 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
           "at the protocol's maximum), L2 reuse between products, memory limits")
     if len(a.families) < len(FAMILIES):
         print(f"  (only {', '.join(a.families)}: not the whole grid)")
+    engine = None if a.no_engine_figures else engine_figures(a, trees, doc if a.measured else None)
     print(f"(in {time.perf_counter() - start:.0f} s)")
 
     if a.json:
@@ -764,7 +801,8 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
                "arithmetic_floor_hours": floor,
                "old_projection_hours": [{"precision": p, "jobs": J, "mps": mps, "hours": h}
                                         for (p, J, mps), h in OLD_PROJECTION.items()],
-               "assumptions": [dict(zip(("constant", "unit", "low", "high", "why"), r)) for r in cm.assumption_rows()]}
+               "assumptions": [dict(zip(("constant", "unit", "low", "high", "why"), r)) for r in cm.assumption_rows()],
+               "engine_figures": engine}
         Path(a.json).write_text(json.dumps(doc, indent=1, default=str))
         print(f"-> {a.json}")
 
