@@ -130,5 +130,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prepared-dir", default="data/prepared")
     parser.add_argument("--dataset", default="titanic")
+    parser.add_argument("--json-line", action="store_true", help="end with the figures as one JSON line")
     args = parser.parse_args()
-    print_figures(args.prepared_dir, dataset=args.dataset)
+    figures = print_figures(args.prepared_dir, dataset=args.dataset)
+    if args.json_line:
+        print(json.dumps(figures))

@@ -1,5 +1,5 @@
 """Kernels and host time per configuration-step of each family, measured on this machine, and the
-full UCI grid's projected H100-hours: old engine and new side by side.
+full UCI grid's projected H100-hours under the GPU cost model (snnbench.costmodel).
 
 What it measures (per engine source tree, per family, at a tiny width where arithmetic is
 negligible). For each of the seven families the UCI grid of ``config/grids.yaml`` is narrowed to
@@ -45,76 +45,35 @@ configurations with and without dropout apart (groups of 3 for SNN, MSRAinit, Hi
 one group of 6); ``--gpu-grouping`` makes the old ``group_configs(split_dropout=False)`` merge
 them as on CUDA (a tree whose ``group_configs`` has no such argument groups as it does anyway).
 
-The projection. The full UCI grid: the 121 datasets (sizes from ``full_grid_estimate.split_sizes``
-with ``--prepared-dir``, Table A11 where not prepared), every family's full grid from
-``--grids``, ``--epochs-full`` (100) epochs, batch 128, the validation set evaluated after every
-epoch; the test set after every epoch by the old engine and after ``--test-share`` of the epochs
-by the new one (protocol F5: only after the epochs early stopping can choose, and the last; the
-default share is measured, see ``TEST_SHARE_SOURCE``). For every (dataset, configuration):
-configuration-steps S = epochs * ceil(n_train / 128) and matrix FLOPs F (``snnbench.flops``'
-layer shapes), f = F / S per configuration-step. The model of one
-configuration-step on one GPU running J jobs (processes) of the grid side by side:
-
-    t = max( host / J ,  floor / (J if --mps else 1) + f / (rate * eff) )
-
-    eager engine:  host  = H * host_factor       H: measured host s per configuration-step here
-                   floor = K * launch_us          K: measured kernels per configuration-step
-    CUDA graphs:   host  = replay_us / M          M: members per group on the GPU (the number of
-                   floor = K * graph_kernel_us       full-grid configurations sharing an
-                                                     architecture: one group per architecture)
-    rate, eff:     fp32_tflops, fp32_eff  (FP32)  or  tf32_tflops, tf32_eff  (TF32)
-
-    GPU-hours = sum over datasets and configurations of S * t / 3600
-
-J jobs overlap their host time (J CPU cores feed one GPU); without MPS their kernels are
-time-sliced, so per-kernel floors add up; with ``--mps`` the floors of different jobs overlap too
-(divided by J), the arithmetic never (the FLOP rate is shared). K and H are measured at one depth
-and used for every configuration of the family; give several ``--depth`` values (e.g.
-``--depth 2 8 32``) to fit K and H linear in depth and evaluate them at each configuration's
-depth. The headline takes the recommended J: the smallest of ``--jobs`` whose total for the new
-engine in CUDA graphs in FP32 is within 5 % of the best of them (``--headline-jobs`` overrides).
-
-Assumptions (flags; all printed beside the result):
-
-- ``--launch-us 4.0``: device time per kernel launched eagerly when kernels are tiny: the launch
-  floor of back-to-back small kernels on an H100 (a few microseconds each).
-- ``--graph-kernel-us 1.0``: the same kernel replayed inside a CUDA graph (about 1 us apart).
-- ``--replay-us 10``: host time of one graph replay (``graph.replay()`` plus the Python around it)
-  per group-step.
-- ``--host-factor 1.0``: the GPU host's CPU core as fast as this one; the eager host time measured
-  here (which includes tiny CPU kernels instead of CUDA launches) taken as the GPU host's.
-- ``--fp32-tflops 67``: H100 SXM non-tensor FP32 peak; ``--tf32-tflops 494.7``: dense TF32
-  tensor-core peak.
-- ``--fp32-eff 0.7``: the fraction of the FP32 peak that the grid's products reach. SIMT SGEMM
-  reaches 80-90 % of peak on large squares; the grid's are batch 128 x 256..1024 x 256..1024 per
-  member, stacked over 3-6 members (0.1-1.6 GFLOP a product), large enough for most of it but
-  not all: 0.7.
-- ``--tf32-eff 0.35``: tensor-core GEMMs reach 60-70 % of the TF32 peak only on large products;
-  at m = 128 rows a member the tiles are poorly filled and the operands are loaded from HBM for
-  little reuse, so about half of that: 0.35.
-- ``--test-share``: the share of epochs after which a group of the new engine evaluates the test
-  set (protocol F5), measured (``TEST_SHARE_SOURCE``); the old engine evaluates it every epoch.
-- ``--jobs 1 2 4 8``: jobs per GPU tried (an H100 node has 8-16 cores per GPU).
-
-Not modelled: host-device synchronisation latency (syncs are reported, not charged); the memory
-traffic of the elementwise, dropout-mask and optimiser kernels beyond the per-kernel floor (an
-ad-hoc count of the bytes those kernels read and write in the old engine, SNN 8 layers, 6
-members: 52 MB a configuration-step at width 256, 300 MB at width 1024, i.e. 16 and 90 us at
-3.35 TB/s, against 2.3 and 37 us of TF32 products: hidden under the old engine's per-kernel
-floor, not under a floor cut to a few dozen kernels); divergence stopping configurations early,
-by default (the count is the protocol's maximum; ``--run-share`` scales the products alone, as a
-sensitivity: ``grid_throughput.py`` prints the share of configuration-epochs a slice ran); start-up and data loading per job; K and H measured on
-a CPU with the CPU's grouping (see ``--gpu-grouping``).
+The projection: ``snnbench.costmodel``, the one GPU cost model (``snnbench plan`` uses it too;
+its docstring states the model, ``costmodel.LOW`` / ``HIGH`` every constant with its reason; all
+printed beside the result). An estimate until a GPU measures it (``gpu_acceptance.py``). The
+full UCI grid: the 121 datasets (sizes from ``full_grid_estimate.split_sizes`` with
+``--prepared-dir``, Table A11 where not prepared), every family's full grid from ``--grids``,
+``--epochs-full`` (100) epochs, batch ``--batch`` (128), the validation set after every epoch and
+the test set after ``--test-share`` of the epochs (protocol F5; default measured, see
+``TEST_SHARE_SOURCE``), as one job per (dataset, family). What this script passes into the model
+from its measurement: the kernels per group-step, K at ``--epochs-full`` epochs x configurations /
+groups, as ``costmodel.KernelCount`` (linear in the network's linear layers: through the measured
+depths with several ``--depth``, else a fixed 20 plus the rest per layer); ``--kernels docs``
+takes the model's defaults instead (``costmodel.MEASURED_KERNELS``, from docs/performance.md).
+H, the host time measured here, is printed but not used: the graphs' host time is the model's
+replay cost. Printed: the members and output tiles of the grid's products and the share of the
+peak they reach; the full grid's H100-hours, low-high, at ``--jobs`` (1 4 8) jobs per GPU,
+time-sliced and with MPS, x ``--streams`` (1 2 4 8), FP32 and TF32; the arithmetic floor (the
+matrix FLOPs at the full peak); the old projection's figures (``OLD_PROJECTION``, quoted from
+docs/performance.md: the formula it came from is gone); where the time goes; the assumptions.
 
 Run (from the repository root; the old tree e.g. a checkout of an earlier commit):
 
     python benchmarks/gpu_projection.py --old-src ../old/src
     python benchmarks/gpu_projection.py --new-src src --old-src ../old/src --depth 2 8 32 --json out.json
     python benchmarks/gpu_projection.py --families SNN ResNet --epochs 2      # quicker
-    python benchmarks/gpu_projection.py --measured out.json --mps --tf32-eff 0.5   # re-project only
+    python benchmarks/gpu_projection.py --measured out.json --streams 4 --jobs 1 4   # re-project only
 
 About 2 minutes on 2 idle CPU cores with both trees and the defaults (7 families x 2 trees, one
-subprocess each: a counted run at E and at 2E epochs, 5 timed runs); ``--depth 2 8 32`` about 4.
+subprocess each: a counted run at E and at 2E epochs, 5 timed runs); ``--depth 2 8 32`` about 4;
+the projection a few minutes more (80 evaluations of the grid's 847 jobs).
 
 The script prints figures only; it asserts nothing about them.
 """
@@ -139,10 +98,8 @@ NO_KERNEL = ("aten.detach", "aten.alias", "aten.lift_fresh", "aten._unsafe_view"
              "aten.new_empty", "aten._reshape_alias", "aten.view", "aten.expand", "aten.t.",
              "aten.transpose", "aten.permute", "aten.unsqueeze", "aten.squeeze", "aten.select.",
              "aten.slice.", "aten.as_strided", "aten.unbind", "aten.split", "aten.reshape", "prim.")
-RECOMMEND_WITHIN = 0.05
-# Share of epochs after which a batched group evaluates the test set (train.test_curve: selectable),
-# measured with grid_throughput.py at 100 epochs (docs/performance.md):
-TEST_SHARE = 0.346
+# The share of epochs after which a batched group evaluates the test set (train.test_curve:
+# selectable) is snnbench.plan.TEST_SHARE, measured with grid_throughput.py at 100 epochs:
 TEST_SHARE_SOURCE = ("4,986 of 14,400 group-epochs on iris, wine, breast-cancer-wisc and titanic, "
                      "SNN, MSRAinit and BatchNorm at n_hidden 256, 100 epochs")
 MEASUREMENT_SETTINGS = ("dataset", "epochs", "depth", "width", "repeats", "gpu_grouping", "batch")
@@ -445,20 +402,12 @@ def run_worker(spec: dict, src: str, timeout: float) -> dict:
         return json.load(open(spec["result"]))
 
 
-# ----------------------------------------------------------------------------- projection
+# ----------------------------------------------------------------------------- projection (snnbench.costmodel)
 
-def fit_in_depth(points: list[tuple[int, float]]):
-    """value(depth): constant with one measured depth, least-squares line (>= 0) with more."""
-    import numpy as np
-    if not points:
-        return None
-    d = np.array([p[0] for p in points], dtype=float)
-    v = np.array([p[1] for p in points], dtype=float)
-    if len(set(d)) < 2:
-        c = float(v.mean())
-        return lambda depth: np.full(np.shape(depth), c)
-    b, a = np.polyfit(d, v, 1)
-    return lambda depth: np.maximum(a + b * np.asarray(depth, dtype=float), 0.0)
+# What this script printed before the cost model, for comparison only (docs/performance.md, issue 13
+# second round: products at 70 % / 35 % of the FP32 / TF32 peaks, 1 us a kernel in a graph):
+OLD_PROJECTION = {("FP32", 1, False): 5.98, ("FP32", 8, True): 4.00, ("TF32", 1, False): 3.26}
+OLD_PROJECTION_SOURCE = "old projection, docs/performance.md"
 
 
 def grid_flops(grid: dict, tree: str, a):
@@ -466,30 +415,35 @@ def grid_flops(grid: dict, tree: str, a):
     engine) or after ``--test-share`` of them (the new engine, protocol F5)."""
     import numpy as np
     share = a.test_share if tree == "new" else 1.0
-    flops = np.asarray(grid["flops"], dtype=float) - (1.0 - share) * np.asarray(grid["test_flops"], dtype=float)
-    return flops * a.run_share
+    return np.asarray(grid["flops"], dtype=float) - (1.0 - share) * np.asarray(grid["test_flops"], dtype=float)
 
 
-def project(grid: dict, K, H, members: int, *, mode: str, precision: str, jobs: int, a, tree: str = "new") -> float:
-    """GPU-hours of one family under the model of the docstring."""
-    import numpy as np
-    steps = np.asarray(grid["steps"], dtype=float)
-    f = grid_flops(grid, tree, a) / steps
-    depth = np.asarray(grid["depth"], dtype=float)
-    rate = (a.fp32_tflops * a.fp32_eff if precision == "FP32" else a.tf32_tflops * a.tf32_eff) * 1e12
-    k = K(depth)
-    if mode == "eager":
-        host, floor = H(depth) * a.host_factor, k * a.launch_us * 1e-6
-    else:
-        host, floor = np.full_like(steps, a.replay_us * 1e-6 / members), k * a.graph_kernel_us * 1e-6
-    t = np.maximum(host / jobs, floor / (jobs if a.mps else 1) + f / rate)
-    return float((steps * t).sum() / 3600)
+def measured_kernels(measured_tree: dict, families, cm) -> dict:
+    """Kernels per group-step of each family from this measurement (K at --epochs-full epochs x
+    configurations / groups, at each measured depth), linear in the linear layers."""
+    out = {}
+    for family in families:
+        points = [(cm.linear_layers(family, r["depth"]), r["kernels_per_config_step_full"] * r["configs"] / r["n_groups"])
+                  for r in measured_tree.get(family, {}).get("depths", [])
+                  if "error" not in r and r.get("kernels_per_config_step_full") is not None and r.get("n_groups")]
+        if points:
+            out[family] = cm.KernelCount.from_measured(points)
+    return out
 
 
-def arithmetic_hours(grid: dict, precision: str, a) -> float:
-    """The new engine's matrix products alone at the assumed rate."""
-    rate = (a.fp32_tflops * a.fp32_eff if precision == "FP32" else a.tf32_tflops * a.tf32_eff) * 1e12
-    return float(grid_flops(grid, "new", a).sum() / rate / 3600)
+def full_grid_jobs(families, a, cm) -> list:
+    """The full UCI grid as the cost model's jobs: every family's grid on every dataset (split 0)."""
+    sys.path.insert(0, str(BENCH_DIR))
+    import full_grid_estimate as fge
+    from snnbench.grids import expand, load_grids
+
+    grids = load_grids(a.grids)["uci"]
+    settings = fge.TrainSettings()
+    sizes, _ = fge.split_sizes(a.prepared_dir)
+    return [cm.Job(family, tuple(expand(grids[family])), d, classes, n_train, n_val, n_test, epochs=a.epochs_full,
+                   batch_size=a.batch, eval_batch_size=settings.eval_batch_size, test_share=a.test_share,
+                   architecture=settings.architecture())
+            for d, classes, n_train, n_val, n_test in sizes.values() for family in families]
 
 
 # ----------------------------------------------------------------------------- printing helpers
@@ -511,7 +465,45 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
+def engine_figures(a, trees: dict, earlier: dict | None) -> dict | None:
+    """The new tree's capturable share of kernels and group set-up against one draw
+    (``engine_probe.py``, in a subprocess on that tree), printed; with ``--measured``, those of
+    the earlier run."""
+    print()
+    print("ENGINE FIGURES (benchmarks/engine_probe.py; device-independent, measured on this CPU)")
+    if earlier is not None:
+        figures = earlier.get("engine_figures")
+        if not figures:
+            print("  not in the --measured JSON")
+            return None
+        share, setup = figures["capturable_share"], figures["group_setup"]
+        print(f"capturable share of kernels: {share['share']:.3f}  (from {a.measured})")
+        print(f"group set-up seconds: {setup['setup_s']:.3f}  (from {a.measured})")
+        print(f"one draw of its weights seconds: {setup['draw_s']:.3f}  (set-up / draw {setup['ratio']:.2f})")
+        return figures
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [trees["new"], os.environ.get("PYTHONPATH")]))}
+    try:
+        done = subprocess.run([sys.executable, str(BENCH_DIR / "engine_probe.py"), "--prepared-dir", a.prepared_dir,
+                               "--dataset", a.dataset, "--json-line"], env=env, capture_output=True, text=True,
+                              timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  engine_probe.py did not finish in {a.timeout:.0f} s")
+        return None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        print(f"  engine_probe.py failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        return None
+    for line in lines[:-1]:
+        if line.startswith(("capturable share", "group set-up", "one draw")):
+            print(line)
+    return json.loads(lines[-1])
+
+
 def main() -> None:
+    if str(ROOT / "src") not in sys.path:  # the cost model and the full grid's sizes: this checkout's
+        sys.path.insert(0, str(ROOT / "src"))
+    from snnbench.plan import TEST_SHARE
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--new-src", default=str(ROOT / "src"), help="src folder of the new engine (default: this checkout's)")
     p.add_argument("--old-src", default=None, help="src folder of the old engine (omitted: no old columns)")
@@ -530,22 +522,18 @@ def main() -> None:
     g = p.add_argument_group("projection assumptions")
     g.add_argument("--epochs-full", type=int, default=100, help="epochs of the full grid (default 100)")
     g.add_argument("--batch", type=int, default=128, help="batch size, measured and projected (default 128)")
-    g.add_argument("--launch-us", type=float, default=4.0, help="eager device time per kernel, us")
-    g.add_argument("--graph-kernel-us", type=float, default=1.0, help="per kernel replayed in a CUDA graph, us")
-    g.add_argument("--replay-us", type=float, default=10.0, help="host time of one graph replay per group-step, us")
-    g.add_argument("--host-factor", type=float, default=1.0, help="GPU host time / this CPU's host time")
-    g.add_argument("--fp32-tflops", type=float, default=67.0, help="H100 SXM FP32 (non-tensor) peak")
-    g.add_argument("--tf32-tflops", type=float, default=494.7, help="H100 SXM dense TF32 peak")
-    g.add_argument("--fp32-eff", type=float, default=0.7, help="fraction of the FP32 peak the products reach")
-    g.add_argument("--tf32-eff", type=float, default=0.35, help="fraction of the TF32 peak the products reach")
     g.add_argument("--test-share", type=float, default=TEST_SHARE,
-                   help=f"new engine: share of epochs after which a group evaluates the test set (default {TEST_SHARE})")
-    g.add_argument("--run-share", type=float, default=1.0,
-                   help="share of the grid's FLOPs run, divergence ending configurations early (default 1: none)")
-    g.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4, 8], help="jobs (processes) per GPU tried")
-    g.add_argument("--headline-jobs", type=int, default=None, help="J of the headline (default: the recommended)")
-    g.add_argument("--mps", action="store_true", help="jobs share the GPU through MPS: their kernel floors overlap")
+                   help=f"share of epochs after which a group evaluates the test set (default {TEST_SHARE})")
+    g.add_argument("--jobs", type=int, nargs="+", default=[1, 4, 8],
+                   help="jobs (processes) per GPU projected, time-sliced and with MPS (default 1 4 8)")
+    g.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4, 8],
+                   help="groups in flight per job (train.streams) projected (default 1 2 4 8)")
+    g.add_argument("--kernels", choices=("measured", "docs"), default="measured",
+                   help="kernels per group-step: this measurement's (default) or the model's defaults "
+                        "(costmodel.MEASURED_KERNELS, docs/performance.md)")
     p.add_argument("--json", default=None, help="write every measured and projected figure here")
+    p.add_argument("--no-engine-figures", action="store_true",
+                   help="skip engine_probe.py's capturable share and group set-up (about 2 minutes)")
     p.add_argument("--measured", default=None, metavar="JSON",
                    help="project from the measurements of an earlier --json instead of measuring again")
     a = p.parse_args()
@@ -622,7 +610,6 @@ def main() -> None:
     for label in ("syncs/group-epoch", "marginal", "set-up/group"):
         headers2 += [f"{label} {t}" for t in order]
     rows, rows2 = [], []
-    fits: dict[str, dict[str, tuple]] = {t: {} for t in order}
     for family in a.families:
         per_tree = {t: {r["depth"]: r for r in measured[t][family].get("depths", [])} for t in order}
         for t in order:  # K at --epochs-full epochs: set-up + per epoch, per configuration-step
@@ -643,10 +630,6 @@ def main() -> None:
             rows.append(row)
             rows2.append([family, str(depth)] + cells("host_syncs_per_group_epoch", ".2f")
                          + cells("host_syncs_per_group_epoch_marginal", ".2f") + cells("host_syncs_setup_per_group", ".1f"))
-        for t in order:
-            ok = [r for r in per_tree[t].values() if "error" not in r and r.get("host_s_per_config_step") is not None]
-            fits[t][family] = (fit_in_depth([(r["depth"], r["kernels_per_config_step_full"]) for r in ok]),
-                               fit_in_depth([(r["depth"], r["host_s_per_config_step"]) for r in ok]))
     print(table(headers, rows))
     print()
     print(table(headers2, rows2))
@@ -688,142 +671,116 @@ def main() -> None:
         print("notes:")
         print("\n".join(notes))
 
-    # -- assumptions
-    print()
-    print("ASSUMPTIONS (H100 SXM, one GPU)")
-    assumptions = [
-        ("eager per-kernel device cost (launch floor)", "--launch-us", f"{a.launch_us:g} us"),
-        ("per-kernel cost replayed in a CUDA graph", "--graph-kernel-us", f"{a.graph_kernel_us:g} us"),
-        ("graph replay host cost per group-step", "--replay-us", f"{a.replay_us:g} us"),
-        ("eager host time = measured here x", "--host-factor", f"{a.host_factor:g}"),
-        ("FP32 rate x matmul efficiency", "--fp32-tflops, --fp32-eff",
-         f"{a.fp32_tflops:g} TFLOP/s x {a.fp32_eff:g} = {a.fp32_tflops * a.fp32_eff:.1f} TFLOP/s"),
-        ("TF32 rate (dense) x matmul efficiency", "--tf32-tflops, --tf32-eff",
-         f"{a.tf32_tflops:g} TFLOP/s x {a.tf32_eff:g} = {a.tf32_tflops * a.tf32_eff:.1f} TFLOP/s"),
-        ("jobs per GPU", "--jobs, --mps", " ".join(map(str, a.jobs)) + "  ("
-         + ("MPS: kernel floors overlap across jobs" if a.mps else "no MPS: kernels time-sliced, only host time overlaps")
-         + ")"),
-        ("test-set evaluations, new engine (old: every epoch)", "--test-share",
-         f"after {a.test_share:.0%} of the epochs (protocol F5; measured: {TEST_SHARE_SOURCE})"),
-        ("FLOPs run (divergence ends configurations early)", "--run-share",
-         "all: the protocol's maximum" if a.run_share == 1 else
-         f"{a.run_share:.0%} of the products (kernel floors and host time not reduced)"),
-        (f"K (at {a.epochs_full} epochs) and H per config-step", "--depth",
-         f"measured at depth {', '.join(map(str, a.depth))}, "
-         + ("fitted linear in depth" if len(set(a.depth)) > 1 else "used for every depth of the grid")),
-        ("members per group on the GPU (graph replay)", "",
-         "one group per architecture: " + ", ".join(f"{f} {grid['families'][f]['members_per_group']}"
-                                                     for f in a.families)),
-        ("full UCI grid", "--epochs-full, --batch",
-         f"{grid['datasets']} datasets, {a.epochs_full} epochs, batch {a.batch}, validation every epoch "
-         f"(counted with the {grid['tree']} tree)"
-         + (f"; {len(grid['approximated'])} sizes from Table A11 (not prepared here)" if grid["approximated"] else "")),
-    ]
-    w1, w2 = max(len(x[0]) for x in assumptions), max(len(x[1]) for x in assumptions)
-    for label, flag, value in assumptions:
-        print(f"  {label:{w1}s}  {flag:{w2}s}  {value}")
-    print("MODEL per configuration-step (J jobs): t = max(host / J, floor / " + ("J" if a.mps else "1")
-          + " + FLOPs / (rate x eff)); eager: host = H x host_factor, floor = K x launch_us;"
-          " graphs: host = replay_us / M, floor = K x graph_kernel_us; GPU-hours = sum over datasets and"
-          " configurations of steps x t / 3600")
+    project(a, measured, grid, trees, start, load_before, load_after)
 
-    # -- projection
-    columns = [(t, m) for t in order for m in (("eager", "graphs") if t == "new" else ("eager",))]
-    proj: dict = {}
-    for J in a.jobs:
-        for family in a.families:
-            gf = grid["families"][family]
-            for t, mode in columns:
-                K, H = fits[t].get(family, (None, None))
-                for prec in ("FP32", "TF32"):
-                    hours = None if K is None or H is None else project(
-                        gf, K, H, gf["members_per_group"], mode="eager" if mode == "eager" else "graph",
-                        precision=prec, jobs=J, a=a, tree=t)
-                    proj[(J, family, t, mode, prec)] = hours
 
-    def total(J, t, mode, prec):
-        vals = [proj[(J, f, t, mode, prec)] for f in a.families]
-        return None if any(v is None for v in vals) else sum(vals)
-
-    ranked = [(J, total(J, "new", "graphs", "FP32")) for J in a.jobs]
-    ranked_ok = [(J, h) for J, h in ranked if h is not None]
-    if a.headline_jobs is not None:
-        recommended, why = a.headline_jobs, "--headline-jobs"
-    elif ranked_ok:
-        best = min(h for _, h in ranked_ok)
-        recommended = min(J for J, h in ranked_ok if h <= best * (1 + RECOMMEND_WITHIN))
-        why = f"smallest J within {RECOMMEND_WITHIN:.0%} of the best new-graphs FP32 total"
-    else:
-        recommended, why = a.jobs[0], "no new-engine figures: first of --jobs"
-    if recommended not in a.jobs:
-        a.jobs.append(recommended)
-        for family in a.families:
-            gf = grid["families"][family]
-            for t, mode in columns:
-                K, H = fits[t].get(family, (None, None))
-                for prec in ("FP32", "TF32"):
-                    proj[(recommended, family, t, mode, prec)] = None if K is None or H is None else project(
-                        gf, K, H, gf["members_per_group"], mode="eager" if mode == "eager" else "graph",
-                        precision=prec, jobs=recommended, a=a, tree=t)
+def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float) -> None:
+    """The full UCI grid's H100-hours under snnbench.costmodel (low and high), beside the old
+    projection and the arithmetic floor; --json writes everything."""
+    from snnbench import costmodel as cm
 
     print()
-    print(f"PROJECTED full UCI grid, H100-hours, {recommended} job(s) per GPU ({why})")
-    headers = ["family", "configs x datasets", "arith-only FP32", "arith-only TF32"]
-    headers += [f"{t} {m} {p}" for t, m in columns for p in ("FP32", "TF32")]
-    rows = []
+    print("GPU COST MODEL (snnbench.costmodel, the model of `snnbench plan`): AN ESTIMATE until a GPU measures it "
+          "(benchmarks/gpu_acceptance.py)")
+    kernels, source = {}, {}
+    if a.kernels == "measured" and "new" in measured:
+        kernels = measured_kernels(measured["new"], a.families, cm)
     for family in a.families:
-        gf = grid["families"][family]
-        row = [family, f"{gf['configs']} x {grid['datasets']}", fmt(arithmetic_hours(gf, "FP32", a), ".2f"),
-               fmt(arithmetic_hours(gf, "TF32", a), ".2f")]
-        row += [fmt(proj[(recommended, family, t, m, p)], ".2f", "ERR") for t, m in columns for p in ("FP32", "TF32")]
-        rows.append(row)
-    row = ["total", "", fmt(sum(arithmetic_hours(grid["families"][f], "FP32", a) for f in a.families), ".2f"),
-           fmt(sum(arithmetic_hours(grid["families"][f], "TF32", a) for f in a.families), ".2f")]
-    row += [fmt(total(recommended, t, m, p), ".2f", "ERR") for t, m in columns for p in ("FP32", "TF32")]
-    rows.append(row)
-    print(table(headers, rows))
-    print()
-    print("TOTALS by jobs per GPU, H100-hours" + (" (MPS)" if a.mps else ""))
-    headers = ["jobs/GPU"] + [f"{t} {m} {p}" for t, m in columns for p in ("FP32", "TF32")]
-    rows = [[str(J) + (" *" if J == recommended else "")]
-            + [fmt(total(J, t, m, p), ".2f", "ERR") for t, m in columns for p in ("FP32", "TF32")]
-            for J in sorted(set(a.jobs))]
-    print(table(headers, rows))
-    fp32, tf32 = total(recommended, "new", "graphs", "FP32"), total(recommended, "new", "graphs", "TF32")
-    print()
-    print(f"full UCI grid, new engine, CUDA graphs, {recommended} jobs/GPU: {fmt(fp32, '.2f', 'n/a')} H100-hours FP32, "
-          f"{fmt(tf32, '.2f', 'n/a')} TF32 (targets <= 4 and <= 1)")
-    needed = {}
-    for prec, target, attr in (("FP32", 4.0, "fp32_eff"), ("TF32", 1.0, "tf32_eff")):
-        saved = getattr(a, attr)
-
-        def hours_at(eff):
-            setattr(a, attr, eff)
-            vals = []
-            for family in a.families:
-                gf = grid["families"][family]
-                K, H = fits["new"].get(family, (None, None))
-                if K is None or H is None:
-                    return None
-                vals.append(project(gf, K, H, gf["members_per_group"], mode="graph", precision=prec,
-                                    jobs=recommended, a=a))
-            return sum(vals)
-
-        at_peak = hours_at(1.0)
-        if at_peak is None or at_peak > target:
-            needed[prec] = None
+        if family in kernels:
+            source[family] = f"measured here at depth {', '.join(map(str, a.depth))}"
         else:
-            lo, hi = 1e-3, 1.0
-            for _ in range(40):
-                mid = (lo + hi) / 2
-                lo, hi = (lo, mid) if hours_at(mid) <= target else (mid, hi)
-            needed[prec] = hi
-        setattr(a, attr, saved)
-        print(f"  {prec} target {target:g} h: " + (f"met when the products reach {needed[prec]:.0%} of the {prec} peak"
-                                                     if needed[prec] else f"not met even at 100 % of the {prec} peak "
-                                                     f"({fmt(at_peak, '.2f', 'n/a')} h)") + " (all else as assumed)")
+            kernels[family] = cm.default_kernels(family)
+            source[family] = cm.MEASURED_KERNELS_SOURCE
+    print("  kernels per group-step = fixed + per linear layer x linear layers:")
+    for family in a.families:
+        k = kernels[family]
+        print(f"    {family:10s} {k.fixed:5.1f} + {k.per_linear:5.2f} x layers  ({source[family]})")
+
+    print()
+    print("MEMBERS AND OUTPUT TILES PER PRODUCT (132 SMs; forward (k, 128, w, w) and weight gradient (k, w, w, 128); "
+          "low / high: tile and split-K chosen, tiles, share of the peak reached; x4: four such products at once)")
+    headers = ["k", "product", "prec", "tile low", "tiles low", "peak low", "x4 low", "tile high", "tiles high",
+               "peak high", "x4 high"]
+    rows = []
+    for k in (3, 6):
+        for w in (256, 512, 1024):
+            for name, (m, n, kk) in (("fwd", (128, w, w)), ("wgrad", (w, w, 128))):
+                for tf32 in (False, True):
+                    row = [str(k), f"{name} {m}x{n}x{kk}", "TF32" if tf32 else "FP32"]
+                    for asm in cm.BOTH:
+                        o = cm.occupancy(k, m, n, kk, tf32=tf32, a=asm)
+                        o4 = cm.occupancy(k, m, n, kk, tf32=tf32, concurrent=4, a=asm)
+                        row += [o["tile"] + (f"/{o['split_k']}" if o["split_k"] > 1 else ""), str(o["tiles"]),
+                                f"{o['fraction_of_peak']:.0%}" + {"memory": "m", "floor": "f"}.get(o["bound"], ""),
+                                f"{o4['fraction_of_peak']:.0%}"]
+                    rows.append(row)
+    print(table(headers, rows))
+    print("  (m: bound by the operands' HBM traffic, f: by the kernel floor, not by the arithmetic)")
+
+    jobs = full_grid_jobs(a.families, a, cm)
+    settings = [(J, False) for J in a.jobs] + [(J, True) for J in a.jobs if J > 1]
+    settings.sort()
+    hours: dict = {}
+    for J, mps in settings:
+        for S in a.streams:
+            for tf32 in (False, True):
+                for asm in cm.BOTH:
+                    run = cm.GpuRun(streams=S, jobs_per_gpu=J, mps=mps, tf32=tf32)
+                    hours[(J, mps, S, tf32, asm.name)] = cm.grid_seconds(jobs, run, asm, kernels=kernels) / 3600
+
+    def cell(J, mps, S, tf32):
+        return f"{hours[(J, mps, S, tf32, 'low')]:.1f}–{hours[(J, mps, S, tf32, 'high')]:.1f}"
+
+    print()
+    print(f"PROJECTED full UCI grid, H100-hours, low–high ({grid['datasets']} datasets, {a.epochs_full} epochs, "
+          f"batch {a.batch}, test set after {a.test_share:.1%} of the epochs)")
+    headers = ["jobs/GPU"] + [f"{S} stream{'s' * (S > 1)} {p}" for p in ("FP32", "TF32") for S in a.streams]
+    rows = [[f"{J}" + ("" if J == 1 else " MPS" if mps else " time-sliced")]
+            + [cell(J, mps, S, tf32) for tf32 in (False, True) for S in a.streams] for J, mps in settings]
+    print(table(headers, rows))
+    floor = {p: sum(float(grid_flops(grid["families"][f], "new", a).sum()) for f in a.families)
+             / (cm.LOW.tf32_peak if p == "TF32" else cm.LOW.fp32_peak) / 3600 for p in ("FP32", "TF32")}
+    print(f"  arithmetic floor (the matrix FLOPs at the full peak): {floor['FP32']:.2f} h FP32, {floor['TF32']:.2f} h TF32")
+    print(f"  {OLD_PROJECTION_SOURCE}: " + ", ".join(
+        f"{h:.2f} h {p} at {J} job(s) per GPU{' under MPS' if mps else ''}" for (p, J, mps), h in OLD_PROJECTION.items()))
+    headline = next((J, S) for J, S in ((1, 4), (1, a.streams[-1]), (a.jobs[0], a.streams[0]))
+                    if J in a.jobs and S in a.streams)
+    J, S = headline
+    print(f"  full UCI grid, {J} job(s) per GPU, {S} stream(s): {cell(J, False, S, False)} H100-hours FP32, "
+          f"{cell(J, False, S, True)} TF32 (an estimate)")
+
+    # where the time goes at the headline setting, FP32
+    run = cm.GpuRun(streams=S, jobs_per_gpu=J)
+    print()
+    print(f"WHERE IT GOES ({J} job(s) per GPU, {S} stream(s), FP32; sums over the jobs, hours, low / high; a group "
+          f"costs max(host / J, device), so the parts add up to more than the total)")
+    parts: dict = {}
+    per_family: dict = {}
+    for asm in cm.BOTH:
+        for job in jobs:
+            r = cm.job_seconds(job, run, asm, kernels=kernels.get(job.method))
+            per_family[(job.method, asm.name)] = per_family.get((job.method, asm.name), 0.0) + r["total"] / 3600
+            for side in ("device", "host"):
+                for key, value in r[side].items():
+                    parts[(f"{side} {key}", asm.name)] = parts.get((f"{side} {key}", asm.name), 0.0) + value / 3600
+            parts[("job start / J", asm.name)] = parts.get(("job start / J", asm.name), 0.0) + r["start"] / 3600
+    names = list(dict.fromkeys(name for name, _ in parts))
+    print(table(["part", "low", "high"], [[n, f"{parts[(n, 'low')]:.2f}", f"{parts[(n, 'high')]:.2f}"] for n in names]))
+    print(table(["family", "low", "high"], [[f, f"{per_family[(f, 'low')]:.2f}", f"{per_family[(f, 'high')]:.2f}"]
+                                           for f in a.families]))
+
+    print()
+    print("ASSUMPTIONS (snnbench.costmodel.LOW / HIGH)")
+    rows = cm.assumption_rows()
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    for label, unit, low, high, why in rows:
+        print(f"  {label:{w[0]}s}  {low:>{w[2]}s} / {high:<{w[3]}s} {unit:{w[1]}s}  {why}")
+    print(f"  test set after {a.test_share:.1%} of the epochs (protocol F5; measured: {TEST_SHARE_SOURCE})")
+    print("  not modelled: the tail of a job (fewer groups in flight than streams), divergence (every configuration "
+          "at the protocol's maximum), L2 reuse between products, memory limits")
     if len(a.families) < len(FAMILIES):
         print(f"  (only {', '.join(a.families)}: not the whole grid)")
+    engine = None if a.no_engine_figures else engine_figures(a, trees, doc if a.measured else None)
     print(f"(in {time.perf_counter() - start:.0f} s)")
 
     if a.json:
@@ -837,11 +794,15 @@ def main() -> None:
                                               "flops_new": float(grid_flops(g, "new", a).sum()),
                                               "flops_old": float(sum(g["flops"]))}
                                           for f, g in grid["families"].items()}},
-               "projection": [{"jobs": J, "family": f, "tree": t, "mode": m, "precision": p, "hours": h}
-                              for (J, f, t, m, p), h in proj.items()],
-               "recommended_jobs": recommended, "recommended_why": why,
-               "headline": {"jobs": recommended, "fp32_hours": fp32, "tf32_hours": tf32, "targets": [4, 1],
-                            "efficiency_needed": needed}}
+               "kernels_per_group_step": {f: {"fixed": k.fixed, "per_linear": k.per_linear, "source": source[f]}
+                                          for f, k in kernels.items()},
+               "projection": [{"jobs": J, "mps": mps, "streams": S, "precision": "TF32" if tf32 else "FP32",
+                               "assumptions": name, "hours": h} for (J, mps, S, tf32, name), h in hours.items()],
+               "arithmetic_floor_hours": floor,
+               "old_projection_hours": [{"precision": p, "jobs": J, "mps": mps, "hours": h}
+                                        for (p, J, mps), h in OLD_PROJECTION.items()],
+               "assumptions": [dict(zip(("constant", "unit", "low", "high", "why"), r)) for r in cm.assumption_rows()],
+               "engine_figures": engine}
         Path(a.json).write_text(json.dumps(doc, indent=1, default=str))
         print(f"-> {a.json}")
 

@@ -131,12 +131,9 @@ def main() -> None:
 
 def compile_probe(method, data, settings, configs, seeds, device, batch, steps: int = 50) -> None:
     trainer, _ = build_trainer(method, configs, seeds, data, settings=settings, device=device)
-    masks = None
-    if trainer.masks.active:
-        masks = tuple(None if m is None else m[0] for m in trainer.masks.draw(0, 1))
 
-    def step(idx):  # the batched engine's training step: forward, gradients, update
-        trainer.step(idx, masks)
+    def step(idx):  # the batched engine's training step: masks, forward, gradients, update
+        trainer.train_step(idx)
 
     n = len(data.X["train"])
     idx = torch.stack([torch.randperm(n)[:batch] for _ in configs]).to(device)

@@ -40,6 +40,60 @@ def test_the_papers_protocol_on_a_cpu_warns_with_the_ways_out():
     assert "WARNING" in lines[-1] and "config/quick.yaml" in lines[-1] and "profiles/slurm" in lines[-1]
 
 
+def gpu_figures(lines):
+    """(low, high) hours of the one-GPU column's total."""
+    total = next(line for line in lines if line.startswith("  total"))
+    low, high = re.search(r"([\d.]+)–([\d.]+) (h|min)\s*$", total).group(1, 2)
+    scale = 1 / 60 if total.rstrip().endswith("min") else 1
+    return float(low) * scale, float(high) * scale
+
+
+def gpu_run_config(tmp_path):
+    """SNN's full UCI grid on three datasets: a GPU figure of minutes."""
+    return load_config([DEFAULT_CONFIG], overrides={
+        "benchmarks": ["uci"], "uci": {"datasets": ["iris", "wine", "titanic"]},
+        "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
+        "train": {"methods": ["SNN"], "baselines": ["SVM"]}})
+
+
+def test_the_one_gpu_column_is_the_cost_models_range_with_its_assumptions(tmp_path):
+    from snnbench import costmodel
+    from snnbench.plan import gpu_job_seconds
+
+    config = gpu_run_config(tmp_path)
+    lines, rows = plan_text(config, calibration=CALIBRATION, cores=2)
+    low, high = gpu_figures(lines)
+    assert 0 < low < high
+    # the column is the model's figure for the run's jobs: one source
+    seconds = gpu_job_seconds(rows[rows["kind"] == "torch"], config)
+    assert seconds["gpu_low_s"].sum() / 3600 == pytest.approx(low, rel=0.05, abs=1 / 60)
+    assert seconds["gpu_high_s"].sum() / 3600 == pytest.approx(high, rel=0.05, abs=1 / 60)
+    gpu = "\n".join(line for line in lines if line.startswith(("  one GPU", "    ")))
+    assert "ESTIMATE until a GPU measures it" in gpu and "gpu_acceptance.py" in gpu
+    assert "4 stream(s) a job (train.streams not set: 4)" in gpu and "1 job(s) per GPU, FP32" in gpu
+    for assumption in costmodel.assumption_lines():  # every constant, low / high, printed
+        assert assumption in " ".join(gpu.split())
+
+
+def test_the_gpu_column_follows_the_runs_streams_jobs_and_precision(tmp_path):
+    config = gpu_run_config(tmp_path)
+    base = gpu_figures(plan_text(config, calibration=CALIBRATION, cores=2)[0])
+    config["train"]["streams"] = 1
+    one_stream = gpu_figures(plan_text(config, calibration=CALIBRATION, cores=2)[0])
+    assert one_stream[0] > base[0] and one_stream[1] > base[1]
+    config["train"].update(streams=4, tf32=True)
+    lines = plan_text(config, calibration=CALIBRATION, cores=2)[0]
+    tf32 = gpu_figures(lines)
+    assert tf32[0] < base[0] and tf32[1] < base[1] and any("TF32" in line for line in lines)
+    config["train"].update(tf32=False, jobs_per_gpu=4)
+    lines = plan_text(config, calibration=CALIBRATION, cores=2)[0]
+    head = next(line for line in lines if line.startswith("  one GPU"))
+    assert "4 job(s) per GPU time-sliced (no MPS)" in head and "; with MPS " in head
+    # the CPU column does not depend on the GPU's settings
+    cpu = lambda ls: next(line for line in ls if line.startswith("  total")).split()[5:7]
+    assert cpu(lines) == cpu(plan_text(gpu_run_config(tmp_path), calibration=CALIBRATION, cores=2)[0])
+
+
 def test_calibration_measures_a_step_overhead_and_a_flop_rate(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     measured = calibrate(1)
@@ -73,7 +127,7 @@ def test_the_workflows_plan_runs_no_user_code(tmp_path, monkeypatch):
     try:
         lines, rows = plan_text(config, calibration=CALIBRATION, cores=2, build=False)
         assert rows.set_index("method").at["Boom", "configurations"] == 1
-        assert "FLOPs not counted for Boom" in lines[-1]
+        assert "FLOPs and GPU time not counted for Boom" in lines[-1]
         with pytest.raises(SystemExit, match="built"):
             plan_text(config, calibration=CALIBRATION, cores=2)
     finally:

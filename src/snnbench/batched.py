@@ -215,7 +215,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ the regions' bodies
 
-    def _train(self, idx: torch.Tensor) -> None:
+    def train_step(self, idx: torch.Tensor) -> None:
         """One training step of every member on its batch ``idx`` (k, rows)."""
         if self.masks.active:
             if self.masks.chunk == 1:
@@ -230,12 +230,12 @@ class Trainer:
 
     def _full_step(self) -> None:
         columns = torch.add(self.columns, self.step_at, alpha=self.settings.batch_size)
-        self._train(self.perm.index_select(1, columns))
+        self.train_step(self.perm.index_select(1, columns))
         self.step_at.add_(1)
 
     def _partial_step(self) -> None:
         i, j = self.partial
-        self._train(self.perm[:, i:j])
+        self.train_step(self.perm[:, i:j])
 
     def _validate(self) -> None:
         """The epoch's validation metric and loss sum into the record; the epoch's counters reset."""
@@ -326,7 +326,9 @@ def build_stacked(method: str, configs: list[dict[str, Any]], seeds: list[int], 
     its builder drew them under torch's generator seeded with the member's seed (protocol B5)."""
     members = []
     for config, seed in zip(configs, seeds):
-        torch.manual_seed(seed)
+        # the CPU's generator only (torch.manual_seed would reseed CUDA's too, from this thread
+        # while another captures a graph: train_groups builds the next group in a thread)
+        torch.default_generator.manual_seed(seed)
         with undrawn():
             model = build_model(method, n_in=data.task.n_in, n_out=data.task.n_out, config=config,
                                 architecture=settings.architecture())

@@ -80,8 +80,11 @@ class GraphSpace:
         self.note = why
 
     def engine(self) -> tuple[str, str]:
-        """The result rows' ``engine`` and ``engine_note``."""
-        return ("batched+graphs", "") if self.replays else ("batched", self.note or "no graph was replayed")
+        """The result rows' ``engine`` and ``engine_note`` (a group that replayed graphs and then
+        had a capture fail says both)."""
+        if self.replays:
+            return "batched+graphs", self.note
+        return "batched", self.note or "no graph was replayed"
 
 
 def _run(fn: Callable[[], None]) -> None:

@@ -12,11 +12,10 @@ Projected wall time, torch methods:
   overhead plus its FLOPs at a rate, and a job its process's start, all measured by a few seconds
   of training here (``calibrate``; cached per machine, torch version and thread count), with as
   many jobs at once as the cores allow at ``train.threads`` each;
-* **one GPU** (the batched engine with CUDA graphs, one job at a time): the model of
-  ``benchmarks/gpu_projection.py`` (docs/performance.md) with its stated assumptions: per
-  configuration-step the larger of the graph replay's host time shared by the group's members
-  and the kernels' floor (27.2 kernels at 1 us each, measured on CPU), plus the FLOPs at 70 % of
-  an H100's 67 FP32 TFLOP/s. An estimate, not a measurement (no GPU measured it yet).
+* **one GPU** (the batched engine, the run's ``train.streams``, ``train.jobs_per_gpu`` and
+  ``train.tf32``): a low and a high figure of ``snnbench.costmodel`` (the model that
+  ``benchmarks/gpu_projection.py`` prints too), its assumptions printed beside them. An estimate
+  until a GPU measures it (``benchmarks/gpu_acceptance.py``).
 
 The scikit-learn methods are counted (configurations, fits) but not timed.
 """
@@ -33,11 +32,6 @@ from typing import Any
 
 import pandas as pd
 
-# The GPU model's assumptions (benchmarks/gpu_projection.py's defaults; docs/performance.md).
-GPU_KERNELS_PER_STEP = 27.2  # kernels per configuration-step of the batched engine, measured (issue 13)
-GPU_GRAPH_KERNEL_S = 1.0e-6
-GPU_REPLAY_S = 10.0e-6
-GPU_FLOPS_PER_S = 67e12 * 0.7
 TEST_SHARE = 0.346  # share of epochs after which the test set is evaluated (protocol F5, measured)
 CPU_WARNING_HOURS = 2.0
 CALIBRATION_VERSION = 3  # part of the cache key: a changed measurement is measured again
@@ -76,7 +70,9 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
         configs = expand(job.grid)
         row = {"benchmark": job.benchmark, "dataset": job.dataset, "method": job.method, "kind": job.kind,
                "splits": list(job.splits), "jobs": len(job.splits), "configurations": len(configs) * len(job.splits),
-               "sizes": "prepared" if card is not None and card.get("status") == "ok" else "planned"}
+               "sizes": "prepared" if card is not None and card.get("status") == "ok" else "planned",
+               "n_in": n_in, "n_out": n_out, "n_train": n_train, "n_val": n_val, "n_test": n_test,
+               "grid": json.dumps(job.grid, sort_keys=True, default=str)}
         if job.kind == "torch":
             steps = settings.epochs * math.ceil(n_train / settings.batch_size)
             counted = build or methods.get(job.method).shapes is not None
@@ -84,7 +80,7 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
                                   n_test=n_test, epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
                                   architecture=settings.architecture()) for c in configs)
             row.update(config_steps=steps * len(configs) * len(job.splits), flops=flops * len(job.splits),
-                       members=len(configs) / max(1, len(group_configs(configs))))
+                       members=len(configs) / max(1, len(group_configs(configs))), shapes_counted=counted)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -173,18 +169,49 @@ def job_seconds(rows: pd.DataFrame, calibration: dict[str, float]) -> pd.Series:
             + rows["jobs"] * calibration["job_start_s"])
 
 
-def projected_hours(rows: pd.DataFrame, *, calibration: dict[str, float], cores: int, threads: int) -> pd.DataFrame:
-    """Per benchmark: this machine's and one GPU's projected hours of the torch methods."""
+def gpu_run(config: dict[str, Any]) -> "costmodel.GpuRun":
+    """The run's GPU settings the cost model reads (``train.streams``: 4 where the config has none)."""
+    from . import costmodel
+
+    return costmodel.GpuRun.from_train(config["train"])
+
+
+def gpu_job_seconds(rows: pd.DataFrame, config: dict[str, Any], *, run=None) -> pd.DataFrame:
+    """Per torch row (a job group): the cost model's low and high GPU seconds of its jobs (NaN where
+    its layer shapes are not counted, see ``plan_rows``)."""
+    from . import costmodel
+    from .grids import expand
+    from .settings import TrainSettings
+
+    train = config["train"]
+    settings = TrainSettings.from_dict({k: train[k] for k in TrainSettings.__dataclass_fields__ if k in train})
+    run = run or gpu_run(config)
+    out = []
+    for r in rows.itertuples():
+        if r.kind != "torch" or not r.shapes_counted:
+            out.append((r.Index, math.nan, math.nan))
+            continue
+        job = costmodel.Job(r.method, tuple(expand(json.loads(r.grid))), r.n_in, r.n_out, r.n_train, r.n_val, r.n_test,
+                            epochs=settings.epochs, batch_size=settings.batch_size,
+                            eval_batch_size=settings.eval_batch_size, test_share=TEST_SHARE,
+                            architecture=settings.architecture())
+        low, high = (costmodel.job_seconds(job, run, a)["total"] * r.jobs for a in costmodel.BOTH)
+        out.append((r.Index, low, high))
+    return pd.DataFrame(out, columns=["index", "gpu_low_s", "gpu_high_s"]).set_index("index")
+
+
+def projected_hours(rows: pd.DataFrame, config: dict[str, Any], *, calibration: dict[str, float], cores: int,
+                    threads: int, run=None) -> pd.DataFrame:
+    """Per benchmark: this machine's projected hours of the torch methods, and one GPU's, low and high."""
     torch_rows = rows[rows["kind"] == "torch"]
+    gpu = gpu_job_seconds(torch_rows, config, run=run)
     out = []
     for benchmark, part in torch_rows.groupby("benchmark", sort=False):
-        flops = part["flops"].fillna(0.0)
         cpu = job_seconds(part, calibration).sum()
-        floor = [max(GPU_REPLAY_S / m, GPU_KERNELS_PER_STEP * GPU_GRAPH_KERNEL_S) for m in part["members"]]
-        gpu = (part["config_steps"] * pd.Series(floor, index=part.index) + flops / GPU_FLOPS_PER_S).sum()
+        g = gpu.loc[part.index]
         out.append({"benchmark": benchmark, "cpu_hours": cpu / max(1, cores // max(1, threads)) / 3600,
-                    "gpu_hours": gpu / 3600})
-    return pd.DataFrame(out, columns=["benchmark", "cpu_hours", "gpu_hours"])
+                    "gpu_low_hours": g["gpu_low_s"].sum() / 3600, "gpu_high_hours": g["gpu_high_s"].sum() / 3600})
+    return pd.DataFrame(out, columns=["benchmark", "cpu_hours", "gpu_low_hours", "gpu_high_hours"])
 
 
 def _human(x: float) -> str:
@@ -198,6 +225,37 @@ def _hours(h: float) -> str:
     return f"{h * 60:.0f} min" if h < 1 else f"{h:.1f} h"
 
 
+def _range(low: float, high: float) -> str:
+    """A low-high range of hours, in one unit."""
+    if high < 1:
+        minutes = lambda h: f"{h * 60:.2g}" if h * 60 < 10 else f"{h * 60:.0f}"
+        return f"{minutes(low)}–{minutes(high)} min"
+    return f"{low:.1f}–{high:.1f} h"
+
+
+def gpu_lines(rows: pd.DataFrame, config: dict[str, Any], run, low_h: float, high_h: float) -> list[str]:
+    """The one-GPU column's settings and the cost model's assumptions, low / high, wrapped."""
+    import textwrap
+
+    from . import costmodel
+
+    J = run.jobs_per_gpu
+    head = (f"  one GPU: {_range(low_h, high_h)}, the cost model (snnbench.costmodel; AN ESTIMATE until a GPU measures "
+            f"it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job"
+            + (" (train.streams not set: 4)" if "streams" not in config["train"] else "")
+            + f", {J} job(s) per GPU" + (" time-sliced (no MPS)" if J > 1 else "")
+            + f", {'TF32' if run.tf32 else 'FP32'}")
+    if J > 1:
+        from dataclasses import replace
+
+        mps = gpu_job_seconds(rows[rows["kind"] == "torch"], config, run=replace(run, mps=True)).sum() / 3600
+        head += f"; with MPS {_range(mps['gpu_low_s'], mps['gpu_high_s'])}"
+    body = ("assumptions low / high: " + "; ".join(costmodel.assumption_lines())
+            + f"; kernels per group-step {costmodel.FIXED_KERNELS:g} + per linear layer from {costmodel.MEASURED_KERNELS_SOURCE}")
+    return [head] + textwrap.wrap(body, width=116, initial_indent="    ", subsequent_indent="    ",
+                                  break_on_hyphens=False)
+
+
 def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = None,
               cores: int | None = None, build: bool = True) -> tuple[list[str], pd.DataFrame]:
     """The plan as printed, and its rows. Without ``calibration`` it is measured (or read from the
@@ -209,34 +267,41 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
     if rows.empty:
         return lines + ["  nothing to train"], rows
     calibration = calibration or calibrate(threads)
-    hours = projected_hours(rows, calibration=calibration, cores=cores, threads=threads).set_index("benchmark")
-    header = f"  {'benchmark':<9} {'jobs':>6} {'configs':>9} {'config-steps':>13} {'FLOPs':>9} {'this machine':>13} {'one GPU':>9}"
+    run = gpu_run(config)
+    hours = projected_hours(rows, config, calibration=calibration, cores=cores, threads=threads,
+                            run=run).set_index("benchmark")
+    header = (f"  {'benchmark':<9} {'jobs':>6} {'configs':>9} {'config-steps':>13} {'FLOPs':>9} {'this machine':>13} "
+              f"{'one GPU':>13}")
     lines.append(header)
-    totals = {"jobs": 0, "configurations": 0, "config_steps": 0.0, "flops": 0.0, "cpu": 0.0, "gpu": 0.0}
+    totals = {"jobs": 0, "configurations": 0, "config_steps": 0.0, "flops": 0.0, "cpu": 0.0, "gpu_low": 0.0,
+              "gpu_high": 0.0}
     for benchmark, part in rows.groupby("benchmark", sort=False):
         torch_part = part[part["kind"] == "torch"]
         steps = float(torch_part["config_steps"].sum()) if len(torch_part) else 0.0
         flops = float(torch_part["flops"].fillna(0.0).sum()) if len(torch_part) else 0.0
         cpu = float(hours["cpu_hours"].get(benchmark, 0.0))
-        gpu = float(hours["gpu_hours"].get(benchmark, 0.0))
+        low = float(hours["gpu_low_hours"].get(benchmark, 0.0))
+        high = float(hours["gpu_high_hours"].get(benchmark, 0.0))
         lines.append(f"  {benchmark:<9} {int(part['jobs'].sum()):>6} {int(part['configurations'].sum()):>9} "
-                     f"{steps:>13.3g} {_human(flops) + 'FLOP':>9} {_hours(cpu):>13} {_hours(gpu):>9}")
+                     f"{steps:>13.3g} {_human(flops) + 'FLOP':>9} {_hours(cpu):>13} {_range(low, high):>13}")
         for key, value in (("jobs", part["jobs"].sum()), ("configurations", part["configurations"].sum()),
-                           ("config_steps", steps), ("flops", flops), ("cpu", cpu), ("gpu", gpu)):
+                           ("config_steps", steps), ("flops", flops), ("cpu", cpu), ("gpu_low", low),
+                           ("gpu_high", high)):
             totals[key] += value
     lines.append(f"  {'total':<9} {int(totals['jobs']):>6} {int(totals['configurations']):>9} "
                  f"{totals['config_steps']:>13.3g} {_human(totals['flops']) + 'FLOP':>9} {_hours(totals['cpu']):>13} "
-                 f"{_hours(totals['gpu']):>9}")
+                 f"{_range(totals['gpu_low'], totals['gpu_high']):>13}")
     planned = rows[rows["sizes"] == "planned"]
     uncounted = sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"])) if "flops" in rows else []
+    lines += gpu_lines(rows, config, run, totals["gpu_low"], totals["gpu_high"])
     lines.append(f"  this machine: the reference engine on {cores} core(s), {threads} thread(s) a job, calibrated "
                  f"{calibration['host_s_per_step'] * 1e3:.2f} ms a configuration-step + "
-                 f"{calibration['flops_per_s'] / 1e9:.1f} GFLOP/s + {calibration['job_start_s']:.1f} s a job's start; one GPU: the batched engine's projection model "
-                 "(docs/performance.md), an estimate; scikit-learn methods counted, not timed"
+                 f"{calibration['flops_per_s'] / 1e9:.1f} GFLOP/s + {calibration['job_start_s']:.1f} s a job's start; "
+                 "one GPU: the cost model above; scikit-learn methods counted, not timed"
                  + (f"; sizes planned, not read, for {len(planned)} job group(s) whose data is not prepared yet"
                     if len(planned) else "")
-                 + (f"; FLOPs not counted for {', '.join(uncounted)} (no declared layer shapes; `snnbench plan` "
-                    "builds them)" if uncounted else ""))
+                 + (f"; FLOPs and GPU time not counted for {', '.join(uncounted)} (no declared layer shapes; "
+                    "`snnbench plan` builds them)" if uncounted else ""))
     if totals["cpu"] > CPU_WARNING_HOURS:
         lines.append(f"  WARNING: about {_hours(totals['cpu'])} on this machine. Ways out: the quick tour "
                      "(--configfile config/quick.yaml), a narrower grid (train.narrow), a GPU (train.gpus: 1), "
