@@ -442,7 +442,9 @@ def check_interleave(args, ctx, out) -> None:
     alone = [train_group("SNN", c, s, data, settings=config, device=ctx["device"]) for c, s in groups]
     together = train_groups("SNN", groups, data, settings=config, device=ctx["device"])
     equal = [[same_result(a, b) for a, b in zip(x, y)] for x, y in zip(alone, together)]
-    out.update(groups=[len(c) for c, _ in groups], streams=2, bitwise_equal=equal,
+    diffs = [max((float(curve_differences(a, b).max(initial=0.0)) for a, b in zip(x, y)), default=0.0)
+             for x, y in zip(alone, together)]
+    out.update(groups=[len(c) for c, _ in groups], streams=2, bitwise_equal=equal, max_curve_diff_per_group=diffs,
                engines=sorted({r.engine for g in together for r in g}), ok=all(all(e) for e in equal)
                and len(together) == len(groups))
 
