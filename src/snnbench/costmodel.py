@@ -40,6 +40,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Mapping
 
+from .settings import TrainSettings
+
 # Kernels per configuration-step at width 8, depth 8, measured by benchmarks/gpu_projection.py
 # (K@100, docs/performance.md, "Issue 13, second round"), and members per group of the UCI grid.
 MEASURED_KERNELS = {  # family: (kernels per configuration-step, members per group, depth)
@@ -91,18 +93,20 @@ class Assumptions:
     sync_s: float = _c(15e-6, "sync per group-epoch", "us", 1e-6, (
         "stream synchronise and a few bytes copied back; longer behind other streams' queued work"))
     capturable_share: float = _c(0.98, "capturable share of kernels", why=(
-        "the engine's design (0.98) and target's edge (0.95); the engine measures it"))
+        "measured on a CPU (benchmarks/engine_probe.py): 0.981 on titanic, SNN 8 x 1024, 10 epochs (low); "
+        "the issue's target, 0.95 (high)"))
     activation_passes: float = _c(10.0, "activation passes per layer, training step", why=(
         "activation-sized reads and writes: activation, dropout and their gradients, bias reduction; more with norms"))
     eval_passes: float = _c(2.0, "activation passes per layer, evaluation", why="forward only")
     optimizer_bytes: float = _c(12.0, "update bytes per parameter", "B", why=(
-        "one SGD _foreach pass reads parameter and gradient, writes the parameter (low); today's per-member "
-        "lr and L2 tensors of each parameter's shape and the gradients' zeroing (high)"))
+        "one SGD _foreach pass reads the gradient (lr already in it) and the parameter, writes the parameter "
+        "(low); with L2 the per-member decay tensor and the decayed gradient too (high)"))
     draw_rate: float = _c(2e8, "CPU draw of weights", "M params/s", 1e6, (
-        "normal_ measured 2e8 parameters/s on one thread here (0.22 s for 44 M)"))
+        "normal_ of 44 M parameters on one thread here: 0.175-0.27 s, 1.6e8-2.5e8 parameters/s"))
     h2d_rate: float = _c(20e9, "host-to-device copy", "GB/s", 1e9, "pinned (25) or pageable (10) memory")
-    warmup_steps: int = _c(3, "eager warm-up steps per group", why="a few before the captures")
-    graphs_per_group: int = _c(5, "graphs captured per group", why="issue 22's design: ~5 (full batch, last partial batch, validation, test, ...)")
+    warmup_steps: int = _c(2, "eager warm-up calls per region", why="capture.Region.WARMUP")
+    graphs_per_group: int = _c(5, "graphs captured per group", why=(
+        "full-batch step, last batch's step, mask draws, validation, test (capture.Region); again after a divergence"))
     capture_s: float = _c(5e-3, "capture + instantiate per graph", "ms", 1e-3, (
         "~100-200 kernels recorded at eager speed, then instantiated"))
     job_start_s: float = _c(5.0, "job start", "s", why=(
@@ -124,7 +128,7 @@ LOW = Assumptions(
     tf32_tilings=(Tiling(128, 128, 0.70), Tiling(128, 64, 0.60), Tiling(64, 64, 0.45)),
     k_overhead=16.0, split_k=(1, 2, 4), split_k_efficiency=0.85, stream_overlap=0.9, kernel_floor_s=1.5e-6, eager_launch_s=5e-6,
     replay_s=10e-6, sync_s=15e-6, capturable_share=0.98, activation_passes=10.0, eval_passes=2.0,
-    optimizer_bytes=12.0, draw_rate=4e8, h2d_rate=25e9, warmup_steps=2, graphs_per_group=5, capture_s=2e-3,
+    optimizer_bytes=12.0, draw_rate=2.5e8, h2d_rate=25e9, warmup_steps=2, graphs_per_group=5, capture_s=2e-3,
     job_start_s=3.0)
 
 HIGH = Assumptions(
@@ -133,7 +137,7 @@ HIGH = Assumptions(
     tf32_tilings=(Tiling(128, 128, 0.55), Tiling(128, 64, 0.45), Tiling(64, 64, 0.30)),
     k_overhead=64.0, split_k=(1,), split_k_efficiency=1.0, stream_overlap=0.5, kernel_floor_s=3e-6, eager_launch_s=10e-6,
     replay_s=20e-6, sync_s=50e-6, capturable_share=0.95, activation_passes=20.0, eval_passes=4.0,
-    optimizer_bytes=24.0, draw_rate=1e8, h2d_rate=10e9, warmup_steps=3, graphs_per_group=5, capture_s=10e-3,
+    optimizer_bytes=20.0, draw_rate=1.5e8, h2d_rate=10e9, warmup_steps=2, graphs_per_group=5, capture_s=10e-3,
     job_start_s=8.0)
 
 BOTH = (LOW, HIGH)
@@ -185,10 +189,10 @@ def default_kernels(method: str) -> KernelCount:
 class GpuRun:
     """How a run uses a GPU: the settings the model reads."""
 
-    streams: int = 4  # train.streams: groups in flight per job
+    streams: int = TrainSettings.streams  # train.streams: groups in flight per job
     jobs_per_gpu: int = 1  # train.jobs_per_gpu
     mps: bool = False  # the jobs of one GPU share it through MPS (else time-sliced)
-    tf32: bool = False  # train.tf32
+    tf32: bool = TrainSettings.tf32  # train.tf32
 
     @classmethod
     def from_train(cls, train: Mapping[str, Any], **overrides: Any) -> "GpuRun":

@@ -241,8 +241,7 @@ def gpu_lines(rows: pd.DataFrame, config: dict[str, Any], run, low_h: float, hig
 
     J = run.jobs_per_gpu
     head = (f"  one GPU: {_range(low_h, high_h)}, the cost model (snnbench.costmodel; AN ESTIMATE until a GPU measures "
-            f"it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job"
-            + (" (train.streams not set: 4)" if "streams" not in config["train"] else "")
+            f"it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job (train.streams)"
             + f", {J} job(s) per GPU" + (" time-sliced (no MPS)" if J > 1 else "")
             + f", {'TF32' if run.tf32 else 'FP32'}")
     if J > 1:
