@@ -45,9 +45,9 @@ from .settings import TrainSettings
 # Kernels per configuration-step at width 8, depth 8, measured by benchmarks/gpu_projection.py
 # (K@100, docs/performance.md, "Issue 13, second round"), and members per group of the UCI grid.
 MEASURED_KERNELS = {  # family: (kernels per configuration-step, members per group, depth)
-    "SNN": (14.2, 6, 8), "MSRAinit": (14.2, 6, 8), "BatchNorm": (29.9, 3, 8), "WeightNorm": (67.4, 3, 8),
-    "LayerNorm": (45.8, 3, 8), "Highway": (34.6, 6, 8), "ResNet": (45.5, 3, 8)}
-MEASURED_KERNELS_SOURCE = "gpu_projection.py K@100 at width 8, depth 8 (docs/performance.md, issue 13 second round)"
+    "SNN": (15.3, 6, 8), "MSRAinit": (15.1, 6, 8), "BatchNorm": (31.2, 3, 8), "WeightNorm": (68.7, 3, 8),
+    "LayerNorm": (47.1, 3, 8), "Highway": (35.4, 6, 8), "ResNet": (46.7, 3, 8)}
+MEASURED_KERNELS_SOURCE = "gpu_projection.py K@100 at width 8, depth 8, the engine of issue 22 (docs/performance.md)"
 FIXED_KERNELS = 20.0  # per group-step independent of depth (loss, softmax, update, bookkeeping): a reading, not a fit
 
 
