@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping
 from .settings import TrainSettings
 
 # Kernels per configuration-step at width 8, depth 8, measured by benchmarks/gpu_projection.py
-# (K@100, docs/performance.md, "Issue 13, second round"), and members per group of the UCI grid.
+# (K@100 of the engine of issue 22, docs/performance.md), and members per group of the UCI grid.
 MEASURED_KERNELS = {  # family: (kernels per configuration-step, members per group, depth)
     "SNN": (15.3, 6, 8), "MSRAinit": (15.1, 6, 8), "BatchNorm": (31.2, 3, 8), "WeightNorm": (68.7, 3, 8),
     "LayerNorm": (47.1, 3, 8), "Highway": (35.4, 6, 8), "ResNet": (46.7, 3, 8)}
