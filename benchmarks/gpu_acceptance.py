@@ -15,7 +15,7 @@ available in this tree; ``verdicts`` lists them all, and the exit status is 1 wh
 ran did not pass. Sections (``--only`` / ``--skip`` pick them; each has a time estimate for an
 H100, and ``--budget-s`` skips a section that would not fit, recording so):
 
-- ``claim``: the GPU claim (``snnbench.devices.claim_gpu``) is taken before CUDA starts; device,
+- ``claim``: the GPU claim (``snnbench.training.devices.claim_gpu``) is taken before CUDA starts; device,
   driver and torch versions. Decides: the claim does not start CUDA.
 - ``masks``: the dropout masks drawn on CUDA equal the CPU's bit for bit (protocol F13).
 - ``equivalence``: every family, a group (lr x dropout) trained batched on CUDA against each member
@@ -144,7 +144,7 @@ def sub_env() -> dict:
 
 def blobs(n: int, d: int, classes: int, seed: int):
     """Gaussian blobs that overlap a little (so the metrics are not all 1)."""
-    from snnbench.tasks import blobs_task
+    from snnbench.training.task import blobs_task
 
     return blobs_task(n, d, classes, seed, spread=2.5, noise=1.5)
 
@@ -152,7 +152,7 @@ def blobs(n: int, d: int, classes: int, seed: int):
 def timing_task(train_rows: int, d: int = 32, classes: int = 4, eval_rows: int = 256):
     """Blobs with ``train_rows`` training rows and small validation and test sets, so that a timed
     epoch is nearly all training steps."""
-    from snnbench.tasks import Task
+    from snnbench.training.task import Task
 
     task = blobs(train_rows + 2 * eval_rows, d, classes, 3)
     X = np.concatenate([task.X[p] for p in ("train", "validation", "test")])
@@ -194,9 +194,9 @@ def settings(**values):
 
 
 def capture_stats():
-    """``snnbench.capture.STATS`` or None where this tree has no capture module."""
+    """``snnbench.training.capture.STATS`` or None where this tree has no capture module."""
     try:
-        from snnbench import capture
+        from snnbench.training import capture
     except ImportError:
         return None
     return getattr(capture, "STATS", None)
@@ -204,17 +204,17 @@ def capture_stats():
 
 def stats_snapshot(stats) -> dict | str:
     if stats is None:
-        return "snnbench.capture.STATS: not available in this tree"
+        return "snnbench.training.capture.STATS: not available in this tree"
     return {name: (list(getattr(stats, name)) if name == "failures" else getattr(stats, name, None))
             for name in ("captures", "replays", "eager", "failures")}
 
 
 def train_groups_fn():
-    from snnbench import batched
+    from snnbench.training import batched
 
     fn = getattr(batched, "train_groups", None)
     if fn is None:
-        raise NotAvailable("snnbench.batched.train_groups: not available in this tree")
+        raise NotAvailable("snnbench.training.batched.train_groups: not available in this tree")
     return fn
 
 
@@ -280,7 +280,7 @@ def _synced(device):
 def group_flops_per_epoch(method: str, configs: list[dict], task, architecture: dict) -> float:
     """Matrix FLOPs of one epoch of every configuration: training steps, validation and test
     evaluated once (``test_curve: every_epoch``)."""
-    from snnbench.flops import run_flops
+    from snnbench.training.flops import run_flops
 
     n = task.sizes()
     return sum(run_flops(method, c, n_in=task.n_in, n_out=task.n_out, n_train=n["train"], n_val=n["validation"],
@@ -335,7 +335,7 @@ def _driver_version() -> str | None:
 def check_masks(args, ctx, out) -> None:
     import torch
 
-    from snnbench.models import _as_int32, dropout_keep, element_codes, keep_threshold, mask_keys
+    from snnbench.methods.models import as_int32, dropout_keep, element_codes, keep_threshold, mask_keys
 
     device = ctx["device"]
     generator = torch.Generator().manual_seed(0)
@@ -343,7 +343,7 @@ def check_masks(args, ctx, out) -> None:
     calls = torch.randint(0, 2**40, (7, 1), generator=generator)
     codes = element_codes(128 * 1000)
     threshold = keep_threshold(torch.tensor([0.05, 0.1, 0.5, 0.2, 0.3, 0.05, 0.9]).view(7, 1))
-    keys = _as_int32(mask_keys(seeds, calls))
+    keys = as_int32(mask_keys(seeds, calls))
     cpu = dropout_keep(codes, keys, threshold)
     dev = dropout_keep(codes.to(device), keys.to(device), threshold.to(device)).cpu()
     out.update(compared=f"{device} against cpu", elements=cpu.numel(), kept_share=round(float(cpu.float().mean()), 6),
@@ -354,10 +354,10 @@ def check_masks(args, ctx, out) -> None:
 def check_equivalence(args, ctx, out) -> None:
     import torch
 
-    from snnbench.batched import train_group
-    from snnbench.engine import train_config
-    from snnbench.grids import config_seed
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.batched import train_group
+    from snnbench.training.engine import train_config
+    from snnbench.training.grids import config_seed
+    from snnbench.training.recipe import TaskTensors
 
     task = ctx["task"]
     config = settings(epochs=args.epochs, highway_width=args.width, engine="batched")
@@ -428,8 +428,8 @@ def check_equivalence(args, ctx, out) -> None:
 
 @section("interleave", 20)
 def check_interleave(args, ctx, out) -> None:
-    from snnbench.batched import train_group
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.batched import train_group
+    from snnbench.training.recipe import TaskTensors
 
     train_groups = train_groups_fn()
     data = TaskTensors(ctx["task"], ctx["device"])
@@ -451,8 +451,8 @@ def check_interleave(args, ctx, out) -> None:
 
 @section("divergence", 15)
 def check_divergence(args, ctx, out) -> None:
-    from snnbench.batched import train_group
-    from snnbench.recipe import TaskTensors, batches
+    from snnbench.training.batched import train_group
+    from snnbench.training.recipe import TaskTensors, batches
 
     data = TaskTensors(ctx["task"], ctx["device"])
     stable = [{"n_hidden": args.width, "n_layers": 3, "lr": lr, "dropout": 0.05, "layer_form": "rectangular"}
@@ -504,8 +504,8 @@ def check_divergence(args, ctx, out) -> None:
 
 @section("reruns", 10)
 def check_reruns(args, ctx, out) -> None:
-    from snnbench.batched import train_group
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.batched import train_group
+    from snnbench.training.recipe import TaskTensors
 
     data = TaskTensors(ctx["task"], ctx["device"])
     config = settings(epochs=args.epochs, highway_width=args.width, engine="batched")
@@ -519,7 +519,7 @@ def check_reruns(args, ctx, out) -> None:
 
 
 def _timed_group(method, configs, data, config, device, seeds=None):
-    from snnbench.batched import train_group
+    from snnbench.training.batched import train_group
 
     seeds = seeds or list(range(len(configs)))
 
@@ -536,7 +536,7 @@ def _timed_group(method, configs, data, config, device, seeds=None):
 
 @section("graphs", 25, needs_cuda=True)
 def check_graphs(args, ctx, out) -> None:
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     task = timing_task(128 * args.timing_steps)
     data = TaskTensors(task, ctx["device"])
@@ -570,7 +570,7 @@ def check_graphs(args, ctx, out) -> None:
 
 @section("tflops", 50, needs_cuda=True)
 def check_tflops(args, ctx, out) -> None:
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     task = timing_task(128 * args.timing_steps)
     data = TaskTensors(task, ctx["device"])
@@ -604,7 +604,7 @@ def check_tflops(args, ctx, out) -> None:
 
 @section("streams", 35, needs_cuda=True)
 def check_streams(args, ctx, out) -> None:
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     train_groups = train_groups_fn()
     settings(streams=1)
@@ -683,7 +683,7 @@ def _job_configs(spec: dict) -> list[dict]:
 
 
 def _job_unit(spec: dict, task, device: str, epochs: int):
-    from snnbench.grid import run_grid
+    from snnbench.training.grid import run_grid
 
     rows, _ = run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=_job_configs(spec),
                        settings=settings(epochs=epochs, engine="batched", device=device), threads=1, progress=False)
@@ -728,20 +728,20 @@ def mps_state_for(env: dict) -> dict:
     pipe directory (``CUDA_MPS_PIPE_DIRECTORY``, default /tmp/nvidia-mps) holds a ``control`` FIFO."""
     environ = {**os.environ, **env}
     try:
-        from snnbench.devices import mps_status
+        from snnbench.training.devices import mps_status
     except ImportError:
         mps_status = None
     if mps_status is not None:
         found = mps_status(environ)
         value = found if isinstance(found, dict) else json.loads(json.dumps(found, default=_jsonable))
-        return {"how": "snnbench.devices.mps_status", "status": value}
+        return {"how": "snnbench.training.devices.mps_status", "status": value}
     pipe = Path(environ.get("CUDA_MPS_PIPE_DIRECTORY") or "/tmp/nvidia-mps")
     control = pipe / "control"
     try:
         fifo = stat.S_ISFIFO(control.stat().st_mode)
     except OSError:
         fifo = False
-    return {"how": "local check (snnbench.devices.mps_status not in this tree)", "pipe_directory": str(pipe),
+    return {"how": "local check (snnbench.training.devices.mps_status not in this tree)", "pipe_directory": str(pipe),
             "control_fifo": fifo, "running": fifo, "mps_control_on_path": shutil.which("nvidia-cuda-mps-control") is not None}
 
 
@@ -1011,7 +1011,7 @@ def _slice_projection(rows, args, prepared: Path):
     """The cost model's projection of this slice, low to high (``costmodel.LOW`` / ``HIGH``),
     where this tree has one: the same configurations, sizes and epochs, one job alone on the GPU."""
     try:
-        from snnbench import costmodel
+        from snnbench.training import costmodel
     except ImportError:
         return "cost model not available in this tree"
     needed = ("Job", "GpuRun", "job_seconds", "LOW", "HIGH")
@@ -1019,8 +1019,8 @@ def _slice_projection(rows, args, prepared: Path):
         return f"cost model present but without {', '.join(n for n in needed if not hasattr(costmodel, n))}"
     import inspect
 
-    from snnbench.datasets.prepared import PreparedDataset, card_path
-    from snnbench.tasks import make_task
+    from snnbench.contracts.prepared import PreparedDataset, card_path
+    from snnbench.benchmarks import make_task
 
     try:
         task = make_task("uci", PreparedDataset.load(card_path(prepared, "uci", args.uci_dataset)), 0)
@@ -1028,7 +1028,7 @@ def _slice_projection(rows, args, prepared: Path):
         configs = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()} for c in rows[hp].to_dict("records"))
         defaults = settings()
         try:
-            from snnbench.plan import TEST_SHARE
+            from snnbench.pipeline.plan import TEST_SHARE
         except ImportError:
             TEST_SHARE = 1.0
         n = task.sizes()
@@ -1048,8 +1048,8 @@ def _slice_projection(rows, args, prepared: Path):
 def check_oom(args, ctx, out) -> None:
     import torch
 
-    from snnbench.grid import train_configs_batched
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.grid import train_configs_batched
+    from snnbench.training.recipe import TaskTensors
 
     messages = []
     handler = logging.Handler()
@@ -1078,8 +1078,8 @@ def check_oom(args, ctx, out) -> None:
 
 @section("tf32", 30, needs_cuda=True)
 def check_tf32(args, ctx, out) -> None:
-    from snnbench.grid import run_grid
-    from snnbench.recipe import set_tf32
+    from snnbench.training.grid import run_grid
+    from snnbench.training.recipe import set_tf32
 
     task = ctx["task"]
     try:
@@ -1137,7 +1137,7 @@ def _busy_us(events) -> float:
 def check_profile(args, ctx, out) -> None:
     from torch.profiler import ProfilerActivity, profile
 
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     steps = args.timing_steps
     task = timing_task(128 * steps)
@@ -1257,7 +1257,7 @@ def main(argv=None) -> int:
 
     ctx: dict = {"cuda_started_before_claim": torch.cuda.is_initialized()}
     if wants_cuda:
-        from snnbench.devices import claim_gpu
+        from snnbench.training.devices import claim_gpu
 
         # before CUDA starts: the claim sets CUDA_VISIBLE_DEVICES, which CUDA reads once
         ctx["claim"] = claim_gpu(wanted=1, lock_dir=tempfile.mkdtemp(prefix="gpu-locks-"))
@@ -1267,7 +1267,7 @@ def main(argv=None) -> int:
                           f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}; claim: {ctx['claim'].how}). Run it on a machine "
                           "with a GPU, or with --device cpu to check the script itself (that decides nothing about CUDA)")
     if wants_cuda:
-        from snnbench.recipe import set_tf32
+        from snnbench.training.recipe import set_tf32
 
         # the claim leaves its GPU alone visible, as device 0; a device named without a claim stays as named
         claimed = ctx["claim"].device is not None and ctx["claim"].how == "claimed"

@@ -7,7 +7,7 @@ every learning rate and dropout rate, 6 for SNN and MSRAinit), it prints
 - the device's measured dense float32 matrix-product rate at the group's shapes (batch 128 x
   width x width, one member and the whole group stacked), the ceiling for this arithmetic;
 - for the reference engine (the configurations one by one) and the batched engine (one group):
-  wall time, matrix-product FLOPs (``snnbench.flops``), and from ``torch.profiler`` the self
+  wall time, matrix-product FLOPs (``snnbench.training.flops``), and from ``torch.profiler`` the self
   time of the matrix-product kernels against everything else (elementwise kernels, dropout
   masks, optimiser, Python): what batching can and cannot remove;
 - with ``--compile``: ``torch.compile`` of the batched training step (loss, gradients) for that
@@ -24,13 +24,13 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from snnbench.batched import build_trainer, train_group
-from snnbench.datasets.prepared import PreparedDataset, card_path
-from snnbench.engine import train_config
-from snnbench.flops import run_flops
-from snnbench.recipe import TaskTensors, resolve_device
+from snnbench.training.batched import build_trainer, train_group
+from snnbench.contracts.prepared import PreparedDataset, card_path
+from snnbench.training.engine import train_config
+from snnbench.training.flops import run_flops
+from snnbench.training.recipe import TaskTensors, resolve_device
 from snnbench.settings import TrainSettings
-from snnbench.tasks import make_task
+from snnbench.benchmarks import make_task
 
 MATMUL_KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
 

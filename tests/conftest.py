@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from snnbench.sources import ManifestEntry
+from snnbench.data.sources import ManifestEntry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,8 +80,8 @@ def render_page(browser: str, page: Path, screenshot: Path, *, width: int = 1400
 @pytest.fixture(scope="session")
 def mirror_raw(mirror, tmp_path_factory) -> Path:
     """Every source downloaded from the mirror once per test session (a raw_dir)."""
-    from snnbench.download import download_source
-    from snnbench.sources import SOURCES
+    from snnbench.data.download import download_source
+    from snnbench.benchmarks import SOURCES
 
     raw = tmp_path_factory.mktemp("mirror_raw")
     for source in SOURCES.values():

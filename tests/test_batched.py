@@ -21,17 +21,17 @@ from test_tox21_tables import two_tasks
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from snnbench import batched, capture, stacked
-from snnbench.batched import group_configs, train_group
-from snnbench.engine import train_config
-from snnbench.grid import even_chunks, run_grid, train_configs_batched
-from snnbench.metrics import evaluate
-from snnbench.models import WeightNormLinear, layer_widths
-from snnbench import recipe
-from snnbench.grids import config_seed
-from snnbench.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors
+from snnbench.training import batched, capture, stacked
+from snnbench.training.batched import group_configs, train_group
+from snnbench.training.engine import train_config
+from snnbench.training.grid import even_chunks, run_grid, train_configs_batched
+from snnbench.training.metrics import evaluate
+from snnbench.methods.models import WeightNormLinear, layer_widths
+from snnbench.training import recipe
+from snnbench.training.grids import config_seed
+from snnbench.training.recipe import HOST_SYNCS, DeviceMetrics, TaskTensors
 from snnbench.settings import TrainSettings
-from snnbench.tasks import Task
+from snnbench.training.task import Task
 
 TOL = 1e-5
 SETTINGS = TrainSettings(epochs=15, highway_width=32, engine="batched")

@@ -8,9 +8,9 @@ import yaml
 from conftest import REPO
 
 from snnbench import benchmarks, methods
-from snnbench.grids import get_grid, load_grids
-from snnbench.sources import SOURCES
-from snnbench.tasks import METRICS
+from snnbench.pipeline.runs import get_grid, load_grids
+from snnbench.benchmarks import SOURCES
+from snnbench.training.task import METRICS
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
@@ -18,8 +18,9 @@ CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 @pytest.mark.parametrize("name", benchmarks.BENCHMARKS)
 def test_every_benchmark_declares_what_the_pipeline_needs(name):
     spec = benchmarks.get(name)
-    assert spec.sources and set(spec.sources) <= set(SOURCES)
-    assert all(SOURCES[s].benchmark == name for s in spec.sources)
+    assert spec.sources and all(SOURCES[s.name] is s for s in spec.sources)
+    assert all(s.package == spec.__module__ for s in spec.sources)  # its manifests sit in its folder
+    assert all(s.manifest for s in spec.sources)
     assert spec.metric in METRICS.values()
     names = spec.dataset_names()
     assert names and set(spec.run_datasets(CONFIG)) <= set(names)

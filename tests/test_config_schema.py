@@ -52,8 +52,8 @@ def test_schema_settings_config_and_readme_agree(section, cls):
 
 
 def test_one_list_of_benchmarks():
-    from snnbench.datasets import BENCHMARKS
-    from snnbench.sources import BENCHMARK_SOURCES
+    from snnbench.benchmarks import BENCHMARKS
+    from snnbench.benchmarks import BENCHMARK_SOURCES
 
     from snnbench import benchmarks
 

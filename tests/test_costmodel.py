@@ -1,12 +1,12 @@
-"""The GPU cost model (snnbench.costmodel): occupancy per product shape, overlap of streams and
+"""The GPU cost model (snnbench.training.costmodel): occupancy per product shape, overlap of streams and
 jobs, set-up, job start, low against high."""
 
 from dataclasses import replace
 
 import pytest
 
-from snnbench import costmodel as cm
-from snnbench.grids import expand
+from snnbench.training import costmodel as cm
+from snnbench.training.grids import expand
 
 SNN_GRID = {"n_hidden": [1024, 256], "n_layers": [2, 8], "lr": [0.01, 0.1, 1], "dropout": [0.05, 0],
             "layer_form": ["rectangular"]}

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from conftest import REPO, run_snakemake
 
-from snnbench.datasets.prepared import write_prepared
-from snnbench.devices import Claim, claim_gpu, job_device, mps_status, resolve_gpus
+from snnbench.contracts.prepared import write_prepared
+from snnbench.training.devices import Claim, claim_gpu, job_device, mps_status, resolve_gpus
 
 
 def dry_run(tmp_path, *args, visible: str | None = "0,1", mps_pipe=None, **train):

@@ -7,9 +7,9 @@ import json
 import pytest
 from conftest import entry_for, make_tar_gz, make_zip
 
-from snnbench.download import DownloadSettings, VerifiedSource, download_source, resolve_mirror
+from snnbench.data.download import DownloadSettings, VerifiedSource, download_source, resolve_mirror
 from snnbench.errors import DataError, DownloadError, UnavailableError
-from snnbench.sources import Artifact, Source
+from snnbench.data.sources import Artifact, Source
 
 FILES = {
     "alpha/alpha_R.dat": b"\tf1\tclase\n1\t0.5\t0\n2\t-0.5\t1\n",
@@ -21,7 +21,7 @@ FAST = DownloadSettings(timeout_s=5, retries=2, backoff_s=0.01)
 
 
 def toy_source(kind="tar.gz", urls=(), mirror=("toy.tar.gz", "toy")) -> Source:
-    return Source(name="toy", benchmark="uci", description="test source",
+    return Source(name="toy", description="test source",
                   artifacts=(Artifact(filename=f"toy.{kind}", urls=tuple(urls), kind=kind, mirror=mirror),))
 
 
@@ -159,7 +159,7 @@ def test_a_source_absent_from_the_mirror_falls_back_to_its_urls(tmp_path, http_s
 
 def test_plain_file_artifact_with_html_in_the_mirror(tmp_path):
     data = b"ID,set\nA,training\n"
-    source = Source(name="plain", benchmark="tox21", description="t",
+    source = Source(name="plain", description="t",
                     artifacts=(Artifact(filename="c.csv", urls=(), kind="file", mirror=("c.csv",), members=("c.csv",)),))
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "c.csv").write_bytes(b"<html><head><title>Error</title></head></html>")

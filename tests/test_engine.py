@@ -13,18 +13,21 @@ import pytest
 import yaml
 from conftest import REPO
 
-from snnbench.datasets.prepared import write_prepared, write_status
+from snnbench import benchmarks
+from snnbench.contracts.prepared import write_prepared, write_status
 from snnbench.errors import ConfigError
-from snnbench.grid import run_grid
+from snnbench.training.grid import run_grid
 from snnbench.methods.paper import FAMILIES
-from snnbench.grids import default_grids, expand, grid_size, load_grids, narrow, paper_grids
-from snnbench.metrics import mean_roc_auc, roc_auc, task_roc_aucs
-from snnbench.grids import config_seed
-from snnbench.recipe import SelectableEpochs
-from snnbench.selection import summarize
-from snnbench.selection import early_stopping_epoch, select, smooth
+from snnbench.pipeline.runs import default_grids, load_grids
+from snnbench.training.grids import expand, grid_size, narrow
+from snnbench.reference import paper_grids
+from snnbench.training.metrics import mean_roc_auc, roc_auc, task_roc_aucs
+from snnbench.training.grids import config_seed
+from snnbench.training.recipe import SelectableEpochs
+from snnbench.training.selection import summarize
+from snnbench.training.selection import early_stopping_epoch, select, smooth
 from snnbench.settings import TrainSettings
-from snnbench.tasks import Task, blobs_task, subsample_rows
+from snnbench.training.task import Task, blobs_task, subsample_rows
 
 # --------------------------------------------------------------------------- synthetic tasks
 
@@ -260,18 +263,33 @@ def test_settings_reject_unknown_and_bad_values():
 
 def test_config_grids_are_the_papers():
     ours = load_grids(REPO / "config" / "grids.yaml")
-    # the file holds each listed method's grid as its spec does (a method it omits runs on its
-    # spec's grid, snnbench.grids.get_grid), and at least the paper's families and our RF / SVM
-    default = default_grids()
-    assert all(ours[b][m] == default[b][m] for b in ours for m in ours[b]) and load_grids(None) == default
+    # the file overrides nothing: every method runs on the grid it (or its benchmark) declares
+    assert ours == default_grids() == load_grids(None)
     assert all({*FAMILIES, "RF", "SVM"} <= set(ours[b]) for b in ours)
     paper = paper_grids()
     assert {b: {m: g for m, g in ours[b].items() if m in FAMILIES} for b in ours} == paper
     sizes = {m: grid_size(g) for m, g in ours["uci"].items()}
     assert sizes == {"SNN": 216, "MSRAinit": 216, "BatchNorm": 108, "WeightNorm": 108, "LayerNorm": 108,
                      "Highway": 36, "ResNet": 180, "RF": 10, "SVM": 110, "XGBoost": 9, "LightGBM": 12, "CatBoost": 9}
+    # Tox21 declares smaller baseline grids (B3) over the methods' own
+    assert {m: grid_size(ours["tox21"][m]) for m in ("RF", "SVM", "XGBoost")} == {"RF": 6, "SVM": 9, "XGBoost": 2}
+    assert ours["htru2"]["RF"] == ours["uci"]["RF"]
     assert len(expand(ours["uci"]["SNN"])) == 216 and expand(ours["uci"]["SNN"])[0] == {
         "n_hidden": 1024, "n_layers": 2, "lr": 0.01, "dropout": 0.05, "layer_form": "rectangular"}
+
+
+def test_a_grid_file_overrides_one_method_on_one_benchmark(tmp_path):
+    path = tmp_path / "grids.yaml"
+    path.write_text("uci:\n  SNN: {n_hidden: [64], n_layers: [2], lr: [0.1], dropout: [0], layer_form: [conic]}\n")
+    grids = load_grids(path)
+    assert grids["uci"]["SNN"] == {"n_hidden": [64], "n_layers": [2], "lr": [0.1], "dropout": [0], "layer_form": ["conic"]}
+    default = default_grids()
+    assert grids["tox21"]["SNN"] == default["tox21"]["SNN"] and grids["uci"]["RF"] == default["uci"]["RF"]
+    path.write_text("# comments only\n")
+    assert load_grids(path) == default
+    path.write_text("uic: {}\n")
+    with pytest.raises(ConfigError, match="unknown benchmark 'uic'"):
+        load_grids(path)
 
 
 def test_narrowing_keeps_a_subset_and_names_the_setting():
@@ -294,7 +312,7 @@ def test_roc_auc_matches_scikit_learn_with_ties_and_masks_missing_labels():
     assert np.isnan(roc_auc(np.ones(5), np.arange(5.0)))
     from scipy.stats import rankdata
 
-    from snnbench.metrics import average_ranks
+    from snnbench.training.metrics import average_ranks
 
     assert np.array_equal(average_ranks(score), rankdata(score))
     Y = np.stack([y, 1 - y], axis=1).astype(float)
@@ -350,7 +368,7 @@ def test_train_cli_writes_rows_curves_and_summary(tmp_path):
     assert "dataset unavailable: not in the mirror" in unavailable.stdout
 
     # the same job as a function (what the CLI calls): it returns the summary it writes
-    from snnbench.job import run_training_job
+    from snnbench.pipeline.job import run_training_job
 
     grid = {"n_layers": [2], "lr": [0.1], "dropout": [0.0], "n_hidden": [32], "layer_form": ["rectangular"]}
     job = run_training_job(benchmark="uci", dataset="iris", method="MSRAinit", split=0, grid=grid,
@@ -370,9 +388,9 @@ def test_train_cli_writes_rows_curves_and_summary(tmp_path):
 
 @pytest.mark.mirror
 def test_train_on_iris_from_the_mirror(tmp_path, mirror_raw):
-    from snnbench.datasets import prepare_dataset
+    from snnbench.data.prepare import prepare_dataset
 
-    status, card = prepare_dataset("uci", "iris", raw_dir=mirror_raw, prepared_dir=tmp_path)
+    status, card = prepare_dataset(benchmarks.get("uci"), "iris", raw_dir=mirror_raw, prepared_dir=tmp_path)
     assert status == "ok"
     out = tmp_path / "iris_snn.csv"
     result = snnbench("train", "--benchmark", "uci", "--dataset", "iris", "--method", "SNN", "--prepared-dir",
@@ -398,7 +416,7 @@ def test_workflow_config_narrowing_errors_name_the_setting(tmp_path):
 def test_progress_redraws_one_line_in_a_terminal_and_weighs_the_eta_by_cost(monkeypatch):
     import io
 
-    from snnbench import progress
+    from snnbench.training import progress
 
     class Terminal(io.StringIO):
         def isatty(self):

@@ -21,12 +21,12 @@ import torch
 import yaml
 from conftest import REPO, finished_jobs, partial_outputs, run_snakemake
 
-from snnbench.devices import claim_gpu, gpu_resource_problem
-from snnbench.engine import train_config
-from snnbench.recipe import TaskTensors
+from snnbench.training.devices import claim_gpu, gpu_resource_problem
+from snnbench.training.engine import train_config
+from snnbench.training.recipe import TaskTensors
 from snnbench.settings import TrainSettings
 from snnbench.errors import ConfigError, SnnbenchError
-from snnbench.tasks import Task
+from snnbench.training.task import Task
 
 QUICK = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
 EPOCHS_SIDE_BY_SIDE = 4000
@@ -150,7 +150,7 @@ def test_a_simulated_out_of_memory_error_is_recorded_and_the_grid_goes_on(monkey
 
 CLAIMER = """
 import json, os, sys, time
-from snnbench.devices import claim_gpu
+from snnbench.training.devices import claim_gpu
 claim = claim_gpu(wanted=1, slots=int(sys.argv[3]), lock_dir=sys.argv[1], wait_s=30)
 start = time.time()
 print(json.dumps({"device": claim.device, "slot": claim.slot, "visible": os.environ["CUDA_VISIBLE_DEVICES"]}), flush=True)
@@ -286,8 +286,8 @@ def test_gpu_claims_under_slurm_and_without_gpus(tmp_path):
 def test_written_files_honour_the_umask(tmp_path, umask, mode):
     """Results, tables and prepared files are renamed from private temporary files; they must end
     with the permissions a plain open() gives (colleagues on a shared cluster read them)."""
-    from snnbench.datasets.prepared import atomic_write_bytes
-    from snnbench.stats import write_statistics
+    from snnbench.atomic import atomic_write_bytes
+    from snnbench.evaluation.stats import write_statistics
 
     import pandas as pd
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from snnbench.flops import flops_per_row, run_flops
-from snnbench.models import build_model
+from snnbench.training.flops import flops_per_row, run_flops
+from snnbench.methods import build_model
 
 CASES = [
     ("SNN", {"n_hidden": 64, "n_layers": 4, "dropout": 0.05, "layer_form": "conic"}),
@@ -49,8 +49,8 @@ def test_declared_shapes_equal_the_built_networks(method, config):
     import json
 
     from snnbench import methods
-    from snnbench.flops import _shapes
+    from snnbench.training.flops import built_shapes
 
     arch = {"highway_width": 24}
     declared = methods.get(method).shapes(config, n_in=13, n_out=3, architecture=arch)
-    assert list(declared) == list(_shapes(method, json.dumps([config, arch], sort_keys=True), 13, 3))
+    assert list(declared) == list(built_shapes(method, json.dumps([config, arch], sort_keys=True), 13, 3))

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snnbench.aggregate import aggregate
-from snnbench.htru2_tables import build_htru2_tables
-from snnbench.results import write_outputs
+from snnbench.pipeline.aggregate import aggregate
+from snnbench.benchmarks.htru2.tables import build_htru2_tables
+from snnbench.contracts.results import write_outputs
 
 
 def fake_folds(tmp_path, n_folds=10):
@@ -61,7 +61,7 @@ def test_table3_from_fold_results(tmp_path):
     statistics = pd.read_csv(stats_csv)
     assert (statistics["vs"] == "SNN").all() and (statistics["wilcoxon"] == "exact-if-small").all()
     assert main(["tables", "--benchmark", "htru2", "--scores", str(tmp_path / "scores.csv"), "--statistics",
-                 str(stats_csv), "--settings", '{"optimizer": "sgd"}', "--n-folds", "10",
+                 str(stats_csv), "--settings", '{"optimizer": "sgd"}', "--options", '{"n_folds": 10}',
                  "--out-dir", str(tmp_path / "staged")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "staged" / "table3.csv"),
                                   pd.read_csv(tmp_path / "htru2" / "table3.csv"))

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from conftest import write_verified_source
 
-from snnbench.datasets import prepare_dataset
-from snnbench.datasets.htru2 import make_folds, nested_split, prepare
-from snnbench.datasets.prepared import PreparedDataset, write_prepared, write_status
+from snnbench import benchmarks
+from snnbench.data.prepare import prepare_dataset
+from snnbench.benchmarks.htru2.data import make_folds, nested_split, prepare
+from snnbench.contracts.prepared import PreparedDataset, write_prepared, write_status
 from snnbench.errors import ConfigError, DataError
-from snnbench.textio import as_labels, read_int_lines, read_matrix
+from snnbench.data.textio import as_labels, read_int_lines, read_matrix
 
 
 def htru2_bytes(n=200, positives=20, seed=0) -> bytes:
@@ -46,7 +47,7 @@ def test_htru2_nested_split_uses_the_previous_fold_for_validation():
 def test_htru2_bad_label_is_reported_with_its_line(tmp_path):
     data = htru2_bytes().replace(b",0\r", b",3\r", 1)
     write_verified_source(tmp_path / "raw", "htru2", {"HTRU_2.csv": data})
-    status, card = prepare_dataset("htru2", "htru2", raw_dir=tmp_path / "raw", prepared_dir=tmp_path / "prep")
+    status, card = prepare_dataset(benchmarks.get("htru2"), "htru2", raw_dir=tmp_path / "raw", prepared_dir=tmp_path / "prep")
     reason = json.loads(card.read_text())["reason"]
     assert status == "failed" and "HTRU_2.csv, line 21: label 3 is out of range 0..1" in reason
 

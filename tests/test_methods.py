@@ -14,15 +14,17 @@ import pytest
 import torch
 
 from snnbench import methods
-from snnbench.baselines import run_baseline_grid
+from snnbench.benchmarks import BENCHMARKS
+from snnbench.training.estimators import run_baseline_grid
 from snnbench.errors import ConfigError
-from snnbench.flops import linear_shapes
-from snnbench.grid import run_grid
-from snnbench.grids import expand, get_grid, load_grids
+from snnbench.training.flops import linear_shapes
+from snnbench.training.grid import run_grid
+from snnbench.training.grids import expand
+from snnbench.pipeline.runs import get_grid, load_grids
 from snnbench.methods.custom import custom_specs, register_custom
-from snnbench.models import build_model, depth_of
+from snnbench.methods import build_model, depth_of
 from snnbench.settings import TrainSettings
-from snnbench.tasks import blobs_task
+from snnbench.training.task import blobs_task
 
 FAST = TrainSettings(epochs=12, batch_size=32, device="cpu", engine="batched", highway_width=16)
 USER_MODULE = '''
@@ -58,7 +60,7 @@ def user_module(tmp_path, monkeypatch):
     yield name
     sys.modules.pop(name, None)
     for spec_name in [n for n in methods.names(origin="config (train.custom_methods)")]:
-        methods._REGISTRY.pop(spec_name, None)
+        methods.unregister(spec_name)
 
 
 def _installed(spec) -> bool:
@@ -70,7 +72,7 @@ def test_every_built_in_method_goes_through_the_registry(name):
     """Built-in methods are specs like a user's: a grid per benchmark that the grid file agrees
     with, and (torch) a network of the right shape, its depth and its FLOP shapes, or (sklearn)
     an estimator whose scores rank the classes."""
-    from snnbench.results import IDENTITY_COLUMNS, RESULT_COLUMNS
+    from snnbench.contracts.results import IDENTITY_COLUMNS, RESULT_COLUMNS
 
     spec = methods.get(name)
     assert spec.origin == "snnbench" and set(spec.grids) == {"uci", "tox21", "htru2"}
@@ -116,7 +118,7 @@ def test_a_users_torch_and_sklearn_methods_by_config(user_module):
         "LogReg": {"kind": "sklearn", "estimator": "sklearn.linear_model:LogisticRegression",
                    "grid": {"uci": {"C": [0.1, 1.0]}}},
     }
-    specs = register_custom(custom)
+    specs = register_custom(custom, benchmarks=BENCHMARKS)
     assert [s.name for s in specs] == ["MyMLP", "LogReg"]
     assert methods.check("MyMLP", kind="torch").origin == "config (train.custom_methods)"
     task = blobs_task(120, 4, 3)
@@ -138,7 +140,7 @@ def test_a_users_torch_and_sklearn_methods_by_config(user_module):
 
 def test_a_network_without_a_stacked_form_trains_with_the_reference_engine(user_module):
     register_custom({"DropMLP": {"kind": "torch", "build": f"{user_module}:build_dropout_mlp",
-                                 "grid": {"uci": {"p": [0.1], "lr": [0.1]}}}})
+                                 "grid": {"uci": {"p": [0.1], "lr": [0.1]}}}}, benchmarks=BENCHMARKS)
     rows, _ = run_grid(blobs_task(60, 4, 3), benchmark="uci", dataset="blobs", method="DropMLP", split=0,
                        configs=[{"p": 0.1, "lr": 0.1}], settings=FAST, threads=1, progress=False)
     assert rows.loc[0, "engine"] == "reference" and rows.loc[0, "status"] == "ok"
@@ -177,17 +179,17 @@ def test_a_network_without_a_stacked_form_trains_with_the_reference_engine(user_
 def test_a_bad_custom_method_is_one_clear_error_naming_the_setting(user_module, entry, message):
     entry = {k: v.replace("{m}", user_module) if isinstance(v, str) else v for k, v in entry.items()}
     with pytest.raises(ConfigError, match=r"train\.custom_methods\." + message):
-        custom_specs({"MyNet": entry})
+        custom_specs({"MyNet": entry}, benchmarks=BENCHMARKS)
 
 
 def test_a_custom_method_may_not_shadow_a_built_in_one(user_module):
     with pytest.raises(ConfigError, match=r"train.custom_methods.SNN shadows the built-in method SNN"):
-        custom_specs({"SNN": {"kind": "torch", "build": f"{user_module}:build_mlp", "grid": {"uci": {"lr": [0.1]}}}})
+        custom_specs({"SNN": {"kind": "torch", "build": f"{user_module}:build_mlp", "grid": {"uci": {"lr": [0.1]}}}}, benchmarks=BENCHMARKS)
     with pytest.raises(ConfigError, match=r"train.custom_methods.my/net is not a usable method name"):
-        custom_specs({"my/net": {"kind": "torch", "build": f"{user_module}:build_mlp", "grid": {"uci": {"lr": [0.1]}}}})
+        custom_specs({"my/net": {"kind": "torch", "build": f"{user_module}:build_mlp", "grid": {"uci": {"lr": [0.1]}}}}, benchmarks=BENCHMARKS)
     # a builder taking **kwargs accepts any hyperparameter: nothing to check but the grid's shape
     assert custom_specs({"Any": {"kind": "torch", "build": f"{user_module}:build_anything",
-                                 "grid": {"uci": {"whatever": [1], "lr": [0.1]}}}})[0].name == "Any"
+                                 "grid": {"uci": {"whatever": [1], "lr": [0.1]}}}}, benchmarks=BENCHMARKS)[0].name == "Any"
 
 
 def test_methods_are_checked_for_their_kind_and_their_packages(monkeypatch):
@@ -220,19 +222,17 @@ def test_an_installed_package_registers_methods_through_the_entry_point_group(tm
     monkeypatch.syspath_prepend(str(tmp_path))
     point = importlib.metadata.EntryPoint(name="plugin", value="plugin_methods:SPECS", group=methods.ENTRY_POINT_GROUP)
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [point] if group == methods.ENTRY_POINT_GROUP else [])
-    monkeypatch.setattr(methods, "_loaded", False)
     try:
+        methods.load(again=True)
         assert methods.check("PluginMLP", kind="torch").origin == "entry point plugin_methods"
         rows, _ = run_grid(blobs_task(60, 4, 3), benchmark="uci", dataset="blobs", method="PluginMLP", split=0,
                            configs=[{"width": 8, "lr": 0.1}], settings=FAST, threads=1, progress=False)
         assert rows.loc[0, "status"] == "ok" and rows.loc[0, "engine"] == "batched"
         broken = importlib.metadata.EntryPoint(name="bad", value="plugin_methods:BROKEN", group=methods.ENTRY_POINT_GROUP)
         monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [broken])
-        monkeypatch.setattr(methods, "_loaded", False)
         with pytest.raises(ConfigError, match=r"entry point bad = plugin_methods:BROKEN .* must give a "
                                               r"snnbench.methods.MethodSpec"):
-            methods.names()
+            methods.load(again=True)
     finally:
-        methods._REGISTRY.pop("PluginMLP", None)
+        methods.unregister("PluginMLP")
         sys.modules.pop("plugin_methods", None)
-        methods._loaded = True

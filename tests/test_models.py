@@ -8,13 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from snnbench.grids import expand, paper_grids
+from snnbench.training.grids import expand
+from snnbench.reference import paper_grids
 from snnbench.methods.paper import FAMILIES
-from snnbench.models import (
-    FNN, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, build_model,
-    _as_int32, dropout_keep, element_codes, hash_bits, declared_linear, draw_initial, keep_threshold, undrawn, layer_widths, mask_keys, seed_dropout,
-)
-from snnbench.stacked import Masks, StackedDropout
+from snnbench.methods.models import FNN, SELU_ALPHA, SELU_LAMBDA, Dropout, Highway, ResNet, WeightNormLinear, block_inner_width, as_int32, dropout_keep, element_codes, hash_bits, declared_linear, draw_initial, keep_threshold, undrawn, layer_widths, mask_keys, seed_dropout
+from snnbench.methods import build_model
+from snnbench.training.stacked import Masks, StackedDropout
 
 
 def layer_stats(model: nn.Module, x: torch.Tensor, kind: type) -> list[tuple[float, float]]:
@@ -132,7 +131,7 @@ def test_the_dropout_hash_is_the_protocols():
             shape = (37, 29)  # not a multiple of a vector width: the scalar tail too
             reference = hash_bits(torch.tensor(seed), torch.tensor(call), shape, "cpu")
             for p in (0.0, 0.05, 0.5, float(torch.rand((), generator=generator)), 0.999999):
-                keep = dropout_keep(element_codes(37 * 29).view(shape), _as_int32(mask_keys(torch.tensor(seed), torch.tensor(call))),
+                keep = dropout_keep(element_codes(37 * 29).view(shape), as_int32(mask_keys(torch.tensor(seed), torch.tensor(call))),
                                     keep_threshold(torch.tensor(p)))
                 assert torch.equal(keep, reference >= int(p * 2**32)), (seed, call, p)
 

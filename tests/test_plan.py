@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_snakemake
 
-from snnbench.plan import calibrate, plan_text
-from snnbench.runs import DEFAULT_CONFIG, load_config
+from snnbench.pipeline.plan import calibrate, plan_text
+from snnbench.pipeline.runs import DEFAULT_CONFIG, load_config
 
 CALIBRATION = {"host_s_per_step": 2e-3, "flops_per_s": 20e9, "job_start_s": 2.0}
 
@@ -57,8 +57,8 @@ def gpu_run_config(tmp_path):
 
 
 def test_the_one_gpu_column_is_the_cost_models_range_with_its_assumptions(tmp_path):
-    from snnbench import costmodel
-    from snnbench.plan import gpu_job_seconds
+    from snnbench.training import costmodel
+    from snnbench.pipeline.plan import gpu_job_seconds
 
     config = gpu_run_config(tmp_path)
     lines, rows = plan_text(config, calibration=CALIBRATION, cores=2)
@@ -133,7 +133,7 @@ def test_the_workflows_plan_runs_no_user_code(tmp_path, monkeypatch):
     finally:
         from snnbench import methods
 
-        methods._REGISTRY.pop("Boom", None)
+        methods.unregister("Boom")
 
 
 # ------------------------------------------------------------------------------------ status
@@ -166,7 +166,7 @@ def start(config, dataset, method, line):
 
 
 def test_status_weighs_done_and_started_jobs_by_their_work(tmp_path):
-    from snnbench.status import progress, status_text
+    from snnbench.pipeline.status import progress, status_text
 
     config = small_run(tmp_path)
     p = progress(config, calibration=CALIBRATION)
@@ -188,12 +188,12 @@ def test_status_weighs_done_and_started_jobs_by_their_work(tmp_path):
     flops = p.jobs.set_index(["dataset", "method"])["flops"]
     assert "2 of 6 jobs" in lines[-1] and "1 failed job(s)" in lines[-1] and "wine/SVM/split0.log" in lines[-1]
     assert f"{p.work_done / p.work_total:.0%} done by work" in lines[-1]
-    from snnbench.plan import _human
-    assert f"{_human(flops[('titanic', 'SNN')] + 0.5 * flops[('iris', 'SNN')])}FLOP of" in lines[-1]
+    from snnbench.pipeline.plan import human_duration
+    assert f"{human_duration(flops[('titanic', 'SNN')] + 0.5 * flops[('iris', 'SNN')])}FLOP of" in lines[-1]
 
 
 def test_status_eta_from_the_rate_of_finished_jobs_else_the_calibration(tmp_path):
-    from snnbench.status import progress
+    from snnbench.pipeline.status import progress
 
     config = small_run(tmp_path)
     p = progress(config, calibration=CALIBRATION)
@@ -217,11 +217,11 @@ def test_the_cli_status_names_failed_data_and_exits_non_zero(tmp_path, capsys, m
     import json
 
     from snnbench.cli import main
-    from snnbench.datasets.prepared import write_status
+    from snnbench.contracts.prepared import write_status
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     (tmp_path / "snnbench").mkdir()
-    from snnbench.plan import calibration_key
+    from snnbench.pipeline.plan import calibration_key
 
     key = calibration_key(1)
     (tmp_path / "snnbench" / "calibration.json").write_text(json.dumps({key: CALIBRATION}))

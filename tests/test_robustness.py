@@ -1,4 +1,4 @@
-"""The robustness report (snnbench.robustness): synthetic score tables whose answer is known, and
+"""The robustness report (snnbench.benchmarks.uci.robustness): synthetic score tables whose answer is known, and
 the published-number figures the issue states."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snnbench.robustness import (ScoreTable, bayesian, bootstrap, granularity, iman_davenport, multiple_comparisons,
-                                 published_table, robustness, verdict, write_robustness)
+from snnbench.benchmarks.uci.robustness import ScoreTable, bayesian, bootstrap, granularity, iman_davenport, multiple_comparisons, published_table, robustness, verdict, write_robustness
 from snnbench.settings import RobustnessSettings, StatsSettings
 
 FAST = RobustnessSettings(draws=2000, bayes_samples=2000)

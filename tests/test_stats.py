@@ -1,4 +1,4 @@
-"""Rank statistics (snnbench.stats) and the reference loaders they run on; fast, no data mirror."""
+"""Rank statistics (snnbench.evaluation.stats) and the reference loaders they run on; fast, no data mirror."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from snnbench import reference, stats
-from snnbench.datasets.uci import dataset_names
+from snnbench.benchmarks.uci.paper_check import paper_check
+from snnbench import reference
+from snnbench.evaluation import stats
+from snnbench.benchmarks.uci.data import dataset_names
 
 NAN = math.nan
 
@@ -206,7 +208,7 @@ def test_the_24_methods_and_their_families():
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory):
     out = tmp_path_factory.mktemp("paper_check")
-    return out, stats.paper_check(out)
+    return out, paper_check(out)
 
 
 def test_paper_check_writes_its_tables(paper):

@@ -16,9 +16,9 @@ import scipy.sparse
 from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 
-from snnbench.datasets import tox21
+from snnbench.benchmarks.tox21 import data as tox21
 from snnbench.errors import ConfigError, DataError, UnavailableError
-from snnbench.sources import SOURCES
+from snnbench.benchmarks import SOURCES
 
 
 @dataclass
@@ -337,7 +337,7 @@ def test_unknown_feature_set(tmp_path):
 @pytest.mark.slow
 def test_real_mirror(quick_local_run):
     """The real Tox21 as the pipeline prepared it from the mirror (the session's quick run)."""
-    from snnbench.datasets.prepared import PreparedDataset
+    from snnbench.contracts.prepared import PreparedDataset
 
     prepared = PreparedDataset.load(quick_local_run.root / "data" / "prepared" / "tox21" / "tox21.json")
     arrays, meta = prepared.arrays, prepared.meta
@@ -361,7 +361,7 @@ def test_featurisation_runs_blas_on_one_thread_whatever_the_environment(monkeypa
         seen.append([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"])
         return "ok", [], {}
 
-    monkeypatch.setattr(tox21, "_featurise_one", record)
+    monkeypatch.setattr(tox21, "featurise_one", record)
     with threadpool_limits(2):
-        tox21._featurise_all(["a", "b"], 2, n_jobs=1)
+        tox21.featurise_all(["a", "b"], 2, n_jobs=1)
     assert len(seen) == 2 and all(threads and set(threads) == {1} for threads in seen), seen

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from test_engine import FAST, ONE_CONFIG, blobs
 
-from snnbench.aggregate import aggregate
-from snnbench.baselines import run_baseline_grid
-from snnbench.grid import run_grid
-from snnbench.selection import summarize
-from snnbench.results import write_outputs
-from snnbench.tasks import Task
-from snnbench.tox21_tables import build_tox21_tables
+from snnbench.pipeline.aggregate import aggregate
+from snnbench.training.estimators import run_baseline_grid
+from snnbench.training.grid import run_grid
+from snnbench.training.selection import summarize
+from snnbench.contracts.results import write_outputs
+from snnbench.training.task import Task
+from snnbench.benchmarks.tox21.tables import build_tox21_tables
 
 TASKS = ["NR.AhR", "SR.p53"]
 

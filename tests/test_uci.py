@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from conftest import write_verified_source
 
-from snnbench.datasets import prepare_dataset
-from snnbench.datasets.prepared import PreparedDataset, read_card
-from snnbench.datasets.uci import dataset_names, paper_split, prepare, read_metadata
+from snnbench import benchmarks
+from snnbench.data.prepare import prepare_dataset
+from snnbench.contracts.prepared import PreparedDataset, read_card
+from snnbench.benchmarks.uci.data import dataset_names, paper_split, prepare, read_metadata
 from snnbench.errors import ConfigError, DataError, UnavailableError
 
 NAME = "iris"  # a real name (the registry comes from the shipped manifest); the content is synthetic
@@ -133,7 +134,7 @@ def test_bad_input_names_file_and_line(tmp_path, what, edit, message):
 
 def test_failed_and_unavailable_datasets_get_cards_not_exceptions(tmp_path):
     make_uci(tmp_path / "raw", edit=BAD_INPUTS[2][1])
-    status, card = prepare_dataset("uci", NAME, raw_dir=tmp_path / "raw", prepared_dir=tmp_path / "prep")
+    status, card = prepare_dataset(benchmarks.get("uci"), NAME, raw_dir=tmp_path / "raw", prepared_dir=tmp_path / "prep")
     assert status == "failed" and "label 7 is out of range" in read_card(card)["reason"]
     assert not card.with_suffix(".npz").exists()
     with pytest.raises(DataError, match="dataset is failed"):
@@ -141,13 +142,13 @@ def test_failed_and_unavailable_datasets_get_cards_not_exceptions(tmp_path):
 
     write_verified_source(tmp_path / "raw2", "uci121", {}, missing=(f"{NAME}/{NAME}.txt",))
     write_verified_source(tmp_path / "raw2", "uci121_data_py", {})
-    status, card = prepare_dataset("uci", NAME, raw_dir=tmp_path / "raw2", prepared_dir=tmp_path / "prep")
+    status, card = prepare_dataset(benchmarks.get("uci"), NAME, raw_dir=tmp_path / "raw2", prepared_dir=tmp_path / "prep")
     assert status == "unavailable" and "is not in the test archive" in read_card(card)["reason"]
 
 
 def test_ok_dataset_round_trips_through_the_contract(tmp_path):
     make_uci(tmp_path / "raw")
-    status, card = prepare_dataset("uci", NAME, raw_dir=tmp_path / "raw", prepared_dir=tmp_path / "prep")
+    status, card = prepare_dataset(benchmarks.get("uci"), NAME, raw_dir=tmp_path / "raw", prepared_dir=tmp_path / "prep")
     assert status == "ok"
     data = PreparedDataset.load(card)
     assert data.meta["n"] == 40 and data["X"].shape == (40, 3)
@@ -155,7 +156,7 @@ def test_ok_dataset_round_trips_through_the_contract(tmp_path):
 
 def test_unknown_dataset_name_is_a_config_error_with_suggestions(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown UCI dataset\(s\) in setting `dataset`: 'irsi' \(did you mean iris"):
-        prepare_dataset("uci", "irsi", raw_dir=tmp_path, prepared_dir=tmp_path)
+        prepare_dataset(benchmarks.get("uci"), "irsi", raw_dir=tmp_path, prepared_dir=tmp_path)
 
 
 def test_registry_has_the_121_datasets():
@@ -175,7 +176,7 @@ def test_all_available_uci_datasets_from_the_mirror(mirror_raw, tmp_path):
     published = _published_table_a11()
     statuses = {}
     for name in dataset_names():
-        status, card = prepare_dataset("uci", name, raw_dir=mirror_raw, prepared_dir=tmp_path)
+        status, card = prepare_dataset(benchmarks.get("uci"), name, raw_dir=mirror_raw, prepared_dir=tmp_path)
         statuses[name] = status
         if status != "ok":
             continue

@@ -12,11 +12,12 @@ import pytest
 from conftest import REPO
 from test_engine import blobs
 
-from snnbench.aggregate import aggregate
-from snnbench.baselines import run_baseline_grid
+from snnbench.benchmarks.uci.paper_check import paper_check
+from snnbench.pipeline.aggregate import aggregate
+from snnbench.training.estimators import run_baseline_grid
 from snnbench.reference import table_a11
-from snnbench.results import write_outputs
-from snnbench.tables import build_uci_tables
+from snnbench.contracts.results import write_outputs
+from snnbench.benchmarks.uci.tables import build_uci_tables
 
 
 @pytest.mark.parametrize("method,configs", [
@@ -33,7 +34,7 @@ def test_baselines_learn_and_record_failures(method, configs):
 
 
 def test_baselines_score_binary_tasks_by_roc_auc():
-    from snnbench.tasks import Task
+    from snnbench.training.task import Task
 
     task = blobs(classes=2, seed=3)
     binary = Task(kind="binary", n_out=1, X=task.X, y={k: v.astype(np.float32)[:, None] for k, v in task.y.items()})
@@ -115,7 +116,8 @@ def test_aggregate_tables_figures_and_report(tmp_path):
 def test_uci_tables_on_the_published_accuracies_give_the_paper_checks_p_values(tmp_path):
     """Our Tables 1, A12 and A13, fed the paper's Table A11 accuracies as if we had trained them,
     compute the paper check's statistics exactly: one null distribution, one missing-result rule."""
-    from snnbench import reference, stats
+    from snnbench import reference
+    from snnbench.evaluation import stats
 
     a11 = reference.published_24_accuracies()[list(reference.FNN_METHODS)]
     scores = pd.DataFrame([{"source": "ours", "status": "ok", "benchmark": "uci", "dataset": dataset, "method": method,
@@ -123,7 +125,7 @@ def test_uci_tables_on_the_published_accuracies_give_the_paper_checks_p_values(t
                            for dataset, row in a11.iterrows() for method, value in row.items() if pd.notna(value)])
     summary = pd.DataFrame({"benchmark": "uci", "dataset": a11.index, "status": "ok"})
     build_uci_tables(scores, summary, tmp_path / "uci")
-    check = stats.paper_check(tmp_path / "paper_check")
+    check = paper_check(tmp_path / "paper_check")
     compared = 0
     for ours_stem, check_stem, part in [("table1", "table1", "Table1-left"), ("table1_right", "table1", "Table1-right"),
                                         ("tableA12", "tableA12", None), ("tableA13", "tableA13", None)]:
@@ -145,7 +147,7 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     custom method 0.01 better on every dataset where that stays <= 1) among Table A11's 7 FNNs and
     Fernandez-Delgado's 17, in Table 1 / A12 / A13 layouts and a leaderboard against SNN."""
     from snnbench import reference
-    from snnbench.uci_stats import uci_statistics
+    from snnbench.benchmarks.uci.stats import uci_statistics
 
     snn = reference.table_a11()["SNN"].dropna()
     better = (snn + 0.01).clip(upper=1.0)
@@ -184,7 +186,7 @@ def test_one_torch_method_gives_tables_that_say_what_could_not_be_ranked(tmp_pat
     rank and says so; the leaderboard and the baselines table still rank it."""
     from snnbench import reference
     from snnbench.settings import StatsSettings
-    from snnbench.uci_stats import uci_statistics
+    from snnbench.benchmarks.uci.stats import uci_statistics
 
     snn = reference.table_a11()["SNN"].dropna().iloc[:20]
     scores = pd.DataFrame([{"source": "ours", "status": "ok", "benchmark": "uci", "dataset": d, "method": m, "kind": k,
@@ -204,8 +206,8 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
     """snnbench stats writes every statistic once (stats.csv, with how it was computed); snnbench
     tables only formats it: the same tables as computing them in place."""
     from snnbench.cli import main
-    from snnbench.stats import read_statistics
-    from snnbench.uci_stats import uci_statistics
+    from snnbench.evaluation.stats import read_statistics
+    from snnbench.benchmarks.uci.stats import uci_statistics
 
     datasets = list(table_a11().index[:30])
     summaries = fake_run(tmp_path, datasets)

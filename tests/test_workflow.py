@@ -178,7 +178,7 @@ def test_the_report_opens_on_the_rendered_tables_in_a_real_browser(quick_local_r
     rendered by headless Chromium, screenshot taken, every front table's first row on the page."""
     import pandas as pd
 
-    from snnbench.html_report import table_html
+    from snnbench.pipeline.html_report import table_html
 
     results = quick_local_run.results
     made = snakemake("--report", str(tmp_path / "snakemake_report.html"), *quick_local_run.config)

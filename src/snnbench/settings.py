@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import ConfigError
-from .selection import ALIGNS
+from snnbench.errors import ConfigError
+ALIGNS = ("trailing", "centered")  # train.smoothing_align
+BRANCH_INITS = ("zero", "he")  # train.resnet_branch_init: ResNet's last layer of a branch
 
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("cross_entropy", "squared_error")
@@ -122,8 +123,8 @@ class TrainSettings:
             raise bad("momentum", "must be in [0, 1)")
         if self.weight_decay < 0:
             raise bad("weight_decay", "must be >= 0")
-        if self.resnet_branch_init not in ("zero", "he"):
-            raise bad("resnet_branch_init", "must be zero or he")
+        if self.resnet_branch_init not in BRANCH_INITS:
+            raise bad("resnet_branch_init", f"must be {' or '.join(BRANCH_INITS)}")
         if self.htru2_output not in ("logit", "softmax"):
             raise bad("htru2_output", "must be logit or softmax")
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
@@ -174,4 +175,3 @@ class StatsSettings:
         """The method every other is tested against: ``default`` (the paper's choice for the table;
         None: the best-ranked) unless ``reference`` names one."""
         return default if self.reference == "best" else self.reference
-

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import yaml
+
 import io
 from functools import lru_cache
 from importlib import resources
@@ -64,7 +66,7 @@ FD_REPRESENTATIVES: dict[str, str] = {
 FD_DATASET_NAMES: dict[str, str] = {}
 """Fernandez-Delgado's ``problema`` name -> our dataset name, where they differ. Empty on purpose:
 the 121 names of ``fd_classifier_accuracies.txt`` agree verbatim with
-``snnbench.datasets.uci.dataset_names()`` (tests/test_stats.py checks that all 121 map). Add an
+``snnbench.benchmarks.uci.data.dataset_names()`` (tests/test_stats.py checks that all 121 map). Add an
 entry here should a future results file spell a dataset differently."""
 
 FD_SUMMARY_COLUMNS = ("min", "max", "mean", "std")
@@ -142,3 +144,18 @@ def published_tox21_table2() -> pd.DataFrame:
 TOX21_CHALLENGE_WINNER = {"method": "DeepTox (Tox21 challenge winner)", "auc": 0.846,
                           "origin": "Mayr et al. 2016, quoted in the paper's Tox21 section"}
 """The 2015 challenge winner's mean test AUC, which the paper quotes beside Table 2."""
+
+
+SMALL_N = 1000  # the paper's split of the UCI collection: N < 1000 is "small"
+
+
+def size_group(n: int) -> str:
+    return "small" if n < SMALL_N else "large"
+
+
+def paper_grids() -> dict[str, dict[str, dict[str, list]]]:
+    """The grids of appendix Tables A4-A10, A14-A20, A21-A27, as shipped in snnbench/reference."""
+    text = resources.files("snnbench.reference").joinpath("snn_hparam_grids.yaml").read_text()
+    raw = yaml.safe_load(text)
+    return {b: {m: {k: list(v) for k, v in g.items()} for m, g in methods.items() if m != "selection"}
+            for b, methods in raw.items()}
