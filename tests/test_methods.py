@@ -20,7 +20,7 @@ from snnbench.errors import ConfigError
 from snnbench.training.flops import linear_shapes
 from snnbench.training.grid import run_grid
 from snnbench.training.grids import expand
-from snnbench.pipeline.runs import get_grid, load_grids
+from snnbench.pipeline.runs import get_grid, load_grids, method_grid
 from snnbench.methods.custom import custom_specs, register_custom
 from snnbench.methods import build_model, depth_of
 from snnbench.settings import TrainSettings
@@ -75,11 +75,12 @@ def test_every_built_in_method_goes_through_the_registry(name):
     from snnbench.contracts.results import IDENTITY_COLUMNS, RESULT_COLUMNS
 
     spec = methods.get(name)
-    assert spec.origin == "snnbench" and set(spec.grids) == {"uci", "tox21", "htru2"}
-    for grid in spec.grids.values():  # a hyperparameter named like a result column would overwrite it
-        assert not set(grid) & ({*IDENTITY_COLUMNS, *RESULT_COLUMNS} - {"lr", "l2"}), name
-    assert get_grid(load_grids(None), "uci", name) == spec.grids["uci"]
-    config = expand(spec.grids["uci"])[0]
+    assert spec.origin == "snnbench" and set(spec.grids) in ({*BENCHMARKS}, {"*"})  # its own, or one for any
+    grids = {b: method_grid(name, b) for b in BENCHMARKS}
+    for grid in grids.values():  # a hyperparameter named like a result column would overwrite it
+        assert grid and not set(grid) & ({*IDENTITY_COLUMNS, *RESULT_COLUMNS} - {"lr", "l2"}), name
+    assert get_grid(load_grids(None), "uci", name) == grids["uci"]
+    config = expand(grids["uci"])[0]
     task = blobs_task(60, 4, 3)
     if spec.kind == "torch":
         with torch.device("meta"):
@@ -91,7 +92,7 @@ def test_every_built_in_method_goes_through_the_registry(name):
         return
     if not _installed(spec):
         pytest.skip(f"{name} needs {', '.join(spec.requires)} (the extra .[beyond])")
-    configs = expand(spec.grids["uci"])
+    configs = expand(grids["uci"])
     rows, _ = run_baseline_grid(task, benchmark="uci", dataset="blobs", method=name, split=0,
                                 configs=configs[::max(1, len(configs) // 6)], threads=1, progress=False)
     assert (rows["status"] == "ok").all(), rows["error"].tolist()
@@ -107,7 +108,7 @@ def test_a_class_missing_from_the_training_rows_keeps_its_column():
         if not _installed(methods.get(name)):
             continue
         rows, _ = run_baseline_grid(task, benchmark="uci", dataset="blobs", method=name, split=0,
-                                    configs=[expand(methods.get(name).grids["uci"])[0]], threads=1, progress=False)
+                                    configs=[expand(method_grid(name, "uci"))[0]], threads=1, progress=False)
         assert rows.loc[0, "status"] == "ok", rows.loc[0, "error"]
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snnbench.benchmarks.uci.robustness import ScoreTable, bayesian, bootstrap, granularity, iman_davenport, multiple_comparisons, published_table, robustness, verdict, write_robustness
+from snnbench.benchmarks.uci.robustness import ScoreTable, published_table, robustness, verdict, write_robustness
+from snnbench.evaluation.comparisons import bayesian, bootstrap, granularity, iman_davenport, multiple_comparisons
 from snnbench.settings import RobustnessSettings, StatsSettings
 
 FAST = RobustnessSettings(draws=2000, bayes_samples=2000)
@@ -114,12 +115,15 @@ def test_bad_robustness_settings_name_the_setting():
 def test_the_cli_writes_the_published_report(tmp_path, capsys):
     from snnbench.cli import main
 
-    assert main(["stats", "--robustness", "--published", "--out-dir", str(tmp_path),
+    assert main(["robustness", "--published", "--out-dir", str(tmp_path),
                  "--robustness-settings", '{"draws": 500, "bayes_samples": 500}']) == 0
     out = capsys.readouterr().out
     assert out.startswith("On the published scores (121 UCI datasets; SNN has a result on 120)")
     assert (tmp_path / "robustness.md").is_file() and (tmp_path / "robustness_figures" / "robustness_posterior.png").is_file()
-    assert main(["stats", "--robustness", "--out-dir", str(tmp_path)]) == 2  # neither --published nor --scores
+    assert main(["robustness", "--out-dir", str(tmp_path)]) == 2  # neither --published nor --scores
+    # the spelling before the verb was split says what to use
+    assert main(["stats", "--robustness", "--published", "--out-dir", str(tmp_path)]) == 2
+    assert "is now `snnbench robustness`" in capsys.readouterr().err
 
 
 @pytest.mark.mirror

@@ -414,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", help=STATS_HELP)
     p.add_argument("--published", action="store_true", help=argparse.SUPPRESS)  # now `snnbench paper-check`
     p.add_argument("--robustness", action="store_true", help=argparse.SUPPRESS)  # now `snnbench robustness`
+    p.add_argument("--out-dir", help=argparse.SUPPRESS)  # of those two spellings
+    p.add_argument("--robustness-settings", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_stats)
 
     p = groups.add_parser("paper-check", help="UCI: the statistics recomputed on the paper's own accuracies "
