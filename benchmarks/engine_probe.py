@@ -35,8 +35,8 @@ def capturable_share(prepared: str | Path, *, dataset: str = "titanic", epochs: 
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from snnbench.training import batched, capture
     from snnbench import cli
+    from snnbench.training import batched, capture
 
     state = {"epoch": 0}
 
@@ -84,9 +84,9 @@ def setup_seconds(*, repeats: int = 5, threads: int = 1) -> dict:
     """One 6-member SNN 1024 x 8 group's set-up against one plain draw of its weights."""
     import torch
 
+    from snnbench.settings import TrainSettings
     from snnbench.training import batched
     from snnbench.training.recipe import TaskTensors
-    from snnbench.settings import TrainSettings
     from snnbench.training.task import blobs_task
 
     torch.set_num_threads(threads)

@@ -1019,8 +1019,8 @@ def _slice_projection(rows, args, prepared: Path):
         return f"cost model present but without {', '.join(n for n in needed if not hasattr(costmodel, n))}"
     import inspect
 
-    from snnbench.contracts.prepared import PreparedDataset, card_path
     from snnbench.benchmarks import make_task
+    from snnbench.contracts.prepared import PreparedDataset, card_path
 
     try:
         task = make_task("uci", PreparedDataset.load(card_path(prepared, "uci", args.uci_dataset)), 0)

@@ -349,9 +349,9 @@ def _worker_grid(spec: dict) -> dict:
     """Full UCI grid: per family, per (dataset, configuration), configuration-steps, FLOPs, depth."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
+    from snnbench.pipeline.runs import load_grids
     from snnbench.training.flops import flops_per_row
     from snnbench.training.grids import expand
-    from snnbench.pipeline.runs import load_grids
 
     grids = load_grids(spec["grids"])["uci"]
     arch = fge.TrainSettings().architecture()
@@ -441,8 +441,8 @@ def full_grid_jobs(families, a, cm) -> list:
     """The full UCI grid as the cost model's jobs: every family's grid on every dataset (split 0)."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
-    from snnbench.training.grids import expand
     from snnbench.pipeline.runs import load_grids
+    from snnbench.training.grids import expand
 
     grids = load_grids(a.grids)["uci"]
     settings = fge.TrainSettings()

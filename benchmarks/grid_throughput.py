@@ -32,15 +32,15 @@ import time
 import numpy as np
 import torch
 
-from snnbench.training.batched import group_configs
-from snnbench.contracts.prepared import PreparedDataset, card_path
-from snnbench.training.grid import run_grid
-from snnbench.training.recipe import resolve_device
-from snnbench.settings import TrainSettings
-from snnbench.training.flops import run_flops
-from snnbench.training.grids import expand, narrow
-from snnbench.pipeline.runs import load_grids
 from snnbench.benchmarks import make_task
+from snnbench.contracts.prepared import PreparedDataset, card_path
+from snnbench.pipeline.runs import load_grids
+from snnbench.settings import TrainSettings
+from snnbench.training.batched import group_configs
+from snnbench.training.flops import run_flops
+from snnbench.training.grid import run_grid
+from snnbench.training.grids import expand, narrow
+from snnbench.training.recipe import resolve_device
 
 DATASETS = ["iris", "wine", "breast-cancer-wisc", "titanic", "abalone", "mushroom"]
 # Dense TF32 tensor-core peaks (TFLOP/s), NVIDIA data sheets.

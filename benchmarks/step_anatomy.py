@@ -24,13 +24,13 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from snnbench.training.batched import build_trainer, train_group
+from snnbench.benchmarks import make_task
 from snnbench.contracts.prepared import PreparedDataset, card_path
+from snnbench.settings import TrainSettings
+from snnbench.training.batched import build_trainer, train_group
 from snnbench.training.engine import train_config
 from snnbench.training.flops import run_flops
 from snnbench.training.recipe import TaskTensors, resolve_device
-from snnbench.settings import TrainSettings
-from snnbench.benchmarks import make_task
 
 MATMUL_KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from snnbench.errors import ConfigError
+
 ALIGNS = ("trailing", "centered")  # train.smoothing_align
 BRANCH_INITS = ("zero", "he")  # train.resnet_branch_init: ResNet's last layer of a branch
 

@@ -14,8 +14,6 @@ Both are written to a temporary name and renamed, so a final name never holds a 
 
 from __future__ import annotations
 
-from snnbench.atomic import atomic_write_bytes
-
 import hashlib
 import json
 import os
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from snnbench import __version__
+from snnbench.atomic import atomic_write_bytes
 from snnbench.errors import DataError
 
 CONTRACT_VERSION = 1

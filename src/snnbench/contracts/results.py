@@ -4,8 +4,6 @@ from the rows). A final name never holds a partial file."""
 
 from __future__ import annotations
 
-from snnbench.errors import DataError
-
 import gzip
 import json
 import math
@@ -15,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.errors import DataError
 
 RESULT_VERSION = 1
 # One declared row of the results table, for every method, torch or scikit-learn: the job's

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import IO
 
 from snnbench import __version__
-from snnbench.errors import DownloadError, UnavailableError, DataError
 from snnbench.data.sources import Artifact, ManifestEntry, Source
+from snnbench.errors import DataError, DownloadError, UnavailableError
 
 log = logging.getLogger(__name__)
 

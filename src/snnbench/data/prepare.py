@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from snnbench.errors import ConfigError, SnnbenchError, UnavailableError
 from snnbench.contracts.prepared import write_prepared, write_status
+from snnbench.errors import ConfigError, SnnbenchError, UnavailableError
 
 log = logging.getLogger(__name__)
 

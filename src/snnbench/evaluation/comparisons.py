@@ -12,8 +12,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from snnbench.evaluation.stats import (average_ranks, complete_rows, critical_difference, friedman, holm,
-                                       paired_wilcoxon_greater, rank_table)
+from snnbench.evaluation.stats import (
+    average_ranks,
+    complete_rows,
+    critical_difference,
+    friedman,
+    holm,
+    paired_wilcoxon_greater,
+    rank_table,
+)
 from snnbench.settings import RobustnessSettings, StatsSettings
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from snnbench.reference import SMALL_N
 from snnbench.atomic import atomic_write_csv
+from snnbench.reference import SMALL_N
 from snnbench.settings import MISSING_RULES, WILCOXON_METHODS, StatsSettings
 
 MissingRule = Literal["shared", "ordered"]

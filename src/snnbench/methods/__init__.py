@@ -24,8 +24,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from snnbench.errors import ConfigError
 from snnbench import methods
+from snnbench.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import nn

@@ -26,8 +26,8 @@ import re
 import typing
 from typing import Any, Callable, Mapping
 
-from snnbench.errors import ConfigError
 from snnbench.contracts.results import IDENTITY_COLUMNS, RESULT_COLUMNS
+from snnbench.errors import ConfigError
 from snnbench.methods import TRAINING_KEYS, MethodSpec, get, load_object, names, register
 
 ORIGIN = "config (train.custom_methods)"

@@ -13,8 +13,6 @@ Only formats what the stages wrote: no statistic is computed here.
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 import base64
 import html
 import json
@@ -23,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from snnbench.atomic import atomic_write_bytes
 from snnbench import benchmarks
-from snnbench.benchmarks.uci.robustness import FIGURES, read_verdict, SOURCES
+from snnbench.atomic import atomic_write_bytes
+from snnbench.benchmarks.uci.robustness import FIGURES, SOURCES, read_verdict
+from snnbench.contracts.scores import ours as ours_rows
 
 STYLE = """
 .snnbench-report { font-family: system-ui, sans-serif; font-size: 14px; color: #1a1a1a; max-width: 1200px; }

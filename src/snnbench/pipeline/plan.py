@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from snnbench import benchmarks, methods
-from snnbench.training.flops import run_flops
-from snnbench.training.grids import expand
 from snnbench.pipeline.runs import train_jobs
 from snnbench.settings import TrainSettings
-from snnbench.training.task import blobs_task
 from snnbench.training import costmodel
+from snnbench.training.flops import run_flops
+from snnbench.training.grids import expand
+from snnbench.training.task import blobs_task
 
 TEST_SHARE = 0.346  # share of epochs after which the test set is evaluated (protocol F5, measured)
 CPU_WARNING_HOURS = 2.0
@@ -104,11 +105,10 @@ def calibrate(threads: int, *, cache: bool = True, refresh: bool = False) -> dic
     """This machine's reference engine: host seconds per configuration-step at a tiny width and
     FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached (``refresh``:
     measured again and cached)."""
-    from snnbench.training.recipe import TaskTensors  # torch, loaded only here
+    import torch
 
     from snnbench.training.engine import train_config  # torch, loaded only here
-
-    import torch
+    from snnbench.training.recipe import TaskTensors  # torch, loaded only here
 
     key = calibration_key(threads)
     path = _cache_path()

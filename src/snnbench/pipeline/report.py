@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from snnbench.atomic import atomic_write_bytes
 from snnbench import benchmarks
+from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.uci.robustness import SOURCES, read_verdict
 from snnbench.contracts.prepared import read_card
 

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from snnbench.pipeline.plan import job_seconds, plan_rows, human_duration
+
+from snnbench.pipeline.plan import human_duration, job_seconds, plan_rows
 from snnbench.training.progress import clock
 
 GAP_S = 1800.0

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import yaml
-
 import io
 from functools import lru_cache
 from importlib import resources
 
 import pandas as pd
+import yaml
 
 
 def read_text(name: str) -> str:

@@ -17,9 +17,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from snnbench.training.metrics import evaluate
-from snnbench.training.recipe import HOST_SYNCS, BatchOrder, ConfigResult, Curves, SelectableEpochs, TaskTensors, accumulate, batches, build_member, decayed, divergence, finished, loss_function, test_metrics, trains_on
 from snnbench.settings import TrainSettings
+from snnbench.training.metrics import evaluate
+from snnbench.training.recipe import (
+    HOST_SYNCS,
+    BatchOrder,
+    ConfigResult,
+    Curves,
+    SelectableEpochs,
+    TaskTensors,
+    accumulate,
+    batches,
+    build_member,
+    decayed,
+    divergence,
+    finished,
+    loss_function,
+    test_metrics,
+    trains_on,
+)
 
 
 def _optimizer(model: nn.Module, *, lr: float, l2: float, settings: TrainSettings) -> torch.optim.Optimizer:

@@ -17,9 +17,9 @@ import pandas as pd
 import sklearn
 
 from snnbench import __version__, methods
+from snnbench.contracts.results import curves_frame, result_frame
 from snnbench.errors import ConfigError
 from snnbench.training.grids import config_seed
-from snnbench.contracts.results import curves_frame, result_frame
 from snnbench.training.metrics import evaluate, mean_of_tasks, roc_auc
 from snnbench.training.progress import GridProgress
 from snnbench.training.task import Task

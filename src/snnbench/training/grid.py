@@ -17,19 +17,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from snnbench import __version__
+from snnbench import __version__, methods
+from snnbench.contracts.results import curves_frame, result_frame
+from snnbench.methods import build_model, depth_of
+from snnbench.settings import TrainSettings
 from snnbench.training import batched
 from snnbench.training.engine import train_config
-from snnbench.methods import build_model, depth_of
-from snnbench.training.progress import GridProgress
 from snnbench.training.grids import config_seed
+from snnbench.training.progress import GridProgress
 from snnbench.training.recipe import ConfigResult, TaskTensors, resolve_device, set_tf32
-from snnbench.contracts.results import curves_frame, result_frame
 from snnbench.training.selection import select
-from snnbench.settings import TrainSettings
-from snnbench.training.task import Task
-from snnbench import methods
 from snnbench.training.stacked import unstackable
+from snnbench.training.task import Task
 
 log = logging.getLogger("snnbench.train")
 

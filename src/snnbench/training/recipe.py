@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from snnbench import methods
 from snnbench.errors import ConfigError
-from snnbench.training.metrics import evaluate, mean_of_tasks, task_roc_aucs
 from snnbench.methods import build_model
 from snnbench.methods.models import draw_initial, seed_dropout, undrawn
-from snnbench.training.selection import early_stopping_epoch, window_mean
 from snnbench.settings import TrainSettings
+from snnbench.training.metrics import evaluate, mean_of_tasks, task_roc_aucs
+from snnbench.training.selection import early_stopping_epoch, window_mean
 from snnbench.training.task import Task
-from snnbench import methods
 
 
 def resolve_device(name: str) -> torch.device:

@@ -25,7 +25,25 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from snnbench.methods.models import FNN, Dropout, Highway, HighwayLayer, LinearInit, ResidualBlock, ResNet, WeightNormLinear, as_int32, draw_weight, dropout_constants, dropout_scale_shift, element_codes, keep_from_hash_, keep_threshold, mask_keys, weight_generator
+from snnbench.methods.models import (
+    FNN,
+    Dropout,
+    Highway,
+    HighwayLayer,
+    LinearInit,
+    ResidualBlock,
+    ResNet,
+    WeightNormLinear,
+    as_int32,
+    draw_weight,
+    dropout_constants,
+    dropout_scale_shift,
+    element_codes,
+    keep_from_hash_,
+    keep_threshold,
+    mask_keys,
+    weight_generator,
+)
 
 
 def _stack(tensors) -> torch.Tensor:

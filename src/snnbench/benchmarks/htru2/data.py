@@ -8,15 +8,14 @@ The paper's nested CV (appendix A4.4): for outer test fold M the validation fold
 
 from __future__ import annotations
 
-from snnbench.benchmarks.htru2.sources import HTRU2
-
 from pathlib import Path
 
 import numpy as np
 
+from snnbench.benchmarks.htru2.sources import HTRU2
 from snnbench.data.download import VerifiedSource
-from snnbench.errors import ConfigError
 from snnbench.data.textio import as_labels, read_matrix
+from snnbench.errors import ConfigError
 
 SOURCE = HTRU2.name
 MEMBER = "HTRU_2.csv"

@@ -18,8 +18,6 @@ Nothing is standardised here: z-scores are fitted on the training rows at traini
 
 from __future__ import annotations
 
-from snnbench.benchmarks.tox21.sources import TOX21
-
 import csv
 import gzip
 import logging
@@ -35,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from snnbench.benchmarks.tox21.sources import TOX21
 from snnbench.data.download import VerifiedSource
-from snnbench.errors import ConfigError, DataError, UnavailableError
 from snnbench.data.textio import open_text
+from snnbench.errors import ConfigError, DataError, UnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from snnbench.data.download import VerifiedSource
-from snnbench.errors import ConfigError, DataError, UnavailableError
 from snnbench.benchmarks.uci.sources import DATA_PY, UCI121
+from snnbench.data.download import VerifiedSource
 from snnbench.data.textio import as_labels, read_int_lines, read_matrix
+from snnbench.errors import ConfigError, DataError, UnavailableError
 from snnbench.reference import size_group
 
 FD_SOURCE = UCI121.name

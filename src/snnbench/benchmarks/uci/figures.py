@@ -3,14 +3,13 @@ every other method per dataset, and the selected depth per method next to the pa
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 from pathlib import Path
 
 import pandas as pd
 
 from snnbench.atomic import atomic_write_csv
 from snnbench.benchmarks.uci.stats import source_of
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.reporting.plots import pyplot, save_figure
 
 # Mean selected depth the paper reports (Sec. 4.1): layers, blocks for ResNet.

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import pandas as pd
-from snnbench.atomic import atomic_write_csv
-from snnbench.settings import StatsSettings
-from snnbench.evaluation.stats import DEFAULTS, size_groups, wilcoxon_vs_best
+
 from snnbench import reference
+from snnbench.atomic import atomic_write_csv
+from snnbench.evaluation.stats import DEFAULTS, size_groups, wilcoxon_vs_best
+from snnbench.settings import StatsSettings
+
 
 def compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, table: str, groups: dict[str, str]) -> pd.DataFrame:
     """Our statistics next to one published table (rows of ``published_ranks()`` for ``table``)."""

@@ -28,8 +28,6 @@ by hand about the result.
 
 from __future__ import annotations
 
-from snnbench.evaluation.comparisons import bayesian, bootstrap, granularity, leave_one_out, multiple_comparisons, omnibus, others_than, rank_summary
-
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +35,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from snnbench.settings import RobustnessSettings, StatsSettings
-from snnbench.evaluation.stats import average_ranks, size_groups
 from snnbench import reference
+from snnbench.atomic import atomic_write_bytes, atomic_write_csv
 from snnbench.benchmarks.uci.stats import uci_data
 from snnbench.errors import DataError
-from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.evaluation.comparisons import (
+    bayesian,
+    bootstrap,
+    granularity,
+    leave_one_out,
+    multiple_comparisons,
+    omnibus,
+    others_than,
+    rank_summary,
+)
+from snnbench.evaluation.stats import average_ranks, size_groups
+from snnbench.settings import RobustnessSettings, StatsSettings
 
 FIGURES = "robustness_figures"  # the figures' folder beside robustness.md
 SOURCES = {"paper_check": "the paper's published numbers", "uci": "our runs"}  # results folder -> whose scores

@@ -16,18 +16,25 @@ Holm-adjusted). ``tables.py`` only formats these rows next to the published numb
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from snnbench.contracts.scores import ours as ours_rows
+from snnbench.errors import DataError
+from snnbench.evaluation.stats import (
+    critical_difference,
+    friedman,
+    leaderboard,
+    nemenyi_cd,
+    size_groups,
+    stamped,
+    wilcoxon_vs_best,
+)
+from snnbench.reference import FD_REPRESENTATIVES, FNN_METHODS, published_24_accuracies, table_a11
 from snnbench.reporting.tables import methods_of_kind
 from snnbench.settings import StatsSettings
-from snnbench.reference import FNN_METHODS, published_24_accuracies, FD_REPRESENTATIVES, table_a11
-from snnbench.errors import DataError
-from snnbench.evaluation.stats import size_groups, critical_difference, friedman, leaderboard, nemenyi_cd, stamped, wilcoxon_vs_best
 
 # (table, size group, published table or None, statistic) of the rank comparisons, in print order
 RANK_TABLES = [("table1", "all", "Table1-left", "avg_rank_minus_expected"),

@@ -6,11 +6,6 @@ and in ``captions.json``) naming the data used, the protocol and the deviations.
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
-from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
-from snnbench.reporting.tables import write_table
-
 import json
 from pathlib import Path
 from typing import Any
@@ -18,10 +13,20 @@ from typing import Any
 import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes
-from snnbench.methods.paper import FAMILIES
+from snnbench.benchmarks.uci.stats import (
+    COMPARE_TABLES,
+    LEADERBOARD_REFERENCE,
+    RANK_TABLES,
+    accuracy_table,
+    uci_data,
+    uci_statistics,
+)
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.evaluation.stats import settings_of
-from snnbench.benchmarks.uci.stats import COMPARE_TABLES, LEADERBOARD_REFERENCE, RANK_TABLES, accuracy_table, uci_data, uci_statistics
-from snnbench.reference import published_ranks, table_a11, FD_REPRESENTATIVES
+from snnbench.methods.paper import FAMILIES
+from snnbench.reference import FD_REPRESENTATIVES, published_ranks, table_a11
+from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
+from snnbench.reporting.tables import write_table
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 
