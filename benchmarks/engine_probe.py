@@ -32,7 +32,6 @@ SLICE_GRID = {"n_hidden": [1024], "n_layers": [8], "lr": [0.01, 0.1, 1], "dropou
 
 def capturable_share(prepared: str | Path, *, dataset: str = "titanic", epochs: int = 10) -> dict:
     """Kernels of the epochs, and those inside captured regions, on the slice above."""
-    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
     from snnbench import cli

@@ -468,7 +468,10 @@ def groups_text(rec: dict) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
@@ -678,12 +681,14 @@ def main() -> None:
         print("notes:")
         print("\n".join(notes))
 
-    project(a, measured, grid, trees, start, load_before, load_after)
+    project(a, measured, grid, trees, start, load_before, load_after, earlier=doc if a.measured else None)
 
 
-def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float) -> None:
+def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float,
+            earlier: dict | None = None) -> None:
     """The full UCI grid's H100-hours under snnbench.training.costmodel (low and high), beside the old
-    projection and the arithmetic floor; --json writes everything."""
+    projection and the arithmetic floor; --json writes everything (``earlier``: the --measured JSON,
+    whose engine figures are printed instead of measuring them again)."""
     from snnbench.training import costmodel as cm
 
     print()
@@ -787,7 +792,7 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
           "at the protocol's maximum), L2 reuse between products, memory limits")
     if len(a.families) < len(FAMILIES):
         print(f"  (only {', '.join(a.families)}: not the whole grid)")
-    engine = None if a.no_engine_figures else engine_figures(a, trees, doc if a.measured else None)
+    engine = None if a.no_engine_figures else engine_figures(a, trees, earlier)
     print(f"(in {time.perf_counter() - start:.0f} s)")
 
     if a.json:

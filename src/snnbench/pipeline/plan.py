@@ -226,7 +226,9 @@ def _hours(h: float) -> str:
 def _range(low: float, high: float) -> str:
     """A low-high range of hours, in one unit."""
     if high < 1:
-        minutes = lambda h: f"{h * 60:.2g}" if h * 60 < 10 else f"{h * 60:.0f}"
+        def minutes(h: float) -> str:
+            return f"{h * 60:.2g}" if h * 60 < 10 else f"{h * 60:.0f}"
+
         return f"{minutes(low)}–{minutes(high)} min"
     return f"{low:.1f}–{high:.1f} h"
 
