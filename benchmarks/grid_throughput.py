@@ -146,7 +146,8 @@ def main() -> None:
             same_epoch += int((a["best_epoch"].fillna(-1) == b["best_epoch"].fillna(-1)).sum())
             both_ok = (a["status"] == "ok") & (b["status"] == "ok")
             diff = (a["test_metric"] - b["test_metric"]).abs()
-            close += int((both_ok & (diff <= 1e-5)).sum() + ((a["status"] != "ok") & (a["status"] == b["status"])).sum())
+            close += int((both_ok & (diff <= 1e-5)).sum()
+                         + ((a["status"] != "ok") & (a["status"] == b["status"])).sum())
             for i in np.flatnonzero((a["status"] != b["status"]) | (both_ok & (diff > 1e-5))):
                 differing.append(f"{dataset}/{method} {grid_configs[i]}: reference {a['status'][i]} "
                                  f"test {a['test_metric'][i]:.4f} epoch {a['best_epoch'][i]}, batched {b['status'][i]} "

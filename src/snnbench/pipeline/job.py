@@ -46,7 +46,8 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
         if problem:
             raise ConfigError(problem)
     extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "kind": spec.kind,
-                             "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
+                             "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid),
+                             "settings": asdict(settings)}
     bench = benchmarks.get(benchmark, setting="benchmark")
     published = bench.published_metric
     if published is not None:

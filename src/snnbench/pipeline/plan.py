@@ -80,9 +80,10 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
         if job.kind == "torch":
             steps = settings.epochs * math.ceil(n_train / settings.batch_size)
             counted = build or methods.get(job.method).shapes is not None
-            flops = math.nan if not counted else sum(run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val,
-                                  n_test=n_test, epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
-                                  architecture=settings.architecture()) for c in configs)
+            flops = math.nan if not counted else sum(
+                run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val, n_test=n_test,
+                          epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
+                          architecture=settings.architecture()) for c in configs)
             row.update(config_steps=steps * len(configs) * len(job.splits), flops=flops * len(job.splits),
                        members=len(configs) / max(1, len(group_configs(configs))), shapes_counted=counted)
         rows.append(row)
@@ -98,7 +99,8 @@ def calibration_key(threads: int) -> str:
     """A calibration's cache key: what it measured (its version), where, with which torch and threads."""
     import torch
 
-    return f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|{threads} thread(s)"
+    return (f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|"
+            f"{threads} thread(s)")
 
 
 def calibrate(threads: int, *, cache: bool = True, refresh: bool = False) -> dict[str, float]:
@@ -167,7 +169,8 @@ def job_start_seconds(repeats: int = 2) -> float:
 def job_seconds(rows: pd.DataFrame, calibration: dict[str, float]) -> pd.Series:
     """Projected seconds of each torch row (a job group: its splits' jobs) on this machine: host time
     per configuration-step, FLOPs at the calibrated rate, and each job's process start."""
-    return (rows["config_steps"] * calibration["host_s_per_step"] + rows["flops"].fillna(0.0) / calibration["flops_per_s"]
+    return (rows["config_steps"] * calibration["host_s_per_step"]
+            + rows["flops"].fillna(0.0) / calibration["flops_per_s"]
             + rows["jobs"] * calibration["job_start_s"])
 
 
@@ -239,8 +242,9 @@ def gpu_lines(rows: pd.DataFrame, config: dict[str, Any], run, low_h: float, hig
 
 
     J = run.jobs_per_gpu
-    head = (f"  one GPU: {_range(low_h, high_h)}, the cost model (snnbench.training.costmodel; AN ESTIMATE until a GPU measures "
-            f"it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job (train.streams)"
+    head = (f"  one GPU: {_range(low_h, high_h)}, the cost model (snnbench.training.costmodel; "
+            f"AN ESTIMATE until a GPU measures it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job "
+            "(train.streams)"
             + f", {J} job(s) per GPU" + (" time-sliced (no MPS)" if J > 1 else "")
             + f", {'TF32' if run.tf32 else 'FP32'}")
     if J > 1:
@@ -249,7 +253,8 @@ def gpu_lines(rows: pd.DataFrame, config: dict[str, Any], run, low_h: float, hig
         mps = gpu_job_seconds(rows[rows["kind"] == "torch"], config, run=replace(run, mps=True)).sum() / 3600
         head += f"; with MPS {_range(mps['gpu_low_s'], mps['gpu_high_s'])}"
     body = ("assumptions low / high: " + "; ".join(costmodel.assumption_lines())
-            + f"; kernels per group-step {costmodel.FIXED_KERNELS:g} + per linear layer from {costmodel.MEASURED_KERNELS_SOURCE}")
+            + f"; kernels per group-step {costmodel.FIXED_KERNELS:g} + per linear layer from "
+              f"{costmodel.MEASURED_KERNELS_SOURCE}")
     return [head] + textwrap.wrap(body, width=116, initial_indent="    ", subsequent_indent="    ",
                                   break_on_hyphens=False)
 
@@ -287,10 +292,12 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
                            ("gpu_high", high)):
             totals[key] += value
     lines.append(f"  {'total':<9} {int(totals['jobs']):>6} {int(totals['configurations']):>9} "
-                 f"{totals['config_steps']:>13.3g} {human_duration(totals['flops']) + 'FLOP':>9} {_hours(totals['cpu']):>13} "
+                 f"{totals['config_steps']:>13.3g} {human_duration(totals['flops']) + 'FLOP':>9} "
+                 f"{_hours(totals['cpu']):>13} "
                  f"{_range(totals['gpu_low'], totals['gpu_high']):>13}")
     planned = rows[rows["sizes"] == "planned"]
-    uncounted = sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"])) if "flops" in rows else []
+    uncounted = (sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"]))
+                 if "flops" in rows else [])
     lines += gpu_lines(rows, config, run, totals["gpu_low"], totals["gpu_high"])
     lines.append(f"  this machine: the reference engine on {cores} core(s), {threads} thread(s) a job, calibrated "
                  f"{calibration['host_s_per_step'] * 1e3:.2f} ms a configuration-step + "

@@ -161,7 +161,8 @@ def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
                 raise ConfigError(f"{where}: {benchmark}.{method} must map hyperparameters to lists of values")
             for key, values in grid.items():
                 if not isinstance(values, list) or not values:
-                    raise ConfigError(f"{where}: {benchmark}.{method}.{key} must be a non-empty list, however: {values!r}")
+                    raise ConfigError(f"{where}: {benchmark}.{method}.{key} must be a non-empty list, "
+                                      f"however: {values!r}")
             grids[benchmark][method] = {k: list(v) for k, v in grid.items()}
     return grids
 

@@ -48,7 +48,8 @@ def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...],
     return "Deviations: " + "; ".join(parts) + " (every entry: docs/protocol.md)."
 
 
-NULL_DISTRIBUTIONS = {"exact-if-small": "exact null distribution up to 50 non-zero differences, normal approximation above",
+NULL_DISTRIBUTIONS = {"exact-if-small": ("exact null distribution up to 50 non-zero differences, "
+                                         "normal approximation above"),
                       "exact": "exact null distribution", "asymptotic": "normal approximation",
                       "auto": "scipy's auto choice (normal approximation whenever there are ties or zeros)"}
 

@@ -57,7 +57,8 @@ def _logits(model: nn.Module, X: torch.Tensor, batch: int) -> np.ndarray:
 
 
 def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, settings: TrainSettings, seed: int,
-                 device: torch.device, epochs: int | None = None, train_parts: tuple[str, ...] = ("train",)) -> ConfigResult:
+                 device: torch.device, epochs: int | None = None,
+                 train_parts: tuple[str, ...] = ("train",)) -> ConfigResult:
     """Train one configuration; never raises for a diverging or failing run (see ``status``)."""
     task = data.task
     epochs = settings.epochs if epochs is None else epochs
@@ -90,7 +91,8 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
             why = divergence(mean_loss, epoch)
             if why:
                 return ConfigResult("diverged", why, curves, seconds=time.perf_counter() - start)
-            curves.val.append(evaluate(task.metric, y_val, _logits(model, data.X["validation"], settings.eval_batch_size)))
+            curves.val.append(evaluate(task.metric, y_val,
+                                       _logits(model, data.X["validation"], settings.eval_batch_size)))
             test, aucs = math.nan, None
             if tested(0, curves.val):
                 test, aucs = test_metrics(task, _logits(model, data.X["test"], settings.eval_batch_size))

@@ -43,7 +43,8 @@ def table3(statistics: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["difference"] = table["auc_mean"] - table["published_mean"]
     lyon = published[published["kind"] != "FNN"]
-    quoted = pd.DataFrame({"method": lyon["method"] + " (Lyon et al. 2016)", "source": "published (quoted by the paper)",
+    quoted = pd.DataFrame({"method": lyon["method"] + " (Lyon et al. 2016)",
+                           "source": "published (quoted by the paper)",
                            "published_mean": lyon["auc_mean"].to_numpy()})
     table = pd.concat([table, quoted], ignore_index=True)
     table["star"] = table["star"].map({True: "yes", False: "no"}).fillna("")

@@ -48,7 +48,8 @@ def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
             "n_diverged": int((grid_rows["status"] == "diverged").sum()),
             "n_failed": int((grid_rows["status"] == "failed").sum()),
             "best_epoch": None if chosen is None else chosen["best_epoch"], "depth": float(depth),
-            "hyperparameters": None if chosen is None else json.dumps(hyperparameters(chosen, hp_names), sort_keys=True),
+            "hyperparameters": (None if chosen is None
+                                else json.dumps(hyperparameters(chosen, hp_names), sort_keys=True)),
             "seconds": float(grid_rows["seconds"].sum()), **job_context(s),
             **({} if chosen is None else {c: float(chosen[c]) for c in tasks}),
         })

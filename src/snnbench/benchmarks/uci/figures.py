@@ -26,7 +26,8 @@ def cd_diagram(rows: pd.DataFrame, stem: Path, *, title: str, alpha: float = 0.0
 
 
     ranks = rows.drop_duplicates("method").set_index("method")["avg_rank"].astype(float).sort_values()
-    p_values = rows.pivot(index="method", columns="vs", values="p_value").reindex(index=ranks.index, columns=ranks.index)
+    p_values = rows.pivot(index="method", columns="vs", values="p_value").reindex(index=ranks.index,
+                                                                                 columns=ranks.index)
     p_values = p_values.fillna(1.0).astype(float)  # a method against itself
     hue = pd.Series({m: "ours" if source_of(m) == "ours" else "published" for m in ranks.index})
     fig, ax = pyplot().subplots(figsize=(8, 0.35 * len(ranks) + 1.8))

@@ -5,8 +5,9 @@ one row per (table, group, split, method): average rank, rank minus the expected
 one-sided Wilcoxon p-value against ``vs``, Holm, star, datasets used; and one row per group for
 the Friedman test (``method`` empty, with Nemenyi's critical difference) and, per group, the
 Nemenyi pairwise p-values on the complete rows (``nemenyi``: the critical-difference diagram's
-inputs, one row per ordered pair with the method's average rank there). Each row also carries how it was computed (the config's
-``stats`` section: ``wilcoxon``, ``alpha``, ``missing``, ``reference``, ``compare_with``).
+inputs, one row per ordered pair with the method's average rank there). Each row also carries
+how it was computed (the config's ``stats`` section: ``wilcoxon``, ``alpha``, ``missing``,
+``reference``, ``compare_with``).
 With ``compare_with: published`` our methods are also ranked against the paper's published
 methods, without retraining them: ``compare_table1`` (ours + the paper's 7 FNNs, Table A11),
 ``compare_tableA12`` / ``compare_tableA13`` (ours + all 24) and ``leaderboard`` (per group: place,
