@@ -32,11 +32,10 @@ SLICE_GRID = {"n_hidden": [1024], "n_layers": [8], "lr": [0.01, 0.1, 1], "dropou
 
 def capturable_share(prepared: str | Path, *, dataset: str = "titanic", epochs: int = 10) -> dict:
     """Kernels of the epochs, and those inside captured regions, on the slice above."""
-    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from snnbench.training import batched, capture
     from snnbench import cli
+    from snnbench.training import batched, capture
 
     state = {"epoch": 0}
 
@@ -84,9 +83,9 @@ def setup_seconds(*, repeats: int = 5, threads: int = 1) -> dict:
     """One 6-member SNN 1024 x 8 group's set-up against one plain draw of its weights."""
     import torch
 
+    from snnbench.settings import TrainSettings
     from snnbench.training import batched
     from snnbench.training.recipe import TaskTensors
-    from snnbench.settings import TrainSettings
     from snnbench.training.task import blobs_task
 
     torch.set_num_threads(threads)

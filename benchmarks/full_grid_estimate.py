@@ -23,15 +23,15 @@ from collections import defaultdict
 
 import numpy as np
 
-from snnbench.contracts.prepared import PreparedDataset, card_path, read_card
+from snnbench.benchmarks import make_task
 from snnbench.benchmarks.uci.data import dataset_names
+from snnbench.contracts.prepared import PreparedDataset, card_path, read_card
+from snnbench.methods.paper import FAMILIES as METHODS
+from snnbench.pipeline.runs import load_grids
+from snnbench.reference import table_a11
 from snnbench.settings import TrainSettings
 from snnbench.training.flops import run_flops
 from snnbench.training.grids import expand
-from snnbench.pipeline.runs import load_grids
-from snnbench.methods.paper import FAMILIES as METHODS
-from snnbench.reference import table_a11
-from snnbench.benchmarks import make_task
 
 H100_TF32_PEAK = 494.7
 

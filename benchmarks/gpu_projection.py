@@ -302,7 +302,8 @@ def _worker_measure(spec: dict) -> dict:
                 dispatch_syncs=counter.sync, dispatch_sync_sites=counter.sites, recipe_syncs=recipe_count,
                 host_syncs=syncs,
                 groups=groups, members_per_group=(max(groups) if groups else (counter.stack or None)),
-                members_source=("batched.group_configs" if groups else "largest stacked bmm" if counter.stack else "n/a"),
+                members_source=("batched.group_configs" if groups
+                                else "largest stacked bmm" if counter.stack else "n/a"),
                 n_groups=n_groups,
                 host_syncs_per_group_epoch=(syncs / (n_groups * E) if n_groups else None),
                 statuses={s: sum(r.get("status") == s for r in rows) for s in sorted({r.get("status") for r in rows})},
@@ -349,9 +350,9 @@ def _worker_grid(spec: dict) -> dict:
     """Full UCI grid: per family, per (dataset, configuration), configuration-steps, FLOPs, depth."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
+    from snnbench.pipeline.runs import load_grids
     from snnbench.training.flops import flops_per_row
     from snnbench.training.grids import expand
-    from snnbench.pipeline.runs import load_grids
 
     grids = load_grids(spec["grids"])["uci"]
     arch = fge.TrainSettings().architecture()
@@ -429,7 +430,8 @@ def measured_kernels(measured_tree: dict, families, cm) -> dict:
     configurations / groups, at each measured depth), linear in the linear layers."""
     out = {}
     for family in families:
-        points = [(cm.linear_layers(family, r["depth"]), r["kernels_per_config_step_full"] * r["configs"] / r["n_groups"])
+        points = [(cm.linear_layers(family, r["depth"]),
+                   r["kernels_per_config_step_full"] * r["configs"] / r["n_groups"])
                   for r in measured_tree.get(family, {}).get("depths", [])
                   if "error" not in r and r.get("kernels_per_config_step_full") is not None and r.get("n_groups")]
         if points:
@@ -441,8 +443,8 @@ def full_grid_jobs(families, a, cm) -> list:
     """The full UCI grid as the cost model's jobs: every family's grid on every dataset (split 0)."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
-    from snnbench.training.grids import expand
     from snnbench.pipeline.runs import load_grids
+    from snnbench.training.grids import expand
 
     grids = load_grids(a.grids)["uci"]
     settings = fge.TrainSettings()
@@ -468,7 +470,10 @@ def groups_text(rec: dict) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
@@ -512,7 +517,8 @@ def main() -> None:
     from snnbench.pipeline.plan import TEST_SHARE
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--new-src", default=str(ROOT / "src"), help="src folder of the new engine (default: this checkout's)")
+    p.add_argument("--new-src", default=str(ROOT / "src"),
+                   help="src folder of the new engine (default: this checkout's)")
     p.add_argument("--old-src", default=None, help="src folder of the old engine (omitted: no old columns)")
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     p.add_argument("--dataset", default="titanic", help="dataset of the measurement (default titanic)")
@@ -636,7 +642,8 @@ def main() -> None:
             row += cells("kernels_per_config_step_full", ".1f") + cells("host_s_per_config_step", ".0f", 1e6)
             rows.append(row)
             rows2.append([family, str(depth)] + cells("host_syncs_per_group_epoch", ".2f")
-                         + cells("host_syncs_per_group_epoch_marginal", ".2f") + cells("host_syncs_setup_per_group", ".1f"))
+                         + cells("host_syncs_per_group_epoch_marginal", ".2f")
+                         + cells("host_syncs_setup_per_group", ".1f"))
     print(table(headers, rows))
     print()
     print(table(headers2, rows2))
@@ -655,7 +662,8 @@ def main() -> None:
                 if sites:
                     extra.append("host syncs seen by the dispatcher: " + ", ".join(f"{k} x{v}" for k, v in sites[:4])
                                  + (f" (+{len(sites) - 4} sites)" if len(sites) > 4 else "")
-                                 + (f"; recipe.HOST_SYNCS {r['recipe_syncs']}" if r.get("recipe_syncs") is not None else ""))
+                                 + (f"; recipe.HOST_SYNCS {r['recipe_syncs']}" if r.get("recipe_syncs") is not None
+                                    else ""))
                 bad = {k: v for k, v in r.get("statuses", {}).items() if k != "ok"}
                 if bad:
                     extra.append(f"statuses {bad}")
@@ -663,7 +671,8 @@ def main() -> None:
                     notes.append(f"  {t} {family} depth {r['depth']}: " + "; ".join(extra))
             if "error" in res:
                 notes.append(f"  {t} {family}: ERROR {res['error']}")
-    any_rec = next((r for t in order for f in a.families for r in measured[t][f].get("depths", []) if "error" not in r), None)
+    any_rec = next((r for t in order for f in a.families for r in measured[t][f].get("depths", [])
+                    if "error" not in r), None)
     for t in order:
         recs = [r for f in a.families for r in measured[t][f].get("depths", []) if "error" not in r]
         if recs:
@@ -678,17 +687,19 @@ def main() -> None:
         print("notes:")
         print("\n".join(notes))
 
-    project(a, measured, grid, trees, start, load_before, load_after)
+    project(a, measured, grid, trees, start, load_before, load_after, earlier=doc if a.measured else None)
 
 
-def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float) -> None:
+def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float,
+            earlier: dict | None = None) -> None:
     """The full UCI grid's H100-hours under snnbench.training.costmodel (low and high), beside the old
-    projection and the arithmetic floor; --json writes everything."""
+    projection and the arithmetic floor; --json writes everything (``earlier``: the --measured JSON,
+    whose engine figures are printed instead of measuring them again)."""
     from snnbench.training import costmodel as cm
 
     print()
-    print("GPU COST MODEL (snnbench.training.costmodel, the model of `snnbench plan`): AN ESTIMATE until a GPU measures it "
-          "(benchmarks/gpu_acceptance.py)")
+    print("GPU COST MODEL (snnbench.training.costmodel, the model of `snnbench plan`): "
+          "AN ESTIMATE until a GPU measures it (benchmarks/gpu_acceptance.py)")
     kernels, source = {}, {}
     if a.kernels == "measured" and "new" in measured:
         kernels = measured_kernels(measured["new"], a.families, cm)
@@ -747,9 +758,11 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
     print(table(headers, rows))
     floor = {p: sum(float(grid_flops(grid["families"][f], "new", a).sum()) for f in a.families)
              / (cm.LOW.tf32_peak if p == "TF32" else cm.LOW.fp32_peak) / 3600 for p in ("FP32", "TF32")}
-    print(f"  arithmetic floor (the matrix FLOPs at the full peak): {floor['FP32']:.2f} h FP32, {floor['TF32']:.2f} h TF32")
+    print(f"  arithmetic floor (the matrix FLOPs at the full peak): {floor['FP32']:.2f} h FP32, "
+          f"{floor['TF32']:.2f} h TF32")
     print(f"  {OLD_PROJECTION_SOURCE}: " + ", ".join(
-        f"{h:.2f} h {p} at {J} job(s) per GPU{' under MPS' if mps else ''}" for (p, J, mps), h in OLD_PROJECTION.items()))
+        f"{h:.2f} h {p} at {J} job(s) per GPU{' under MPS' if mps else ''}"
+        for (p, J, mps), h in OLD_PROJECTION.items()))
     headline = next((J, S) for J, S in ((1, 4), (1, a.streams[-1]), (a.jobs[0], a.streams[0]))
                     if J in a.jobs and S in a.streams)
     J, S = headline
@@ -787,7 +800,7 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
           "at the protocol's maximum), L2 reuse between products, memory limits")
     if len(a.families) < len(FAMILIES):
         print(f"  (only {', '.join(a.families)}: not the whole grid)")
-    engine = None if a.no_engine_figures else engine_figures(a, trees, doc if a.measured else None)
+    engine = None if a.no_engine_figures else engine_figures(a, trees, earlier)
     print(f"(in {time.perf_counter() - start:.0f} s)")
 
     if a.json:

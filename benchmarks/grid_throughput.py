@@ -32,15 +32,15 @@ import time
 import numpy as np
 import torch
 
-from snnbench.training.batched import group_configs
-from snnbench.contracts.prepared import PreparedDataset, card_path
-from snnbench.training.grid import run_grid
-from snnbench.training.recipe import resolve_device
-from snnbench.settings import TrainSettings
-from snnbench.training.flops import run_flops
-from snnbench.training.grids import expand, narrow
-from snnbench.pipeline.runs import load_grids
 from snnbench.benchmarks import make_task
+from snnbench.contracts.prepared import PreparedDataset, card_path
+from snnbench.pipeline.runs import load_grids
+from snnbench.settings import TrainSettings
+from snnbench.training.batched import group_configs
+from snnbench.training.flops import run_flops
+from snnbench.training.grid import run_grid
+from snnbench.training.grids import expand, narrow
+from snnbench.training.recipe import resolve_device
 
 DATASETS = ["iris", "wine", "breast-cancer-wisc", "titanic", "abalone", "mushroom"]
 # Dense TF32 tensor-core peaks (TFLOP/s), NVIDIA data sheets.
@@ -146,7 +146,8 @@ def main() -> None:
             same_epoch += int((a["best_epoch"].fillna(-1) == b["best_epoch"].fillna(-1)).sum())
             both_ok = (a["status"] == "ok") & (b["status"] == "ok")
             diff = (a["test_metric"] - b["test_metric"]).abs()
-            close += int((both_ok & (diff <= 1e-5)).sum() + ((a["status"] != "ok") & (a["status"] == b["status"])).sum())
+            close += int((both_ok & (diff <= 1e-5)).sum()
+                         + ((a["status"] != "ok") & (a["status"] == b["status"])).sum())
             for i in np.flatnonzero((a["status"] != b["status"]) | (both_ok & (diff > 1e-5))):
                 differing.append(f"{dataset}/{method} {grid_configs[i]}: reference {a['status'][i]} "
                                  f"test {a['test_metric'][i]:.4f} epoch {a['best_epoch'][i]}, batched {b['status'][i]} "

@@ -15,12 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from snnbench.benchmarks import dataset_names
+from snnbench.benchmarks import BENCHMARK_SOURCES, SOURCES, dataset_names
+from snnbench.data.download import download_source, resolve_mirror
 from snnbench.data.prepare import prepare_dataset
 from snnbench.pipeline.data_summary import caption, summarize
-from snnbench.data.download import download_source, resolve_mirror
-from snnbench.benchmarks import BENCHMARK_SOURCES
-from snnbench.benchmarks import SOURCES
 
 
 def main() -> None:

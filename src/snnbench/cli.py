@@ -39,7 +39,8 @@ def _add_download_settings(p: argparse.ArgumentParser) -> None:
                    help="folder laid out like the reference mirror, read before the URLs (default: $SNNBENCH_MIRROR)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a server (default 60)")
     p.add_argument("--retries", type=int, default=3, help="attempts per URL (default 3)")
-    p.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry, doubled each time (default 2)")
+    p.add_argument("--backoff", type=float, default=2.0,
+                   help="seconds before the first retry, doubled each time (default 2)")
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -282,7 +283,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     lines, _ = status_text(config, calibration=calibrate(int(config["train"]["threads"])), cores=args.cores)
     print("\n".join(lines))
     results = Path(config["results_dir"])
-    summary, data_failed = run_summary(prepared_cards(config), [results / b / "failures.csv" for b in config["benchmarks"]],
+    summary, data_failed = run_summary(prepared_cards(config),
+                                       [results / b / "failures.csv" for b in config["benchmarks"]],
                                        results / "REPORT.md")
     print("\n".join(summary))
     return 1 if data_failed else 0
@@ -301,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    data = groups.add_parser("data", help="download, verify and prepare the benchmarks' data").add_subparsers(dest="verb", required=True)
+    data = groups.add_parser("data", help="download, verify and prepare the benchmarks' data").add_subparsers(
+        dest="verb", required=True)
 
     p = data.add_parser("download", help="fetch a source (mirror first, then its URLs), extract and verify every file")
     p.add_argument("sources", nargs="+", help="source names (`snnbench data sources`), or `all`")
@@ -327,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("summary", help="one row per dataset of every benchmark -> CSV")
     p.add_argument("cards", nargs="*", help="card files (default: every card under --prepared-dir)")
     p.add_argument("--prepared-dir", default="data/prepared")
-    p.add_argument("--datasets", metavar="JSON", help='the cards to read under --prepared-dir: {benchmark: [dataset, ...] '
-                                                      'or "all"} (what the workflow passes)')
+    p.add_argument("--datasets", metavar="JSON", help='the cards to read under --prepared-dir: '
+                                                      '{benchmark: [dataset, ...] or "all"} (what the workflow passes)')
     p.add_argument("--out", default="results/data/summary.csv")
     p.set_defaults(func=cmd_summary)
 
@@ -354,13 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--narrow", action="append", metavar="KEY=VALUES",
                    help="keep only these values of a hyperparameter, e.g. n_layers=[2,8] (repeatable)")
     p.add_argument("--settings", help="training settings as a JSON object (the config's train section)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one training setting, e.g. epochs=20 (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="one training setting, e.g. epochs=20 (repeatable)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the settings)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--gpus", type=_gpus_option, default="auto",
                    help="GPUs this job uses (the rule's `gpu` resource): 1: claim a free GPU job slot of those "
-                        "visible (snnbench.training.devices) unless SLURM assigned one; 0: none, train on the CPU; auto "
-                        "(default): 1 where GPUs are visible and --device is not cpu, else 0")
+                        "visible (snnbench.training.devices) unless SLURM assigned one; 0: none, train on the CPU; "
+                        "auto (default): 1 where GPUs are visible and --device is not cpu, else 0")
     p.add_argument("--jobs-per-gpu", type=int, default=1,
                    help="training jobs that may share one GPU (train.jobs_per_gpu): with --gpus 1, claim one of "
                         "this many job slots per GPU, on the least busy GPU (default 1: a GPU per job)")
@@ -382,12 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_record_failure)
 
     p = groups.add_parser("aggregate", help="training summaries -> scores.csv (ours + published rows) and failures.csv")
-    p.add_argument("summaries", nargs="*", help="summary .json files (default: all under --train-dir for the benchmark)")
+    p.add_argument("summaries", nargs="*",
+                   help="summary .json files (default: all under --train-dir for the benchmark)")
     p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     p.add_argument("--train-dir", default="results/train")
-    p.add_argument("--jobs", metavar="JSON", help='the jobs whose summaries to read, under --train-dir: {"datasets": '
-                                                  '[...] or "all", "splits": {method: [split, ...]}} (what the workflow '
-                                                  'passes)')
+    p.add_argument("--jobs", metavar="JSON", help='the jobs whose summaries to read, under --train-dir: '
+                                                  '{"datasets": [...] or "all", "splits": {method: [split, ...]}} '
+                                                  '(what the workflow passes)')
     p.add_argument("--out", required=True, help="scores table (.csv)")
     p.add_argument("--failures", help="failures table (.csv)")
     p.set_defaults(func=cmd_aggregate)
@@ -442,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", nargs="+", metavar="KEY=VALUE",
                        help="top-level settings over the files, as snakemake --config (e.g. results_dir=/scratch/r)")
         p.add_argument("--cores", type=int, help="cores the run uses (default: this machine's)")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a train setting, e.g. epochs=20 (repeatable)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="a train setting, e.g. epochs=20 (repeatable)")
 
     p = groups.add_parser("plan", help="the size of a run before it starts: jobs, configurations, steps, FLOPs, "
                                        "and its projected time on this machine and on one GPU")

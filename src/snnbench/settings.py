@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from snnbench.errors import ConfigError
+
 ALIGNS = ("trailing", "centered")  # train.smoothing_align
 BRANCH_INITS = ("zero", "he")  # train.resnet_branch_init: ResNet's last layer of a branch
 
@@ -55,7 +56,8 @@ class RobustnessSettings:
                 raise bad(name, "must be an integer of at least 100")
         for name in ("size_thresholds", "min_test_rows"):
             values = getattr(self, name)
-            if not isinstance(values, (list, tuple)) or not values or not all(isinstance(v, int) and v >= 0 for v in values):
+            if (not isinstance(values, (list, tuple)) or not values
+                    or not all(isinstance(v, int) and v >= 0 for v in values)):
                 raise bad(name, "must be a non-empty list of non-negative integers")
             object.__setattr__(self, name, tuple(values))
 
@@ -98,12 +100,14 @@ class TrainSettings:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"train.{name} {why}, however: {name}={getattr(self, name)!r}")
 
-        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size", "streams"):
+        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size",
+                     "streams"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a positive integer")
         if self.max_train_rows is not None and (isinstance(self.max_train_rows, bool)
-                                                 or not isinstance(self.max_train_rows, int) or self.max_train_rows < 2):
+                                                 or not isinstance(self.max_train_rows, int)
+                                                 or self.max_train_rows < 2):
             raise bad("max_train_rows", "must be null or an integer >= 2")
         if self.engine not in ENGINES:
             raise bad("engine", f"must be one of {', '.join(ENGINES)}")

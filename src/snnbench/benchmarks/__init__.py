@@ -137,7 +137,8 @@ def get(name: str, *, setting: str = "benchmarks") -> Benchmark:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown benchmark {name!r} in {setting}; the benchmarks are {', '.join(_REGISTRY)}") from None
+        raise ConfigError(f"unknown benchmark {name!r} in {setting}; the benchmarks are "
+                          f"{', '.join(_REGISTRY)}") from None
 
 
 def make_task(benchmark: str, data: PreparedDataset, split: int, **options: Any) -> Task:

@@ -14,8 +14,6 @@ Both are written to a temporary name and renamed, so a final name never holds a 
 
 from __future__ import annotations
 
-from snnbench.atomic import atomic_write_bytes
-
 import hashlib
 import json
 import os
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from snnbench import __version__
+from snnbench.atomic import atomic_write_bytes
 from snnbench.errors import DataError
 
 CONTRACT_VERSION = 1
@@ -67,7 +66,8 @@ def write_prepared(
     return card
 
 
-def write_status(prepared_dir: str | os.PathLike, benchmark: str, dataset: str, status: str, reason: str, **meta: Any) -> Path:
+def write_status(prepared_dir: str | os.PathLike, benchmark: str, dataset: str, status: str, reason: str,
+                 **meta: Any) -> Path:
     """Write the card of a dataset that could not be prepared; remove stale arrays."""
     if status not in STATUSES or status == "ok":
         raise ValueError(f"status must be 'unavailable' or 'failed', however: {status=}")
@@ -101,11 +101,13 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise DataError("no dataset card; run the prepare step first", path=path) from None
     except json.JSONDecodeError as exc:
-        raise DataError(f"not a valid dataset card ({exc}); delete it and prepare again", path=path, line=exc.lineno) from exc
+        raise DataError(f"not a valid dataset card ({exc}); delete it and prepare again", path=path,
+                        line=exc.lineno) from exc
     version = card.get("contract_version")
     if version != CONTRACT_VERSION:
         raise DataError(
-            f"dataset card has contract version {version!r}, this snnbench reads {CONTRACT_VERSION}; prepare the data again",
+            f"dataset card has contract version {version!r}, this snnbench reads {CONTRACT_VERSION}; "
+            "prepare the data again",
             path=path,
         )
     return card

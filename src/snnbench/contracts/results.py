@@ -4,8 +4,6 @@ from the rows). A final name never holds a partial file."""
 
 from __future__ import annotations
 
-from snnbench.errors import DataError
-
 import gzip
 import json
 import math
@@ -15,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.errors import DataError
 
 RESULT_VERSION = 1
 # One declared row of the results table, for every method, torch or scikit-learn: the job's
@@ -36,7 +35,8 @@ def result_frame(rows: list[dict[str, Any]], *, hyperparameters: list[str], task
     columns = [*IDENTITY_COLUMNS, *hyperparameters, *RESULT_COLUMNS, *task_columns]
     undeclared = sorted({k for row in rows for k in row} - set(columns))
     if undeclared:
-        raise ValueError(f"result rows with undeclared columns {undeclared} (snnbench.contracts.results.RESULT_COLUMNS)")
+        raise ValueError(f"result rows with undeclared columns {undeclared} "
+                         "(snnbench.contracts.results.RESULT_COLUMNS)")
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -65,7 +65,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_outputs(table: str | Path, frame: pd.DataFrame, curves: pd.DataFrame, summary: dict[str, Any]) -> dict[str, Path]:
+def write_outputs(table: str | Path, frame: pd.DataFrame, curves: pd.DataFrame,
+                  summary: dict[str, Any]) -> dict[str, Path]:
     paths = output_paths(table)
     atomic_write_csv(paths["table"], frame)
     atomic_write_bytes(paths["curves"],
@@ -95,4 +96,5 @@ def read_summary(path: Path) -> dict[str, Any]:
 
 def job_context(s: dict[str, Any]) -> dict[str, Any]:
     """What a score row says of its job's data: training rows and (Tox21) feature set."""
-    return {"n_train": (s.get("sizes") or {}).get("train"), "feature_set": (s.get("split_info") or {}).get("feature_set")}
+    return {"n_train": (s.get("sizes") or {}).get("train"),
+            "feature_set": (s.get("split_info") or {}).get("feature_set")}

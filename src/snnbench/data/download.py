@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import IO
 
 from snnbench import __version__
-from snnbench.errors import DownloadError, UnavailableError, DataError
 from snnbench.data.sources import Artifact, ManifestEntry, Source
+from snnbench.errors import DataError, DownloadError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,8 @@ def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
             last = exc
         if attempt < settings.retries:
             wait = settings.backoff_s * 2 ** (attempt - 1)
-            log.warning("download of %s failed (%s); retry %d/%d in %.0f s", url, last, attempt, settings.retries - 1, wait)
+            log.warning("download of %s failed (%s); retry %d/%d in %.0f s", url, last, attempt, settings.retries - 1,
+                        wait)
             time.sleep(wait)
     raise DownloadError(f"{url}: {last} (after {settings.retries} attempts)")
 
@@ -208,7 +209,8 @@ def _candidates(
         if found:
             yield found[0], f"mirror {found[0]}", False
         else:
-            log.warning("%s: none of %s in the mirror %s; trying its URLs", artifact.filename, list(artifact.mirror), mirror)
+            log.warning("%s: none of %s in the mirror %s; trying its URLs", artifact.filename, list(artifact.mirror),
+                        mirror)
     cached = downloads / artifact.filename
     if cached.is_file():
         yield cached, f"cached download {cached}", True
@@ -245,7 +247,8 @@ def _match(name: str, wanted: tuple[str, ...]) -> str | None:
     return None
 
 
-def _iter_members(path: Path, artifact: Artifact, wanted: tuple[str, ...], origin: str) -> Iterator[tuple[str, int, IO[bytes]]]:
+def _iter_members(path: Path, artifact: Artifact, wanted: tuple[str, ...],
+                  origin: str) -> Iterator[tuple[str, int, IO[bytes]]]:
     """Yield (member, size, stream) for each wanted member found, shallowest copy first."""
     if artifact.kind == "file":
         if path.is_dir():
@@ -269,7 +272,8 @@ def _iter_members(path: Path, artifact: Artifact, wanted: tuple[str, ...], origi
     elif magic.startswith(b"\x1f\x8b"):
         yield from _iter_tar(path, wanted, origin)
     else:
-        raise DownloadError(f"{origin} is neither a zip nor a tar.gz archive (first bytes {magic!r}); expected {artifact.filename!r}")
+        raise DownloadError(f"{origin} is neither a zip nor a tar.gz archive (first bytes {magic!r}); "
+                            f"expected {artifact.filename!r}")
 
 
 def _depth_order(names: list[tuple[str, str]]) -> dict[str, str]:
@@ -289,7 +293,8 @@ def _iter_zip(path: Path, wanted: tuple[str, ...], origin: str) -> Iterator[tupl
                 with zf.open(infos[name]) as stream:
                     yield member, infos[name].file_size, stream
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise DownloadError(f"{origin} is a truncated or corrupt zip archive ({exc}); delete it and download again") from exc
+        raise DownloadError(f"{origin} is a truncated or corrupt zip archive ({exc}); "
+                            "delete it and download again") from exc
 
 
 def _iter_tar(path: Path, wanted: tuple[str, ...], origin: str) -> Iterator[tuple[str, int, IO[bytes]]]:
@@ -306,7 +311,8 @@ def _iter_tar(path: Path, wanted: tuple[str, ...], origin: str) -> Iterator[tupl
                     assert stream is not None
                     yield chosen[ti.name], ti.size, stream
     except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
-        raise DownloadError(f"{origin} is a truncated or corrupt tar.gz archive ({exc}); delete it and download again") from exc
+        raise DownloadError(f"{origin} is a truncated or corrupt tar.gz archive ({exc}); "
+                            "delete it and download again") from exc
 
 
 # --------------------------------------------------------------------------- the source
@@ -363,7 +369,8 @@ def download_source(
 
 
 def _extract_artifact(artifact: Artifact, wanted: tuple[str, ...], manifest: dict[str, ManifestEntry], staging: Path,
-                      *, mirror: Path | None, downloads: Path, settings: DownloadSettings) -> tuple[dict, str, str | None]:
+                      *, mirror: Path | None, downloads: Path,
+                      settings: DownloadSettings) -> tuple[dict, str, str | None]:
     """Extract and verify ``wanted`` from the first usable copy of ``artifact``: a copy that is
     not a readable archive of the expected files, or that holds a file failing its checksum, is
     set aside (our own download removed) and the next one tried (mirror, cached download, each
@@ -442,7 +449,8 @@ class VerifiedSource:
         report_path = self.root / REPORT_NAME
         if not report_path.is_file():
             raise DataError(
-                f"no verified download of source {name!r} (missing {report_path}); run `snnbench data download {name}` first",
+                f"no verified download of source {name!r} (missing {report_path}); "
+                f"run `snnbench data download {name}` first",
                 path=report_path,
             )
         self.report = json.loads(report_path.read_text())
@@ -458,7 +466,8 @@ class VerifiedSource:
             raise DataError(info["reason"], path=self.root / member)
         path = self.root / member
         if not path.is_file():
-            raise DataError(f"verified member {member} has disappeared; run `snnbench data download {self.name}` again", path=path)
+            raise DataError(f"verified member {member} has disappeared; "
+                            f"run `snnbench data download {self.name}` again", path=path)
         return path
 
     def status(self, member: str) -> str:

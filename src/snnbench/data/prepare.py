@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from snnbench.errors import ConfigError, SnnbenchError, UnavailableError
 from snnbench.contracts.prepared import write_prepared, write_status
+from snnbench.errors import ConfigError, SnnbenchError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ def prepare_dataset(
     if dataset not in spec.dataset_names():
         if spec.check_dataset is not None:
             spec.check_dataset(dataset)
-        raise ConfigError(f"benchmark {benchmark!r} has the datasets {', '.join(spec.dataset_names())}; got {dataset!r}")
+        raise ConfigError(f"benchmark {benchmark!r} has the datasets {', '.join(spec.dataset_names())}; "
+                          f"got {dataset!r}")
     try:
         arrays, meta = spec.prepare(dataset, Path(raw_dir), **options)
     except ConfigError:

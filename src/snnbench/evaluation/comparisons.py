@@ -12,8 +12,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from snnbench.evaluation.stats import (average_ranks, complete_rows, critical_difference, friedman, holm,
-                                       paired_wilcoxon_greater, rank_table)
+from snnbench.evaluation.stats import (
+    average_ranks,
+    complete_rows,
+    critical_difference,
+    friedman,
+    holm,
+    paired_wilcoxon_greater,
+    rank_table,
+)
 from snnbench.settings import RobustnessSettings, StatsSettings
 
 
@@ -72,7 +79,8 @@ def omnibus(acc: pd.DataFrame, ref: str, *, alpha: float) -> tuple[dict, pd.Data
     return result, frame, diagram
 
 
-def bayesian(acc: pd.DataFrame, ref: str, *, settings: RobustnessSettings) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def bayesian(acc: pd.DataFrame, ref: str, *,
+             settings: RobustnessSettings) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Bayesian signed-rank test (Benavoli et al. 2017; baycomp) of the reference against each other
     method on the datasets where both have a result: P(reference better by more than the rope),
     P(within the rope), P(worse), and the posterior samples (for the plot)."""

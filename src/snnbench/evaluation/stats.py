@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from snnbench.reference import SMALL_N
 from snnbench.atomic import atomic_write_csv
+from snnbench.reference import SMALL_N
 from snnbench.settings import MISSING_RULES, WILCOXON_METHODS, StatsSettings
 
 MissingRule = Literal["shared", "ordered"]
@@ -161,7 +161,8 @@ def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMetho
         return math.nan, n_pairs
     if method == "exact-if-small":
         method = "exact" if n_nonzero <= EXACT_MAX_N else "asymptotic"
-    result = sps.wilcoxon(pairs.iloc[:, 0], pairs.iloc[:, 1], zero_method="wilcox", alternative="greater", method=method)
+    result = sps.wilcoxon(pairs.iloc[:, 0], pairs.iloc[:, 1], zero_method="wilcox", alternative="greater",
+                          method=method)
     return float(result.pvalue), n_pairs
 
 
@@ -229,7 +230,8 @@ def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEF
         else:
             worse, n = paired_wilcoxon_greater(values[reference], values[name], method=method)
             better, _ = paired_wilcoxon_greater(values[name], values[reference], method=method)
-            row.update(wins=int((pairs[name] > pairs[reference]).sum()), ties=int((pairs[name] == pairs[reference]).sum()),
+            row.update(wins=int((pairs[name] > pairs[reference]).sum()),
+                       ties=int((pairs[name] == pairs[reference]).sum()),
                        losses=int((pairs[name] < pairs[reference]).sum()), p_value=worse, p_better=better, n_datasets=n)
         rows.append(row)
     table = pd.DataFrame(rows)

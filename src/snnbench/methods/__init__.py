@@ -24,8 +24,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from snnbench.errors import ConfigError
 from snnbench import methods
+from snnbench.errors import ConfigError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -69,7 +69,8 @@ class MethodSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ConfigError(f"method {self.name}: kind must be one of {', '.join(KINDS)}, however: kind={self.kind!r}")
+            raise ConfigError(f"method {self.name}: kind must be one of {', '.join(KINDS)}, "
+                              f"however: kind={self.kind!r}")
         if not callable(self.build):
             raise ConfigError(f"method {self.name}: build must be callable, however: {self.build!r}")
 

@@ -26,8 +26,8 @@ import re
 import typing
 from typing import Any, Callable, Mapping
 
-from snnbench.errors import ConfigError
 from snnbench.contracts.results import IDENTITY_COLUMNS, RESULT_COLUMNS
+from snnbench.errors import ConfigError
 from snnbench.methods import TRAINING_KEYS, MethodSpec, get, load_object, names, register
 
 ORIGIN = "config (train.custom_methods)"
@@ -76,8 +76,9 @@ def _type_ok(value: Any, expected: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _check_grids(grids: Any, *, benchmarks: tuple[str, ...], setting: str, keywords: dict[str, Any] | None, defaults: dict[str, Any],
-                 required: tuple[str, ...], by_default: bool) -> dict[str, dict[str, list]]:
+def _check_grids(grids: Any, *, benchmarks: tuple[str, ...], setting: str, keywords: dict[str, Any] | None,
+                 defaults: dict[str, Any], required: tuple[str, ...],
+                 by_default: bool) -> dict[str, dict[str, list]]:
     if not isinstance(grids, Mapping) or not grids:
         raise _fail(setting, f"must map benchmarks ({', '.join(benchmarks)}) to grids, however: {grids!r}")
     out = {}
@@ -107,7 +108,8 @@ def _check_grids(grids: Any, *, benchmarks: tuple[str, ...], setting: str, keywo
                 expected = keywords[key]
                 if expected is inspect.Parameter.empty and by_default and defaults.get(key) is not None:
                     default = defaults[key]
-                    expected = float if isinstance(default, (int, float)) and not isinstance(default, bool) else type(default)
+                    expected = (float if isinstance(default, (int, float)) and not isinstance(default, bool)
+                                else type(default))
                     if isinstance(default, str):  # scikit-learn takes a string or a number for many options
                         expected = inspect.Parameter.empty
             for value in values:
@@ -129,8 +131,8 @@ def torch_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, ..
                     f"hyperparameters), however it takes: {', '.join(keywords) or 'nothing'}")
     if keywords is not None:
         keywords = {k: v for k, v in keywords.items() if k not in ("n_in", "n_out")}
-    grids = _check_grids(entry.get("grid"), benchmarks=benchmarks, setting=f"{setting}.grid", keywords=keywords, defaults=defaults,
-                         required=("lr",), by_default=False)
+    grids = _check_grids(entry.get("grid"), benchmarks=benchmarks, setting=f"{setting}.grid", keywords=keywords,
+                         defaults=defaults, required=("lr",), by_default=False)
     depth_key = entry.get("depth")
     if depth_key is not None:
         for benchmark, grid in grids.items():
@@ -156,8 +158,8 @@ def sklearn_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, 
         raise _fail(f"{setting}.estimator", "must have predict_proba or decision_function (the scores the "
                     "metrics rank), however it has neither")
     keywords, defaults = _accepted(estimator.__init__, skip=("self",))
-    grids = _check_grids(entry.get("grid"), benchmarks=benchmarks, setting=f"{setting}.grid", keywords=keywords, defaults=defaults,
-                         required=(), by_default=True)
+    grids = _check_grids(entry.get("grid"), benchmarks=benchmarks, setting=f"{setting}.grid", keywords=keywords,
+                         defaults=defaults, required=(), by_default=True)
     accepts = set(keywords) if keywords is not None else set()
 
     def build(*, seed: int, threads: int | None, **hp: Any):
@@ -172,7 +174,8 @@ def sklearn_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, 
                       summary=f"{entry['estimator']} (train.custom_methods)")
 
 
-def custom_specs(custom: Any, *, benchmarks: tuple[str, ...], setting: str = "train.custom_methods") -> list[MethodSpec]:
+def custom_specs(custom: Any, *, benchmarks: tuple[str, ...],
+                 setting: str = "train.custom_methods") -> list[MethodSpec]:
     """The specs of ``custom`` (the config's mapping name -> entry), checked, not yet registered;
     ``benchmarks``: the names a grid may be given for (the pipeline passes the registered ones)."""
     if custom is None:
@@ -198,10 +201,13 @@ def custom_specs(custom: Any, *, benchmarks: tuple[str, ...], setting: str = "tr
         if unknown:
             raise _fail(where, f"has unknown key(s) {', '.join(unknown)}; a {kind} method takes "
                         f"{', '.join(sorted(KEYS[kind]))}")
-        specs.append((torch_spec if kind == "torch" else sklearn_spec)(name, entry, benchmarks=benchmarks, setting=where))
+        specs.append((torch_spec if kind == "torch" else sklearn_spec)(name, entry, benchmarks=benchmarks,
+                                                                       setting=where))
     return specs
 
 
-def register_custom(custom: Any, *, benchmarks: tuple[str, ...], setting: str = "train.custom_methods") -> list[MethodSpec]:
+def register_custom(custom: Any, *, benchmarks: tuple[str, ...],
+                    setting: str = "train.custom_methods") -> list[MethodSpec]:
     """Check and register the config's custom methods; returns their specs."""
-    return [register(spec, setting=f"{setting}.{spec.name}") for spec in custom_specs(custom, benchmarks=benchmarks, setting=setting)]
+    return [register(spec, setting=f"{setting}.{spec.name}")
+            for spec in custom_specs(custom, benchmarks=benchmarks, setting=setting)]

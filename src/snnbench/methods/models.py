@@ -226,7 +226,8 @@ class WeightNormLinear(nn.Module):
         undrawn_layer = _undrawn() and hasattr(linear, "weight_init")  # drawn later: nothing to copy
         v = torch.empty_like(linear.weight) if undrawn_layer else linear.weight.detach().clone()
         self.v = nn.Parameter(v)
-        self.g = nn.Parameter(torch.empty(v.shape[0], 1, device=v.device) if undrawn_layer else v.norm(dim=1, keepdim=True))
+        self.g = nn.Parameter(torch.empty(v.shape[0], 1, device=v.device) if undrawn_layer
+                              else v.norm(dim=1, keepdim=True))
         self.bias = nn.Parameter(torch.empty_like(linear.bias) if undrawn_layer else linear.bias.detach().clone())
         if hasattr(linear, "weight_init"):
             self.weight_init = linear.weight_init

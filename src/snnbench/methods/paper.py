@@ -3,12 +3,11 @@ Tables A4-A10, A14-A20, A21-A27, as shipped in snnbench/reference)."""
 
 from __future__ import annotations
 
-from snnbench.settings import TrainSettings
-
 from typing import Any, Mapping
 
-from snnbench.reference import paper_grids
 from snnbench.methods import MethodSpec, register
+from snnbench.reference import paper_grids
+from snnbench.settings import TrainSettings
 
 FAMILIES = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")
 # The choices the paper leaves open (train settings, docs/protocol.md M*), with their defaults.

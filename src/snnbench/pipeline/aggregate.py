@@ -11,15 +11,6 @@ result, and every job with configurations that diverged or failed, with the reas
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
-from snnbench.errors import SnnbenchError
-from snnbench.evaluation.stats import read_statistics
-from snnbench.settings import StatsSettings
-
-from snnbench.contracts.results import job_context, read_summary
-from snnbench.contracts.scores import SCORE_COLUMNS
-
 import json
 import math
 from pathlib import Path
@@ -27,10 +18,15 @@ from typing import Any
 
 import pandas as pd
 
+from snnbench import benchmarks, methods
 from snnbench.atomic import atomic_write_csv
-from snnbench.errors import DataError
-from snnbench.contracts.results import TASK_PREFIX
-from snnbench import methods, benchmarks
+from snnbench.contracts.results import TASK_PREFIX, job_context, read_summary
+from snnbench.contracts.scores import SCORE_COLUMNS
+from snnbench.contracts.scores import ours as ours_rows
+from snnbench.errors import DataError, SnnbenchError
+from snnbench.evaluation.stats import read_statistics
+from snnbench.settings import StatsSettings
+
 
 def _depth(method: str, selected: dict[str, Any]) -> float:
     """The selected configuration's depth as its job recorded it, or (older summaries) as the

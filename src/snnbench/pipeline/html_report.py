@@ -5,15 +5,13 @@ benchmark's front tables (``Benchmark.front_tables``: UCI Table 1 left and right
 HTRU2 Table 3) rendered from their .csv, ours next to the published values and the difference,
 each under its caption (every deviation and narrowing), the benchmark's figures inline, links
 to every table of the run (.csv, .md, .tex), and the robustness reports of the UCI conclusion
-(published numbers and ours: verdict, multiple comparisons, figures). The Snakemake report (``snakemake --report``) opens
-on the same page (workflow/report/workflow.rst includes it).
+(published numbers and ours: verdict, multiple comparisons, figures). The Snakemake report
+(``snakemake --report``) opens on the same page (workflow/report/workflow.rst includes it).
 
 Only formats what the stages wrote: no statistic is computed here.
 """
 
 from __future__ import annotations
-
-from snnbench.contracts.scores import ours as ours_rows
 
 import base64
 import html
@@ -23,9 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from snnbench.atomic import atomic_write_bytes
 from snnbench import benchmarks
-from snnbench.benchmarks.uci.robustness import FIGURES, read_verdict, SOURCES
+from snnbench.atomic import atomic_write_bytes
+from snnbench.benchmarks.uci.robustness import FIGURES, SOURCES, read_verdict
+from snnbench.contracts.scores import ours as ours_rows
 
 STYLE = """
 .snnbench-report { font-family: system-ui, sans-serif; font-size: 14px; color: #1a1a1a; max-width: 1200px; }
@@ -33,7 +32,8 @@ STYLE = """
 .snnbench-report h2 { font-size: 1.3em; margin: 1.2em 0 0.4em; border-bottom: 1px solid #ccc; }
 .snnbench-report h3 { font-size: 1.05em; margin: 1em 0 0.3em; }
 .snnbench-report table { border-collapse: collapse; margin: 0.4em 0 0.8em; font-size: 13px; }
-.snnbench-report th, .snnbench-report td { border: 1px solid #d0d0d0; padding: 2px 6px; text-align: right; white-space: nowrap; }
+.snnbench-report th, .snnbench-report td { border: 1px solid #d0d0d0; padding: 2px 6px; text-align: right; \
+white-space: nowrap; }
 .snnbench-report th { background: #f2f2f2; }
 .snnbench-report td:first-child, .snnbench-report th:first-child { text-align: left; }
 .snnbench-report .caption { font-size: 12.5px; color: #333; max-width: 1100px; }
@@ -44,7 +44,8 @@ STYLE = """
 /* inside `snakemake --report` the page is the workflow description: a narrow column in a content
    pane that centres it (a page taller than the window would lose its top); widen it, start at the top */
 .prose.max-w-lg:has(.snnbench-report) { max-width: none !important; }
-div.h-screen.overflow-auto:has(.snnbench-report) { align-items: flex-start !important; justify-content: flex-start !important; }
+div.h-screen.overflow-auto:has(.snnbench-report) { align-items: flex-start !important; \
+justify-content: flex-start !important; }
 """
 
 
@@ -127,7 +128,8 @@ def _what_was_run(results: Path, summary_link: str) -> list[str]:
         failed = data.loc[data["status"] != "ok", ["benchmark", "dataset", "status"]]
         detail = ", ".join(f"{r.benchmark}/{r.dataset} {r.status}" for r in failed.itertuples())
         items.append(f"<li><b>Data</b>: {len(data)} datasets prepared from the raw downloads: "
-                     f"{_esc(json.dumps(counts))}" + (f' (<span class="failed">{_esc(detail)}</span>)' if detail else "")
+                     f"{_esc(json.dumps(counts))}"
+                     + (f' (<span class="failed">{_esc(detail)}</span>)' if detail else "")
                      + f' — <a href="{_esc(summary_link)}">data/summary.csv</a></li>')
     return items
 
@@ -163,7 +165,8 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
             "<p>Our runs of the paper's benchmarks next to its published numbers. Every table's caption names the "
             "data used, the statistics and every deviation from the paper's protocol (narrowed grids, subsamples, "
             "changed settings); docs/protocol.md lists them all.</p>",
-            '<h2 id="what-was-run">What was run</h2>', "<ul>", *_what_was_run(results, rel(results / "data" / "summary.csv")), "</ul>"]
+            '<h2 id="what-was-run">What was run</h2>', "<ul>",
+            *_what_was_run(results, rel(results / "data" / "summary.csv")), "</ul>"]
     for name in benchmarks.BENCHMARKS:
         spec = benchmarks.get(name)
         folder = results / name
@@ -192,6 +195,7 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
                  "Fernandez-Delgado et al.'s), next to the published Table 1: the statistics stage reproduces "
                  "the paper's numbers from its inputs.</p>", table_html(pd.read_csv(check))]
     page = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>snnbench report</title></head>"
-            f"<body><div class=\"snnbench-report\"><style>{STYLE}</style>\n" + "\n".join(body) + "\n</div></body></html>\n")
+            f"<body><div class=\"snnbench-report\"><style>{STYLE}</style>\n" + "\n".join(body)
+            + "\n</div></body></html>\n")
     atomic_write_bytes(out, lambda f: f.write(page.encode()))
     return out

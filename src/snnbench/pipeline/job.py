@@ -11,15 +11,14 @@ from typing import Any
 
 import pandas as pd
 
+from snnbench import benchmarks, methods
 from snnbench.contracts.prepared import PreparedDataset, card_path, read_card
-from snnbench import methods
-from snnbench.errors import ConfigError
-from snnbench.training.grids import expand, grid_size
 from snnbench.contracts.results import output_paths, write_outputs
+from snnbench.errors import ConfigError
 from snnbench.settings import TrainSettings
-from snnbench import benchmarks
+from snnbench.training.devices import claim_gpu, device_problem, job_device, mps_status, resolve_gpus
+from snnbench.training.grids import expand, grid_size
 from snnbench.training.selection import summarize
-from snnbench.training.devices import device_problem, resolve_gpus, claim_gpu, job_device, mps_status
 
 log = logging.getLogger("snnbench")
 
@@ -47,7 +46,8 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
         if problem:
             raise ConfigError(problem)
     extra: dict[str, Any] = {"benchmark": benchmark, "dataset": dataset, "method": method, "kind": spec.kind,
-                             "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid), "settings": asdict(settings)}
+                             "origin": spec.origin, "split": split, "grid": grid, "grid_size": grid_size(grid),
+                             "settings": asdict(settings)}
     bench = benchmarks.get(benchmark, setting="benchmark")
     published = bench.published_metric
     if published is not None:

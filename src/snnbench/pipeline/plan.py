@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from snnbench import benchmarks, methods
-from snnbench.training.flops import run_flops
-from snnbench.training.grids import expand
 from snnbench.pipeline.runs import train_jobs
 from snnbench.settings import TrainSettings
-from snnbench.training.task import blobs_task
 from snnbench.training import costmodel
+from snnbench.training.flops import run_flops
+from snnbench.training.grids import expand
+from snnbench.training.task import blobs_task
 
 TEST_SHARE = 0.346  # share of epochs after which the test set is evaluated (protocol F5, measured)
 CPU_WARNING_HOURS = 2.0
@@ -79,9 +80,10 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
         if job.kind == "torch":
             steps = settings.epochs * math.ceil(n_train / settings.batch_size)
             counted = build or methods.get(job.method).shapes is not None
-            flops = math.nan if not counted else sum(run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val,
-                                  n_test=n_test, epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
-                                  architecture=settings.architecture()) for c in configs)
+            flops = math.nan if not counted else sum(
+                run_flops(job.method, c, n_in=n_in, n_out=n_out, n_train=n_train, n_val=n_val, n_test=n_test,
+                          epochs=settings.epochs, test_evals=TEST_SHARE * settings.epochs,
+                          architecture=settings.architecture()) for c in configs)
             row.update(config_steps=steps * len(configs) * len(job.splits), flops=flops * len(job.splits),
                        members=len(configs) / max(1, len(group_configs(configs))), shapes_counted=counted)
         rows.append(row)
@@ -97,18 +99,18 @@ def calibration_key(threads: int) -> str:
     """A calibration's cache key: what it measured (its version), where, with which torch and threads."""
     import torch
 
-    return f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|{threads} thread(s)"
+    return (f"v{CALIBRATION_VERSION}|{platform.node()}|{platform.machine()}|torch {torch.__version__}|"
+            f"{threads} thread(s)")
 
 
 def calibrate(threads: int, *, cache: bool = True, refresh: bool = False) -> dict[str, float]:
     """This machine's reference engine: host seconds per configuration-step at a tiny width and
     FLOP/s at a paper-sized one (a few seconds of training on synthetic data), cached (``refresh``:
     measured again and cached)."""
-    from snnbench.training.recipe import TaskTensors  # torch, loaded only here
+    import torch
 
     from snnbench.training.engine import train_config  # torch, loaded only here
-
-    import torch
+    from snnbench.training.recipe import TaskTensors  # torch, loaded only here
 
     key = calibration_key(threads)
     path = _cache_path()
@@ -167,7 +169,8 @@ def job_start_seconds(repeats: int = 2) -> float:
 def job_seconds(rows: pd.DataFrame, calibration: dict[str, float]) -> pd.Series:
     """Projected seconds of each torch row (a job group: its splits' jobs) on this machine: host time
     per configuration-step, FLOPs at the calibrated rate, and each job's process start."""
-    return (rows["config_steps"] * calibration["host_s_per_step"] + rows["flops"].fillna(0.0) / calibration["flops_per_s"]
+    return (rows["config_steps"] * calibration["host_s_per_step"]
+            + rows["flops"].fillna(0.0) / calibration["flops_per_s"]
             + rows["jobs"] * calibration["job_start_s"])
 
 
@@ -226,7 +229,9 @@ def _hours(h: float) -> str:
 def _range(low: float, high: float) -> str:
     """A low-high range of hours, in one unit."""
     if high < 1:
-        minutes = lambda h: f"{h * 60:.2g}" if h * 60 < 10 else f"{h * 60:.0f}"
+        def minutes(h: float) -> str:
+            return f"{h * 60:.2g}" if h * 60 < 10 else f"{h * 60:.0f}"
+
         return f"{minutes(low)}–{minutes(high)} min"
     return f"{low:.1f}–{high:.1f} h"
 
@@ -237,8 +242,9 @@ def gpu_lines(rows: pd.DataFrame, config: dict[str, Any], run, low_h: float, hig
 
 
     J = run.jobs_per_gpu
-    head = (f"  one GPU: {_range(low_h, high_h)}, the cost model (snnbench.training.costmodel; AN ESTIMATE until a GPU measures "
-            f"it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job (train.streams)"
+    head = (f"  one GPU: {_range(low_h, high_h)}, the cost model (snnbench.training.costmodel; "
+            f"AN ESTIMATE until a GPU measures it: benchmarks/gpu_acceptance.py) at {run.streams} stream(s) a job "
+            "(train.streams)"
             + f", {J} job(s) per GPU" + (" time-sliced (no MPS)" if J > 1 else "")
             + f", {'TF32' if run.tf32 else 'FP32'}")
     if J > 1:
@@ -247,7 +253,8 @@ def gpu_lines(rows: pd.DataFrame, config: dict[str, Any], run, low_h: float, hig
         mps = gpu_job_seconds(rows[rows["kind"] == "torch"], config, run=replace(run, mps=True)).sum() / 3600
         head += f"; with MPS {_range(mps['gpu_low_s'], mps['gpu_high_s'])}"
     body = ("assumptions low / high: " + "; ".join(costmodel.assumption_lines())
-            + f"; kernels per group-step {costmodel.FIXED_KERNELS:g} + per linear layer from {costmodel.MEASURED_KERNELS_SOURCE}")
+            + f"; kernels per group-step {costmodel.FIXED_KERNELS:g} + per linear layer from "
+              f"{costmodel.MEASURED_KERNELS_SOURCE}")
     return [head] + textwrap.wrap(body, width=116, initial_indent="    ", subsequent_indent="    ",
                                   break_on_hyphens=False)
 
@@ -285,10 +292,12 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
                            ("gpu_high", high)):
             totals[key] += value
     lines.append(f"  {'total':<9} {int(totals['jobs']):>6} {int(totals['configurations']):>9} "
-                 f"{totals['config_steps']:>13.3g} {human_duration(totals['flops']) + 'FLOP':>9} {_hours(totals['cpu']):>13} "
+                 f"{totals['config_steps']:>13.3g} {human_duration(totals['flops']) + 'FLOP':>9} "
+                 f"{_hours(totals['cpu']):>13} "
                  f"{_range(totals['gpu_low'], totals['gpu_high']):>13}")
     planned = rows[rows["sizes"] == "planned"]
-    uncounted = sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"])) if "flops" in rows else []
+    uncounted = (sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"]))
+                 if "flops" in rows else [])
     lines += gpu_lines(rows, config, run, totals["gpu_low"], totals["gpu_high"])
     lines.append(f"  this machine: the reference engine on {cores} core(s), {threads} thread(s) a job, calibrated "
                  f"{calibration['host_s_per_step'] * 1e3:.2f} ms a configuration-step + "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from snnbench.atomic import atomic_write_bytes
 from snnbench import benchmarks
+from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.uci.robustness import SOURCES, read_verdict
 from snnbench.contracts.prepared import read_card
 
@@ -52,7 +52,8 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
     for source, whose in SOURCES.items():
         md = results / source / "robustness.md"
         if md.is_file():
-            lines += [f"## Robustness of the UCI conclusion: {whose}", "", read_verdict(md), "", f"- {_link(md, out.parent)}", ""]
+            lines += [f"## Robustness of the UCI conclusion: {whose}", "", read_verdict(md), "",
+                      f"- {_link(md, out.parent)}", ""]
     check = results / "paper_check"
     if (check / "table1.csv").is_file():
         lines += ["## Paper check", "",

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from snnbench.benchmarks import BENCHMARKS
-from snnbench.training.grids import Grid
-
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +10,11 @@ from typing import Any
 
 import yaml
 
+from snnbench import benchmarks, methods
+from snnbench.benchmarks import BENCHMARKS
 from snnbench.errors import ConfigError
-from snnbench.training.grids import narrow
-from snnbench import methods, benchmarks
 from snnbench.methods.custom import register_custom
+from snnbench.training.grids import Grid, narrow
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "config" / "config.yaml"
@@ -163,7 +161,8 @@ def _check_grids(raw: Any, where: str) -> dict[str, dict[str, Grid]]:
                 raise ConfigError(f"{where}: {benchmark}.{method} must map hyperparameters to lists of values")
             for key, values in grid.items():
                 if not isinstance(values, list) or not values:
-                    raise ConfigError(f"{where}: {benchmark}.{method}.{key} must be a non-empty list, however: {values!r}")
+                    raise ConfigError(f"{where}: {benchmark}.{method}.{key} must be a non-empty list, "
+                                      f"however: {values!r}")
             grids[benchmark][method] = {k: list(v) for k, v in grid.items()}
     return grids
 

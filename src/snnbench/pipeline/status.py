@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from snnbench.pipeline.plan import job_seconds, plan_rows, human_duration
+
+from snnbench.pipeline.plan import human_duration, job_seconds, plan_rows
 from snnbench.training.progress import clock
 
 GAP_S = 1800.0
@@ -54,7 +55,8 @@ def _last_progress(log: Path) -> tuple[int, int] | None:
     return (int(found[-1][0]), int(found[-1][1])) if found else None
 
 
-def job_states(config: dict[str, Any], *, calibration: dict[str, float], rows: pd.DataFrame | None = None) -> pd.DataFrame:
+def job_states(config: dict[str, Any], *, calibration: dict[str, float],
+               rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per training job (benchmark, dataset, method, split): state, configurations (all and
     done), FLOPs, projected seconds, the measured seconds of a finished job, its summary's mtime."""
 
@@ -173,17 +175,20 @@ def status_text(config: dict[str, Any], *, calibration: dict[str, float], cores:
     for benchmark, part in jobs.groupby("benchmark", sort=False):
         finished = ~part["state"].isin(["pending", "started"])
         flops_done = float((part["flops"] * part["done"]).sum())
+        flops_text = human_duration(flops_done).strip() + " of " + human_duration(float(part["flops"].sum())) + "FLOP"
         share = float((part["weight"] * part["done"]).sum() / max(part["weight"].sum(), 1e-12))
-        lines.append(f"  {benchmark:<9} {f'{int(finished.sum())}/{len(part)}':>12} {int((part['state'] == 'started').sum()):>7} "
+        lines.append(f"  {benchmark:<9} {f'{int(finished.sum())}/{len(part)}':>12} "
+                     f"{int((part['state'] == 'started').sum()):>7} "
                      f"{int((part['state'] == 'failed').sum()):>6} "
-                     f"{human_duration(flops_done).strip() + ' of ' + human_duration(float(part['flops'].sum())) + 'FLOP':>22} {share:>9.0%}")
+                     f"{flops_text:>22} {share:>9.0%}")
     threads = int(config["train"]["threads"])
     eta, how = p.eta_s(cores=cores or os.cpu_count() or 1, threads=threads, now=now)
     share = p.work_done / max(p.work_total, 1e-12)
     n_finished = int((~jobs["state"].isin(["pending", "started"])).sum())
     failed = jobs[jobs["state"] == "failed"]
     line = (f"snnbench: training {share:.0%} done by work ({n_finished} of {len(jobs)} jobs, "
-            f"{human_duration(float((jobs['flops'] * jobs['done']).sum()))}FLOP of {human_duration(float(jobs['flops'].sum()))}FLOP)"
+            f"{human_duration(float((jobs['flops'] * jobs['done']).sum()))}FLOP of "
+            f"{human_duration(float(jobs['flops'].sum()))}FLOP)"
             + ("" if eta == 0 else f", about {clock(eta)} left ({how})")
             + (f"; {len(failed)} failed job(s), e.g. {results}/logs/train/{failed.iloc[0]['benchmark']}/"
                f"{failed.iloc[0]['dataset']}/{failed.iloc[0]['method']}/split{failed.iloc[0]['split']}.log"

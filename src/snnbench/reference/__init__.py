@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import yaml
-
 import io
 from functools import lru_cache
 from importlib import resources
 
 import pandas as pd
+import yaml
 
 
 def read_text(name: str) -> str:
@@ -18,7 +17,8 @@ def read_text(name: str) -> str:
 @lru_cache(maxsize=None)
 def table_a11() -> pd.DataFrame:
     """Table A11: test accuracy of the seven FNNs on each UCI dataset (NaN where the paper has none)."""
-    return pd.read_csv(io.StringIO(read_text("snn_tableA11_uci_fnn_accuracies.csv")), na_values=["NA"]).set_index("dataset")
+    return pd.read_csv(io.StringIO(read_text("snn_tableA11_uci_fnn_accuracies.csv")),
+                       na_values=["NA"]).set_index("dataset")
 
 
 @lru_cache(maxsize=None)
@@ -104,7 +104,9 @@ def fd_accuracies() -> pd.DataFrame:
     table = table.rename(index=FD_DATASET_NAMES)
     table.index.name = "dataset"
     if table.index.has_duplicates or table.columns.has_duplicates:
-        raise ValueError(f"{_FD_FILE}: duplicate dataset or classifier names, however: {table.index[table.index.duplicated()].tolist()=} {table.columns[table.columns.duplicated()].tolist()=}")
+        raise ValueError(f"{_FD_FILE}: duplicate dataset or classifier names, however: "
+                         f"{table.index[table.index.duplicated()].tolist()=} "
+                         f"{table.columns[table.columns.duplicated()].tolist()=}")
     return table / 100.0
 
 

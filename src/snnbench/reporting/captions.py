@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 import math
 from typing import Any
+
 import pandas as pd
+
+from snnbench.contracts.scores import ours as ours_rows
+from snnbench.reference import paper_grids
 from snnbench.settings import StatsSettings
 from snnbench.training.grids import grid_size
-from snnbench.reference import paper_grids
+
 
 def narrowed_text(scores: pd.DataFrame | None, benchmark: str) -> str | None:
     """Which of the paper's families ran fewer configurations than the paper's grid (train.narrow)."""
@@ -46,7 +48,8 @@ def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...],
     return "Deviations: " + "; ".join(parts) + " (every entry: docs/protocol.md)."
 
 
-NULL_DISTRIBUTIONS = {"exact-if-small": "exact null distribution up to 50 non-zero differences, normal approximation above",
+NULL_DISTRIBUTIONS = {"exact-if-small": ("exact null distribution up to 50 non-zero differences, "
+                                         "normal approximation above"),
                       "exact": "exact null distribution", "asymptotic": "normal approximation",
                       "auto": "scipy's auto choice (normal approximation whenever there are ties or zeros)"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from snnbench.atomic import atomic_write_bytes
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 import math
 from pathlib import Path
+
 import pandas as pd
-from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+
 from snnbench import methods
+from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.errors import ConfigError
 from snnbench.methods.paper import FAMILIES
+
 
 def methods_of_kind(scores: pd.DataFrame, kind: str) -> list[str]:
     """Our methods of ``kind`` (torch, sklearn) in the scores, as their ``kind`` column says (the

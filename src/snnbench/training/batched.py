@@ -40,11 +40,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from snnbench.training.capture import GraphSpace, Region
 from snnbench.methods import build_model
 from snnbench.methods.models import seed_dropout, undrawn
-from snnbench.training.recipe import HOST_SYNCS, BatchOrder, ConfigResult, Curves, DeviceMetrics, SelectableEpochs, TaskTensors, accumulate, batches, decayed, divergence, finished, loss_function, trains_on
 from snnbench.settings import TrainSettings
+from snnbench.training.capture import GraphSpace, Region
+from snnbench.training.recipe import (
+    HOST_SYNCS,
+    BatchOrder,
+    ConfigResult,
+    Curves,
+    DeviceMetrics,
+    SelectableEpochs,
+    TaskTensors,
+    accumulate,
+    batches,
+    decayed,
+    divergence,
+    finished,
+    loss_function,
+    trains_on,
+)
 from snnbench.training.stacked import Masks, StackedDropout, draw_initial, stack
 
 log = logging.getLogger("snnbench.train")

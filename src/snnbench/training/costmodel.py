@@ -90,7 +90,8 @@ class Assumptions:
     kernel_floor_s: float = _c(2e-6, "kernel floor in a graph", "us", 1e-6, (
         "a tiny kernel replayed in a graph: the launch gap (about 1 us) plus its own ramp, wave and drain"))
     eager_launch_s: float = _c(5e-6, "eager launch, host", "us", 1e-6, "PyTorch dispatch plus cudaLaunchKernel per op")
-    replay_s: float = _c(10e-6, "graph replay, host", "us", 1e-6, "graph.replay() and the Python around it (issue 22: 10-20 us)")
+    replay_s: float = _c(10e-6, "graph replay, host", "us", 1e-6,
+                         "graph.replay() and the Python around it (issue 22: 10-20 us)")
     sync_s: float = _c(15e-6, "sync per group-epoch", "us", 1e-6, (
         "stream synchronise and a few bytes copied back; longer behind other streams' queued work"))
     capturable_share: float = _c(0.98, "capturable share of kernels", why=(
@@ -127,8 +128,8 @@ LOW = Assumptions(
     name="low", hbm_rate=3.0e12,
     fp32_tilings=(Tiling(128, 128, 0.80), Tiling(128, 64, 0.72), Tiling(64, 64, 0.60)),
     tf32_tilings=(Tiling(128, 128, 0.70), Tiling(128, 64, 0.60), Tiling(64, 64, 0.45)),
-    k_overhead=16.0, split_k=(1, 2, 4), split_k_efficiency=0.85, stream_overlap=0.9, kernel_floor_s=1.5e-6, eager_launch_s=5e-6,
-    replay_s=10e-6, sync_s=15e-6, capturable_share=0.98, activation_passes=10.0, eval_passes=2.0,
+    k_overhead=16.0, split_k=(1, 2, 4), split_k_efficiency=0.85, stream_overlap=0.9, kernel_floor_s=1.5e-6,
+    eager_launch_s=5e-6, replay_s=10e-6, sync_s=15e-6, capturable_share=0.98, activation_passes=10.0, eval_passes=2.0,
     optimizer_bytes=12.0, draw_rate=2.5e8, h2d_rate=25e9, warmup_steps=2, graphs_per_group=5, capture_s=2e-3,
     job_start_s=3.0)
 
@@ -136,8 +137,8 @@ HIGH = Assumptions(
     name="high", hbm_rate=2.0e12,
     fp32_tilings=(Tiling(128, 128, 0.70), Tiling(128, 64, 0.60), Tiling(64, 64, 0.45)),
     tf32_tilings=(Tiling(128, 128, 0.55), Tiling(128, 64, 0.45), Tiling(64, 64, 0.30)),
-    k_overhead=64.0, split_k=(1,), split_k_efficiency=1.0, stream_overlap=0.5, kernel_floor_s=3e-6, eager_launch_s=10e-6,
-    replay_s=20e-6, sync_s=50e-6, capturable_share=0.95, activation_passes=20.0, eval_passes=4.0,
+    k_overhead=64.0, split_k=(1,), split_k_efficiency=1.0, stream_overlap=0.5, kernel_floor_s=3e-6,
+    eager_launch_s=10e-6, replay_s=20e-6, sync_s=50e-6, capturable_share=0.95, activation_passes=20.0, eval_passes=4.0,
     optimizer_bytes=20.0, draw_rate=1.5e8, h2d_rate=10e9, warmup_steps=2, graphs_per_group=5, capture_s=10e-3,
     job_start_s=8.0)
 
@@ -356,7 +357,8 @@ def group_seconds(shapes: tuple[tuple[int, int], ...], k: int, job: Job, *, kern
                 dev[key] += count * value
     c = _concurrency(concurrent, a)
     evals = (eval_device_seconds(shapes, k, job.n_val, job.eval_batch_size, run.tf32, concurrent, a)
-             + job.test_share * eval_device_seconds(shapes, k, job.n_test, job.eval_batch_size, run.tf32, concurrent, a))
+             + job.test_share
+             * eval_device_seconds(shapes, k, job.n_test, job.eval_batch_size, run.tf32, concurrent, a))
     epochs = job.epochs
     params = k * _network(shapes)[1]
     device = {key: epochs * value for key, value in dev.items()}

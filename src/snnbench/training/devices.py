@@ -23,8 +23,8 @@ import logging
 import os
 import re
 import shutil
-import stat
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass

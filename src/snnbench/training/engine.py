@@ -17,9 +17,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from snnbench.training.metrics import evaluate
-from snnbench.training.recipe import HOST_SYNCS, BatchOrder, ConfigResult, Curves, SelectableEpochs, TaskTensors, accumulate, batches, build_member, decayed, divergence, finished, loss_function, test_metrics, trains_on
 from snnbench.settings import TrainSettings
+from snnbench.training.metrics import evaluate
+from snnbench.training.recipe import (
+    HOST_SYNCS,
+    BatchOrder,
+    ConfigResult,
+    Curves,
+    SelectableEpochs,
+    TaskTensors,
+    accumulate,
+    batches,
+    build_member,
+    decayed,
+    divergence,
+    finished,
+    loss_function,
+    test_metrics,
+    trains_on,
+)
 
 
 def _optimizer(model: nn.Module, *, lr: float, l2: float, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -41,7 +57,8 @@ def _logits(model: nn.Module, X: torch.Tensor, batch: int) -> np.ndarray:
 
 
 def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, settings: TrainSettings, seed: int,
-                 device: torch.device, epochs: int | None = None, train_parts: tuple[str, ...] = ("train",)) -> ConfigResult:
+                 device: torch.device, epochs: int | None = None,
+                 train_parts: tuple[str, ...] = ("train",)) -> ConfigResult:
     """Train one configuration; never raises for a diverging or failing run (see ``status``)."""
     task = data.task
     epochs = settings.epochs if epochs is None else epochs
@@ -74,7 +91,8 @@ def train_config(method: str, config: dict[str, Any], data: TaskTensors, *, sett
             why = divergence(mean_loss, epoch)
             if why:
                 return ConfigResult("diverged", why, curves, seconds=time.perf_counter() - start)
-            curves.val.append(evaluate(task.metric, y_val, _logits(model, data.X["validation"], settings.eval_batch_size)))
+            curves.val.append(evaluate(task.metric, y_val,
+                                       _logits(model, data.X["validation"], settings.eval_batch_size)))
             test, aucs = math.nan, None
             if tested(0, curves.val):
                 test, aucs = test_metrics(task, _logits(model, data.X["test"], settings.eval_batch_size))

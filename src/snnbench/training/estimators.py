@@ -17,9 +17,9 @@ import pandas as pd
 import sklearn
 
 from snnbench import __version__, methods
+from snnbench.contracts.results import curves_frame, result_frame
 from snnbench.errors import ConfigError
 from snnbench.training.grids import config_seed
-from snnbench.contracts.results import curves_frame, result_frame
 from snnbench.training.metrics import evaluate, mean_of_tasks, roc_auc
 from snnbench.training.progress import GridProgress
 from snnbench.training.task import Task
@@ -57,7 +57,8 @@ def _scores(estimator, classes: np.ndarray, X: np.ndarray, n_out: int) -> np.nda
     return full
 
 
-def _fit_single(method: str, config: dict[str, Any], task: Task, *, seed: int, threads: int | None) -> tuple[float, float]:
+def _fit_single(method: str, config: dict[str, Any], task: Task, *, seed: int,
+                threads: int | None) -> tuple[float, float]:
     """UCI and HTRU2: one estimator; (validation metric, test metric)."""
     estimator = build_estimator(method, config, seed=seed, threads=threads)
     classes = _fit(estimator, task.X["train"], task.y["train"].ravel().astype(np.int64))
@@ -100,7 +101,8 @@ def run_baseline_grid(task: Task, *, benchmark: str, dataset: str, method: str, 
     Multitask (Tox21): one estimator per task and configuration, selected on the mean
     validation AUC over tasks, as the FNNs are (docs/protocol.md B3)."""
     task_columns = task.task_columns()
-    bar = GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=[1.0] * len(configs)) if progress else None
+    bar = (GridProgress(label=f"{benchmark}/{dataset}/{method}/split{split}", costs=[1.0] * len(configs))
+           if progress else None)
     rows = []
     for config_id, config in enumerate(configs):
         config_seed_value = config_seed(seed, benchmark, dataset, split, method, config)
@@ -122,13 +124,15 @@ def run_baseline_grid(task: Task, *, benchmark: str, dataset: str, method: str, 
             "benchmark": benchmark, "dataset": dataset, "method": method, "split": split, "metric": task.metric,
             "phase": "grid", "config_id": config_id, **config, "seed": config_seed_value, "status": status,
             "error": error, "best_epoch": None, "epochs_run": 0, "val_metric": val, "val_metric_raw": val,
-            "test_metric": test, "seconds": round(seconds, 4), "engine": "scikit-learn", "device": "cpu", "threads": threads,
+            "test_metric": test, "seconds": round(seconds, 4), "engine": "scikit-learn", "device": "cpu",
+            "threads": threads,
             "sklearn_version": sklearn.__version__, "snnbench_version": __version__,
             **dict(zip(task_columns, per_task)),
         })
         if bar:
             shown = " ".join(f"{k}={v}" for k, v in config.items())
-            bar.update(config_id, f"{shown} -> " + (f"val {val:.4f} test {test:.4f}" if status == "ok" else f"failed: {error}")
+            bar.update(config_id, f"{shown} -> "
+                       + (f"val {val:.4f} test {test:.4f}" if status == "ok" else f"failed: {error}")
                        + f" ({seconds:.1f}s)")
     if bar:
         bar.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 from typing import Any
+
 from snnbench import methods
 from snnbench.methods import build_model
 
@@ -34,9 +35,9 @@ def linear_shapes(method: str, config: dict[str, Any], *, n_in: int, n_out: int,
 
 @functools.lru_cache(maxsize=4096)
 def built_shapes(method: str, key: str, n_in: int, n_out: int) -> tuple[tuple[int, int], ...]:
-    from snnbench.methods.models import WeightNormLinear  # torch, loaded only here
-
     import torch
+
+    from snnbench.methods.models import WeightNormLinear  # torch, loaded only here
 
 
     config, architecture = json.loads(key)

@@ -17,19 +17,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from snnbench import __version__
+from snnbench import __version__, methods
+from snnbench.contracts.results import curves_frame, result_frame
+from snnbench.methods import build_model, depth_of
+from snnbench.settings import TrainSettings
 from snnbench.training import batched
 from snnbench.training.engine import train_config
-from snnbench.methods import build_model, depth_of
-from snnbench.training.progress import GridProgress
 from snnbench.training.grids import config_seed
+from snnbench.training.progress import GridProgress
 from snnbench.training.recipe import ConfigResult, TaskTensors, resolve_device, set_tf32
-from snnbench.contracts.results import curves_frame, result_frame
 from snnbench.training.selection import select
-from snnbench.settings import TrainSettings
-from snnbench.training.task import Task
-from snnbench import methods
 from snnbench.training.stacked import unstackable
+from snnbench.training.task import Task
 
 log = logging.getLogger("snnbench.train")
 
@@ -39,7 +38,8 @@ def uses_batched(settings: TrainSettings, device: torch.device) -> bool:
     return settings.engine == "batched" or (settings.engine == "auto" and device.type == "cuda")
 
 
-def batching_problem(method: str, config: dict[str, Any], *, n_in: int, n_out: int, settings: TrainSettings) -> str | None:
+def batching_problem(method: str, config: dict[str, Any], *, n_in: int, n_out: int,
+                     settings: TrainSettings) -> str | None:
     """Why the batched engine cannot train ``method`` (None: it can): the method opts out
     (``MethodSpec.batched``), or its network has modules without a stacked form (``stacked.STACKERS``)."""
 
@@ -119,7 +119,8 @@ def train_configs_batched(method: str, configs: list[dict[str, Any]], seeds: lis
                                 architecture=settings.architecture())
         l2 = any(float(configs[i].get("l2", 0.0)) + settings.weight_decay > 0 for i in indices)
         size = max_members or max_group_size(probe, device=device, batch=settings.batch_size,
-                                             eval_rows=min(settings.eval_batch_size, max(len(x) for x in data.X.values())),
+                                             eval_rows=min(settings.eval_batch_size,
+                                                           max(len(x) for x in data.X.values())),
                                              optimizer_slots=_optimizer_slots(settings), cap=settings.max_group_size,
                                              streams=streams, l2=l2, adam=settings.optimizer == "adam")
         chunks += even_chunks(indices, size)
@@ -174,7 +175,8 @@ def count_parameters(method: str, config: dict[str, Any], *, n_in: int, n_out: i
 
 
 def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: int, configs: list[dict[str, Any]],
-             settings: TrainSettings, threads: int | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+             settings: TrainSettings, threads: int | None = None,
+             progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train every configuration; returns (one row per configuration, long-format curves).
 
     With ``settings.refit``, the selected configuration is trained again on training +
@@ -201,7 +203,8 @@ def run_grid(task: Task, *, benchmark: str, dataset: str, method: str, split: in
     task_columns = task.task_columns()
     rows, curve_frames = [], []
 
-    def record(config_id: int, config: dict[str, Any], seed: int, result: ConfigResult, n_params: int, phase: str) -> dict:
+    def record(config_id: int, config: dict[str, Any], seed: int, result: ConfigResult, n_params: int,
+               phase: str) -> dict:
         row = {**base, "phase": phase, "config_id": config_id, **config, "depth": depth_of(method, config),
                "seed": seed, "n_params": n_params, "status": result.status, "error": result.error,
                "best_epoch": None if result.best_epoch is None else result.best_epoch + 1,

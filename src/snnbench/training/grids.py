@@ -11,7 +11,6 @@ import itertools
 import json
 from typing import Any
 
-
 from snnbench.errors import ConfigError
 
 Grid = dict[str, list[Any]]

@@ -22,14 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from snnbench import methods
 from snnbench.errors import ConfigError
-from snnbench.training.metrics import evaluate, mean_of_tasks, task_roc_aucs
 from snnbench.methods import build_model
 from snnbench.methods.models import draw_initial, seed_dropout, undrawn
-from snnbench.training.selection import early_stopping_epoch, window_mean
 from snnbench.settings import TrainSettings
+from snnbench.training.metrics import evaluate, mean_of_tasks, task_roc_aucs
+from snnbench.training.selection import early_stopping_epoch, window_mean
 from snnbench.training.task import Task
-from snnbench import methods
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,7 +99,8 @@ def build_member(method: str, config: dict[str, Any], seed: int, task: Task, set
     seeds derived from it (protocol F11, F13)."""
     torch.manual_seed(seed)
     with undrawn():
-        model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config, architecture=settings.architecture())
+        model = build_model(method, n_in=task.n_in, n_out=task.n_out, config=config,
+                            architecture=settings.architecture())
     return seed_dropout(draw_initial(model, seed), seed)
 
 
@@ -159,7 +160,8 @@ def loss_function(task: Task, loss: str) -> Callable[[torch.Tensor, torch.Tensor
 
         def bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             present = ~torch.isnan(y)
-            each = nn.functional.binary_cross_entropy_with_logits(logits, torch.where(present, y, 0.0), reduction="none")
+            each = nn.functional.binary_cross_entropy_with_logits(logits, torch.where(present, y, 0.0),
+                                                                  reduction="none")
             return torch.where(present, each, 0.0).sum(dim=(1, 2)) / present.sum(dim=(1, 2)).clamp(min=1)
 
         return bce

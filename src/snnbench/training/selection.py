@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from snnbench.settings import ALIGNS
-
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from snnbench.contracts.results import per_task_columns
+from snnbench.settings import ALIGNS
 
 STATUSES = ("ok", "diverged", "failed")  # a configuration's outcome
 TIE_DECIMALS = 9  # validation metrics equal to 9 decimals count as a tie

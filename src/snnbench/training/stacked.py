@@ -25,7 +25,25 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
-from snnbench.methods.models import FNN, Dropout, Highway, HighwayLayer, LinearInit, ResidualBlock, ResNet, WeightNormLinear, as_int32, draw_weight, dropout_constants, dropout_scale_shift, element_codes, keep_from_hash_, keep_threshold, mask_keys, weight_generator
+from snnbench.methods.models import (
+    FNN,
+    Dropout,
+    Highway,
+    HighwayLayer,
+    LinearInit,
+    ResidualBlock,
+    ResNet,
+    WeightNormLinear,
+    as_int32,
+    draw_weight,
+    dropout_constants,
+    dropout_scale_shift,
+    element_codes,
+    keep_from_hash_,
+    keep_threshold,
+    mask_keys,
+    weight_generator,
+)
 
 
 def _stack(tensors) -> torch.Tensor:
@@ -40,7 +58,8 @@ def _declared(layers: list[nn.Module]) -> list[LinearInit] | None:
 
 # A slot: the members' declared initialisations, the member's weight view (in, out), its bias view,
 # and what follows the draw (WeightNorm's g), for ``draw_initial``.
-Slot = tuple[list[LinearInit], Callable[[int], torch.Tensor], Callable[[int], torch.Tensor], Callable[[int], None] | None]
+Slot = tuple[list[LinearInit], Callable[[int], torch.Tensor], Callable[[int], torch.Tensor],
+             Callable[[int], None] | None]
 
 
 def draw_initial(net: nn.Module, seeds: list[int]) -> nn.Module:
@@ -96,7 +115,8 @@ class StackedWeightNormLinear(StackedLinear):
     """k weight-normalised linear layers: weight = g * v / ||v|| (norm over the inputs), with
     v (k, in, out) and g (k, 1, out), as ``models.WeightNormLinear`` computes it."""
 
-    def __init__(self, v: torch.Tensor, g: torch.Tensor, bias: torch.Tensor, inits: list[LinearInit] | None = None) -> None:
+    def __init__(self, v: torch.Tensor, g: torch.Tensor, bias: torch.Tensor,
+                 inits: list[LinearInit] | None = None) -> None:
         nn.Module.__init__(self)
         self.v = nn.Parameter(v)
         self.g = nn.Parameter(g)

@@ -7,13 +7,12 @@ official split is fixed; repeats differ only in their seeds).
 
 from __future__ import annotations
 
-from snnbench.contracts.results import TASK_PREFIX
-
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from snnbench.contracts.results import TASK_PREFIX
 from snnbench.errors import ConfigError
 
 KINDS = ("multiclass", "binary", "multitask")

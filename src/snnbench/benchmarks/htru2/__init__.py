@@ -66,7 +66,8 @@ class Htru2(Benchmark):
             return list(range(n_folds))
         bad = [f for f in folds if f >= n_folds]
         if bad:
-            raise ConfigError(f"train.htru2_folds {bad} out of range: htru2.n_folds is {n_folds} (folds 0..{n_folds - 1})")
+            raise ConfigError(f"train.htru2_folds {bad} out of range: htru2.n_folds is {n_folds} "
+                              f"(folds 0..{n_folds - 1})")
         return list(folds)
 
     def published_rows(self, datasets: list[str]):

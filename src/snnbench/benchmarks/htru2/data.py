@@ -8,15 +8,14 @@ The paper's nested CV (appendix A4.4): for outer test fold M the validation fold
 
 from __future__ import annotations
 
-from snnbench.benchmarks.htru2.sources import HTRU2
-
 from pathlib import Path
 
 import numpy as np
 
+from snnbench.benchmarks.htru2.sources import HTRU2
 from snnbench.data.download import VerifiedSource
-from snnbench.errors import ConfigError
 from snnbench.data.textio import as_labels, read_matrix
+from snnbench.errors import ConfigError
 
 SOURCE = HTRU2.name
 MEMBER = "HTRU_2.csv"
@@ -31,7 +30,8 @@ def make_folds(y: np.ndarray, *, n_folds: int, seed: int) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold
 
     if n_folds < 3:
-        raise ConfigError(f"setting `htru2.n_folds` must be at least 3 (test, validation, training folds), however: {n_folds=}")
+        raise ConfigError("setting `htru2.n_folds` must be at least 3 (test, validation, training folds), "
+                          f"however: {n_folds=}")
     fold = np.empty(len(y), dtype=np.int8)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for k, (_, test) in enumerate(splitter.split(np.zeros(len(y)), y)):

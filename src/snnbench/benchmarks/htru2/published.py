@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+
 from snnbench.contracts.scores import SCORE_COLUMNS
 from snnbench.reference import published_htru2_table3
+
 
 def published_htru2_rows() -> pd.DataFrame:
     """Table 3's published AUC means (the paper's FNNs and the rows it quotes from Lyon et al. 2016)."""

@@ -6,13 +6,12 @@ used. ``htru2_tables.py`` only formats these rows."""
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 import pandas as pd
 
+from snnbench.contracts.scores import ours as ours_rows
+from snnbench.evaluation.stats import paired_wilcoxon_greater, stamped
 from snnbench.methods.paper import FAMILIES
 from snnbench.settings import StatsSettings
-from snnbench.evaluation.stats import paired_wilcoxon_greater, stamped
 
 REFERENCE = "SNN"  # the paper tests every method against SNN in Table 3
 

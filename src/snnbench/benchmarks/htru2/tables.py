@@ -3,12 +3,7 @@ formatted from its statistics (``htru2_stats.py``) beside the published table, a
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
-from snnbench.reporting.plots import pyplot, save_figure
-
 import json
-
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +11,12 @@ import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.htru2.stats import REFERENCE, fold_table, htru2_statistics
-from snnbench.reporting.captions import deviations_text, stats_text
-from snnbench.reporting.tables import write_table
-from snnbench.reference import published_htru2_table3
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.evaluation.stats import settings_of
+from snnbench.reference import published_htru2_table3
+from snnbench.reporting.captions import deviations_text, stats_text
+from snnbench.reporting.plots import pyplot, save_figure
+from snnbench.reporting.tables import write_table
 
 HTRU2_NOTES = ("the outer folds are our own seeded stratified split, the paper's are not published (H1)",
                "features z-scored on the training folds (D2)")
@@ -46,7 +43,8 @@ def table3(statistics: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["difference"] = table["auc_mean"] - table["published_mean"]
     lyon = published[published["kind"] != "FNN"]
-    quoted = pd.DataFrame({"method": lyon["method"] + " (Lyon et al. 2016)", "source": "published (quoted by the paper)",
+    quoted = pd.DataFrame({"method": lyon["method"] + " (Lyon et al. 2016)",
+                           "source": "published (quoted by the paper)",
                            "published_mean": lyon["auc_mean"].to_numpy()})
     table = pd.concat([table, quoted], ignore_index=True)
     table["star"] = table["star"].map({True: "yes", False: "no"}).fillna("")

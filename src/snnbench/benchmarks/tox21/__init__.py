@@ -17,7 +17,6 @@ from snnbench.errors import DataError
 from snnbench.methods.boosting import CATBOOST_GRID, LIGHTGBM_GRID, XGBOOST_GRID
 from snnbench.training.task import Task, parts, zscore
 
-
 # One estimator per task and configuration on ~9,000 labelled compounds, so smaller baseline
 # grids than the methods' own (B3); the SVM's gamma brackets 1/d for the 290 rdkit features (and
 # the DeepTox set's); the boosted trees (B4) narrowed the same way.

@@ -18,8 +18,6 @@ Nothing is standardised here: z-scores are fitted on the training rows at traini
 
 from __future__ import annotations
 
-from snnbench.benchmarks.tox21.sources import TOX21
-
 import csv
 import gzip
 import logging
@@ -35,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from snnbench.benchmarks.tox21.sources import TOX21
 from snnbench.data.download import VerifiedSource
-from snnbench.errors import ConfigError, DataError, UnavailableError
 from snnbench.data.textio import open_text
+from snnbench.errors import ConfigError, DataError, UnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +213,8 @@ def check_label_file(path: Path, comp: Compounds, rows: np.ndarray, compounds_pa
             if got != comp.Y[i, j]:
                 want = {1: "1", 0: "0", -1: "NA"}[int(comp.Y[i, j])]
                 raise DataError(
-                    f"{cid} {task} is {value.strip()!r} here but {want!r} in {compounds_path.name} line {comp.lines[i]}",
+                    f"{cid} {task} is {value.strip()!r} here but {want!r} in {compounds_path.name} "
+                    f"line {comp.lines[i]}",
                     path=path, line=lineno,
                 )
         k += 1
@@ -293,7 +293,8 @@ def _row_index(ids: list[str], path: Path) -> dict[str, int]:
     return index
 
 
-def _match_rows(comp: Compounds, rows: np.ndarray, index: dict[str, int], path: Path, compounds_path: Path) -> np.ndarray:
+def _match_rows(comp: Compounds, rows: np.ndarray, index: dict[str, int], path: Path,
+                compounds_path: Path) -> np.ndarray:
     out = np.empty(len(rows), dtype=np.int64)
     for k, i in enumerate(rows):
         cid = comp.ids[int(i)]
@@ -345,8 +346,10 @@ def deeptox_features(
             path=paths[DENSE_TEST], line=1,
         )
     dense = np.empty((n, len(names_tr)), dtype=np.float64)
-    dense[train_rows] = dense_tr[_match_rows(comp, train_rows, _row_index(ids_tr, paths[DENSE_TRAIN]), paths[DENSE_TRAIN], compounds_path)]
-    dense[test_rows] = dense_te[_match_rows(comp, test_rows, _row_index(ids_te, paths[DENSE_TEST]), paths[DENSE_TEST], compounds_path)]
+    dense[train_rows] = dense_tr[_match_rows(comp, train_rows, _row_index(ids_tr, paths[DENSE_TRAIN]),
+                                             paths[DENSE_TRAIN], compounds_path)]
+    dense[test_rows] = dense_te[_match_rows(comp, test_rows, _row_index(ids_te, paths[DENSE_TEST]),
+                                            paths[DENSE_TEST], compounds_path)]
 
     colnames = _read_names(paths[SPARSE_COLNAMES])
     rows_tr = _read_names(paths[SPARSE_ROWNAMES_TRAIN])
@@ -356,8 +359,10 @@ def deeptox_features(
     import scipy.sparse
 
     sparse = scipy.sparse.vstack([
-        sp_tr[_match_rows(comp, train_rows, _row_index(rows_tr, paths[SPARSE_ROWNAMES_TRAIN]), paths[SPARSE_ROWNAMES_TRAIN], compounds_path)],
-        sp_te[_match_rows(comp, test_rows, _row_index(rows_te, paths[SPARSE_ROWNAMES_TEST]), paths[SPARSE_ROWNAMES_TEST], compounds_path)],
+        sp_tr[_match_rows(comp, train_rows, _row_index(rows_tr, paths[SPARSE_ROWNAMES_TRAIN]),
+                          paths[SPARSE_ROWNAMES_TRAIN], compounds_path)],
+        sp_te[_match_rows(comp, test_rows, _row_index(rows_te, paths[SPARSE_ROWNAMES_TEST]),
+                          paths[SPARSE_ROWNAMES_TEST], compounds_path)],
     ]).tocsr()
     order = np.empty(n, dtype=np.int64)
     order[np.concatenate([train_rows, test_rows])] = np.arange(n)
@@ -380,7 +385,8 @@ def deeptox_features(
         f"deeptox features: {len(names_tr)} dense descriptors + {len(keep)} of {len(colnames)} sparse features "
         f"(non-zero in >= {sparse_min_frequency:g} of the {int(training.sum())} training compounds)",
         f"deeptox dense values that were NaN/inf and replaced by the training-row column median: {n_imputed}",
-        f"{constant} columns are constant on the training rows (kept as the paper's inputs; zero variance at z-scoring)",
+        f"{constant} columns are constant on the training rows (kept as the paper's inputs; "
+        "zero variance at z-scoring)",
     ]
     params = {"dense_features": len(names_tr), "sparse_features_total": len(colnames),
               "sparse_features_kept": int(len(keep))}
@@ -529,7 +535,8 @@ def _match_structures(comp: Compounds, records: list[SdfRecord], sdf_path: Path,
     return out
 
 
-def _impute_descriptors(D: np.ndarray, train: np.ndarray, failed: np.ndarray) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
+def _impute_descriptors(D: np.ndarray, train: np.ndarray,
+                        failed: np.ndarray) -> tuple[np.ndarray, dict[str, Any], np.ndarray]:
     """Replace NaN/inf and |x| > DESCRIPTOR_ABS_LIMIT by the column's training-row median of the valid values.
 
     NOTE: the rule for absurd values is ours (the paper used DeepTox descriptors): a handful of RDKit
@@ -619,7 +626,8 @@ def rdkit_features(
         },
     }
     notes = [
-        f"rdkit feature set computed with RDKit {rdkit.__version__}: {len(varying)} of {len(desc_names)} 2D descriptors "
+        f"rdkit feature set computed with RDKit {rdkit.__version__}: "
+        f"{len(varying)} of {len(desc_names)} 2D descriptors "
         f"(the others constant on the training rows) + {len(ecfp_varying)} Morgan radius-{ecfp_radius} count features "
         f"(of {len(env_ids)} environments seen on training rows; kept when present in >= {sparse_min_frequency:g} "
         f"of the {int(training.sum())} training compounds and not constant there)",
@@ -680,7 +688,8 @@ def prepare(
     read = [COMPOUNDS]
     notes: list[str] = []
 
-    for member, rows in ((LABELS_TRAIN, np.flatnonzero(comp.split != 2)), (LABELS_TEST, np.flatnonzero(comp.split == 2))):
+    for member, rows in ((LABELS_TRAIN, np.flatnonzero(comp.split != 2)),
+                         (LABELS_TEST, np.flatnonzero(comp.split == 2))):
         if src.status(member) == "missing":
             notes.append(f"{member} is missing from the source: labels not cross-checked against it")
             continue
@@ -706,7 +715,8 @@ def prepare(
     read += feats.files
     notes += feats.notes + _split_notes(comp)
     if not np.isfinite(X).all():  # an invariant of both feature sets, checked, never assumed
-        raise DataError(f"{int((~np.isfinite(X)).sum())} non-finite feature values remain after imputation", path=src.root)
+        raise DataError(f"{int((~np.isfinite(X)).sum())} non-finite feature values remain after imputation",
+                        path=src.root)
 
     feature_params: dict[str, Any] = {"sparse_min_frequency": float(sparse_min_frequency),
                                       "frequency_rows": "training (set == training only)"}

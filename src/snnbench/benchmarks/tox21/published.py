@@ -6,13 +6,15 @@ import json
 import math
 from pathlib import Path
 from typing import Any
+
 import pandas as pd
-from snnbench.errors import DataError
-from snnbench.contracts.results import job_context, per_task_columns, read_summary
+
+from snnbench.contracts.results import job_context, output_paths, per_task_columns, read_summary
 from snnbench.contracts.scores import SCORE_COLUMNS
-from snnbench.contracts.results import output_paths
-from snnbench.training.selection import hyperparameters, select
+from snnbench.errors import DataError
 from snnbench.reference import TOX21_CHALLENGE_WINNER, published_tox21_table2
+from snnbench.training.selection import hyperparameters, select
+
 
 def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
     """Tox21: per depth of one job, the configuration selected on validation among that depth's
@@ -46,7 +48,8 @@ def depth_rows(summary_path: str | Path) -> list[dict[str, Any]]:
             "n_diverged": int((grid_rows["status"] == "diverged").sum()),
             "n_failed": int((grid_rows["status"] == "failed").sum()),
             "best_epoch": None if chosen is None else chosen["best_epoch"], "depth": float(depth),
-            "hyperparameters": None if chosen is None else json.dumps(hyperparameters(chosen, hp_names), sort_keys=True),
+            "hyperparameters": (None if chosen is None
+                                else json.dumps(hyperparameters(chosen, hp_names), sort_keys=True)),
             "seconds": float(grid_rows["seconds"].sum()), **job_context(s),
             **({} if chosen is None else {c: float(chosen[c]) for c in tasks}),
         })

@@ -3,10 +3,6 @@ published table, the per-task companion table, and the AUC-vs-depth figure."""
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
-from snnbench.reporting.plots import pyplot, save_figure
-
 import json
 from pathlib import Path
 from typing import Any
@@ -15,10 +11,12 @@ import numpy as np
 import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes
-from snnbench.reporting.captions import deviations_text
-from snnbench.reporting.tables import write_table
 from snnbench.contracts.results import per_task_columns
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.reference import TOX21_CHALLENGE_WINNER, published_tox21_table2
+from snnbench.reporting.captions import deviations_text
+from snnbench.reporting.plots import pyplot, save_figure
+from snnbench.reporting.tables import write_table
 
 _TABLE2 = published_tox21_table2()
 PAPER_DEPTHS = tuple(int(d) for d in sorted(_TABLE2["depth"].unique()))  # Table 2's columns

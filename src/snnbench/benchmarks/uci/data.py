@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from snnbench.data.download import VerifiedSource
-from snnbench.errors import ConfigError, DataError, UnavailableError
 from snnbench.benchmarks.uci.sources import DATA_PY, UCI121
+from snnbench.data.download import VerifiedSource
 from snnbench.data.textio import as_labels, read_int_lines, read_matrix
+from snnbench.errors import ConfigError, DataError, UnavailableError
 from snnbench.reference import size_group
 
 FD_SOURCE = UCI121.name
@@ -36,7 +36,8 @@ N_SPLIT_COLUMNS = 4
 QUIRKS = {
     "connect-4": "connect-4: FD's script maps 'win' to class 0 together with 'draw' (n_clases=2); kept as published",
     **{
-        name: f"{name}: FD's test file is not standardised (as published); data_py's re-standardised test part is used as X, FD's values are kept as X_fd"
+        name: f"{name}: FD's test file is not standardised (as published); data_py's re-standardised test part "
+              "is used as X, FD's values are kept as X_fd"
         for name in ("hayes-roth", "hill-valley", "horse-colic", "image-segmentation", "soybean", "spect")
     },
 }
@@ -94,14 +95,16 @@ def _binary(values: np.ndarray, path: Path) -> np.ndarray:
     bad = np.argwhere((values != 0) & (values != 1))
     if bad.size:
         row, col = bad[0]
-        raise DataError(f"column {col + 1} is {values[row, col]:g}; split files hold only 0 and 1", path=path, line=int(row) + 1)
+        raise DataError(f"column {col + 1} is {values[row, col]:g}; split files hold only 0 and 1", path=path,
+                        line=int(row) + 1)
     return values.astype(bool)
 
 
 def _check_indices(idx: np.ndarray, n: int, path: Path, line: int) -> np.ndarray:
     bad = np.flatnonzero((idx < 0) | (idx >= n))
     if bad.size:
-        raise DataError(f"index {idx[bad[0]]} is outside 0..{n - 1} (indices are 0-based rows of the first data file)", path=path, line=line)
+        raise DataError(f"index {idx[bad[0]]} is outside 0..{n - 1} (indices are 0-based rows of the first data file)",
+                        path=path, line=line)
     if np.unique(idx).size != idx.size:
         raise DataError("an index appears twice", path=path, line=line)
     return idx
@@ -125,7 +128,8 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
     counts = [int(info["n_patrons1"])] + ([int(info["n_patrons2"])] if info["n_arquivos"] == 2 else [])
     n = sum(counts)
 
-    py_members = [f"{name}/{name}_py.dat", f"{name}/labels_py.dat", f"{name}/folds_py.dat", f"{name}/validation_folds_py.dat"]
+    py_members = [f"{name}/{name}_py.dat", f"{name}/labels_py.dat", f"{name}/folds_py.dat",
+                  f"{name}/validation_folds_py.dat"]
     fd_members = [f"{name}/{f}" for f in files] + [f"{name}/conxuntos.dat", f"{name}/conxuntos_kfold.dat"]
     missing = []
     for source, members in ((fd, fd_members), (py, py_members)):
@@ -152,13 +156,14 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
         both = np.flatnonzero(test_folds[:, k] & val_folds[:, k])
         if both.size:
             raise DataError(
-                f"column {k + 1} marks {both.size} validation rows that {f_path.name} column {k + 1} puts in the test set "
-                f"(first at this line)",
+                f"column {k + 1} marks {both.size} validation rows that {f_path.name} column {k + 1} "
+                f"puts in the test set (first at this line)",
                 path=v_path,
                 line=int(both[0]) + 1,
             )
         if not test_folds[:, k].any() or not val_folds[:, k].any():
-            raise DataError(f"split column {k + 1} has an empty test or validation set", path=f_path if not test_folds[:, k].any() else v_path)
+            raise DataError(f"split column {k + 1} has an empty test or validation set",
+                            path=f_path if not test_folds[:, k].any() else v_path)
 
     # --- Fernandez-Delgado's files: cross-check features and labels, keep their splits
     fd_parts = []
@@ -168,7 +173,8 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
         _check_rows(path, len(table), count, meta_path.name)
         idx_bad = np.flatnonzero(table[:, 0] != np.arange(1, count + 1))
         if idx_bad.size:
-            raise DataError(f"row index {table[idx_bad[0], 0]:g}, expected {idx_bad[0] + 1}", path=path, line=int(idx_bad[0]) + 2)
+            raise DataError(f"row index {table[idx_bad[0], 0]:g}, expected {idx_bad[0] + 1}", path=path,
+                            line=int(idx_bad[0]) + 2)
         as_labels(table[:, -1], path=path, n_classes=n_classes, first_line=2)
         fd_parts.append((path, table[:, 1:-1], table[:, -1]))
     offset = 0
@@ -209,7 +215,8 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
     arrays.update(fd_train=fd_train, fd_validation=fd_val)
     lines = read_int_lines(k_path)
     if len(lines) != 2 * N_SPLIT_COLUMNS:
-        raise DataError(f"has {len(lines)} lines, expected {2 * N_SPLIT_COLUMNS} (train, test for 4 folds)", path=k_path)
+        raise DataError(f"has {len(lines)} lines, expected {2 * N_SPLIT_COLUMNS} (train, test for 4 folds)",
+                        path=k_path)
     for k in range(N_SPLIT_COLUMNS):
         tr = _check_indices(lines[2 * k], counts[0], k_path, 2 * k + 1)
         te = _check_indices(lines[2 * k + 1], counts[0], k_path, 2 * k + 2)
@@ -232,7 +239,8 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
              "validation": int(val_folds[:, k].sum()), "test": int(test_folds[:, k].sum())}
             for k in range(N_SPLIT_COLUMNS)
         ],
-        "provenance": [fd.provenance(m) for m in [f"{name}/{name}.txt", *fd_members]] + [py.provenance(m) for m in py_members],
+        "provenance": ([fd.provenance(m) for m in [f"{name}/{name}.txt", *fd_members]]
+                       + [py.provenance(m) for m in py_members]),
         "notes": notes,
     }
     return arrays, meta

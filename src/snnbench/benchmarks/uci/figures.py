@@ -3,14 +3,13 @@ every other method per dataset, and the selected depth per method next to the pa
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 from pathlib import Path
 
 import pandas as pd
 
 from snnbench.atomic import atomic_write_csv
 from snnbench.benchmarks.uci.stats import source_of
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.reporting.plots import pyplot, save_figure
 
 # Mean selected depth the paper reports (Sec. 4.1): layers, blocks for ResNet.
@@ -27,7 +26,8 @@ def cd_diagram(rows: pd.DataFrame, stem: Path, *, title: str, alpha: float = 0.0
 
 
     ranks = rows.drop_duplicates("method").set_index("method")["avg_rank"].astype(float).sort_values()
-    p_values = rows.pivot(index="method", columns="vs", values="p_value").reindex(index=ranks.index, columns=ranks.index)
+    p_values = rows.pivot(index="method", columns="vs", values="p_value").reindex(index=ranks.index,
+                                                                                 columns=ranks.index)
     p_values = p_values.fillna(1.0).astype(float)  # a method against itself
     hue = pd.Series({m: "ours" if source_of(m) == "ours" else "published" for m in ranks.index})
     fig, ax = pyplot().subplots(figsize=(8, 0.35 * len(ranks) + 1.8))

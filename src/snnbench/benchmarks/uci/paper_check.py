@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-import pandas as pd
-from snnbench.atomic import atomic_write_csv
-from snnbench.settings import StatsSettings
-from snnbench.evaluation.stats import DEFAULTS, size_groups, wilcoxon_vs_best
-from snnbench import reference
 
-def compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, table: str, groups: dict[str, str]) -> pd.DataFrame:
+import pandas as pd
+
+from snnbench import reference
+from snnbench.atomic import atomic_write_csv
+from snnbench.evaluation.stats import DEFAULTS, size_groups, wilcoxon_vs_best
+from snnbench.settings import StatsSettings
+
+
+def compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, table: str,
+                           groups: dict[str, str]) -> pd.DataFrame:
     """Our statistics next to one published table (rows of ``published_ranks()`` for ``table``)."""
     pub = published.loc[published["table"] == table].set_index("method")
     statistic = pub["statistic"].iloc[0]
@@ -23,7 +27,8 @@ def compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, table
     out["published_statistic"] = statistic
     out["published_value"] = ours["method"].map(pub["value"]).astype(float)
     out["published_p_value"] = ours["method"].map(pub["p_value_vs_best"]).astype(float)
-    out["published_star"] = ours["method"].map(pub["starred_in_paper"].map({"yes": True, "no": False})).astype("boolean")
+    out["published_star"] = (ours["method"].map(pub["starred_in_paper"].map({"yes": True, "no": False}))
+                             .astype("boolean"))
     out["rank_diff"] = ours_value.to_numpy() - out["published_value"]
     out["p_rel_diff"] = out["p_value"] / out["published_p_value"] - 1.0
     return out.reset_index(drop=True)
@@ -47,9 +52,10 @@ def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict
     ``rank_diff`` = ours minus published in the published statistic; ``p_rel_diff`` = ours /
     published - 1. ``stats`` (the config's section) gives the null distribution, the missing-result
     rule and alpha, the same as our own tables use. Its default ``wilcoxon: exact-if-small``
-    reproduces Table A13's p-values far better than scipy's ``auto``: Table A11/FD rounding creates ties and zero differences, on
-    which ``auto`` switches to the normal approximation, while the paper's tiny p-values (down to
-    2.8e-14 for 46 datasets) are exact ones. Returns the three tables keyed by file stem.
+    reproduces Table A13's p-values far better than scipy's ``auto``: Table A11/FD rounding creates
+    ties and zero differences, on which ``auto`` switches to the normal approximation, while the
+    paper's tiny p-values (down to 2.8e-14 for 46 datasets) are exact ones. Returns the three
+    tables keyed by file stem.
     """
 
     published = reference.published_ranks()

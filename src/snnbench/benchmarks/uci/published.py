@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+
 from snnbench.contracts.scores import SCORE_COLUMNS
 from snnbench.reference import FD_REPRESENTATIVES, published_24_accuracies
+
 
 def published_uci_rows(datasets: list[str]) -> pd.DataFrame:
     """Table A11 (7 FNNs) and FD's 17 representatives for ``datasets``, as score rows."""

@@ -28,8 +28,6 @@ by hand about the result.
 
 from __future__ import annotations
 
-from snnbench.evaluation.comparisons import bayesian, bootstrap, granularity, leave_one_out, multiple_comparisons, omnibus, others_than, rank_summary
-
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +35,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from snnbench.settings import RobustnessSettings, StatsSettings
-from snnbench.evaluation.stats import average_ranks, size_groups
 from snnbench import reference
+from snnbench.atomic import atomic_write_bytes, atomic_write_csv
 from snnbench.benchmarks.uci.stats import uci_data
 from snnbench.errors import DataError
-from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.evaluation.comparisons import (
+    bayesian,
+    bootstrap,
+    granularity,
+    leave_one_out,
+    multiple_comparisons,
+    omnibus,
+    others_than,
+    rank_summary,
+)
+from snnbench.evaluation.stats import average_ranks, size_groups
+from snnbench.settings import RobustnessSettings, StatsSettings
 
 FIGURES = "robustness_figures"  # the figures' folder beside robustness.md
 SOURCES = {"paper_check": "the paper's published numbers", "uci": "our runs"}  # results folder -> whose scores
@@ -82,7 +90,8 @@ def ours_table(scores: pd.DataFrame) -> ScoreTable:
     data = uci_data(scores)
     return ScoreTable("ours", data.acc, data.acc24, reference.table_a11()["N"].reindex(data.acc.index),
                       reference.uci_test_rows().reindex(data.acc.index),
-                      [f"our runs: {len(data.acc)} UCI datasets with a result, split column(s) {', '.join(data.splits)}; "
+                      [f"our runs: {len(data.acc)} UCI datasets with a result, split column(s) "
+                       f"{', '.join(data.splits)}; "
                        "the 24-method comparisons add Fernandez-Delgado et al.'s 17 published representatives"])
 
 
@@ -238,7 +247,8 @@ def verdict(r: Robustness) -> str:
                     f"ranks (p = {result['p_value']:.2g}; Iman-Davenport p = {result['p_iman_davenport']:.2g}); "
                     f"Nemenyi's critical difference is {result['cd_nemenyi']:.2f} ranks on {result['n_datasets']} "
                     f"complete datasets, and {ref}'s lead exceeds it over {_names(frame, frame['exceeds_cd'])}"
-                    + (f" but not over {_names(frame, ~frame['exceeds_cd'])}" if frame["exceeds_cd"].any() else " of them")
+                    + (f" but not over {_names(frame, ~frame['exceeds_cd'])}" if frame["exceeds_cd"].any()
+                       else " of them")
                     + f"; the Holm post-hoc against {ref} "
                     f"finds {int(frame['significant_control_holm'].sum())} of {len(frame)} differences. ")
     b = r.bayes
@@ -261,7 +271,8 @@ def verdict(r: Robustness) -> str:
     if not m["star_bonferroni"].all():
         short.append(f"loses significance under Bonferroni against {_names(m, ~m['star_bonferroni'])}")
     if isinstance(found, tuple) and not found[1]["exceeds_cd"].all():
-        short.append(f"falls short of Nemenyi's critical difference against {_names(found[1], ~found[1]['exceeds_cd'])}")
+        short.append("falls short of Nemenyi's critical difference against "
+                     f"{_names(found[1], ~found[1]['exceeds_cd'])}")
     if not (b["p_better"] >= 0.95).all():
         short.append(f"is not credible at 0.95 in the Bayesian test against {_names(b, b['p_better'] < 0.95)}")
     first = boot is not None and boot[0]["p_first"] >= 0.5
@@ -287,7 +298,8 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     source = r.table.source
     cite = "; ".join(r.table.notes)
-    paths = {"csv": out / "robustness.csv", "md": out / "robustness.md", "per_dataset": out / "robustness_per_dataset.csv"}
+    paths = {"csv": out / "robustness.csv", "md": out / "robustness.md",
+             "per_dataset": out / "robustness_per_dataset.csv"}
     atomic_write_csv(paths["csv"], r.rows())
     atomic_write_csv(paths["per_dataset"], r.per_dataset)
     alpha = r.stats.alpha
@@ -300,8 +312,8 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
     for group, frame in r.multiple.items():
         lines += [f"## Multiple comparisons, {group} datasets", "",
                   f"{r.reference} against each FNN: one-sided paired Wilcoxon p (the paper's test, unadjusted star at "
-                  f"p < {alpha:g}), Holm- and Bonferroni-adjusted over the {len(frame)} comparisons; a star is kept where "
-                  "the adjusted p stays below alpha.", "", _md(frame), ""]
+                  f"p < {alpha:g}), Holm- and Bonferroni-adjusted over the {len(frame)} comparisons; "
+                  "a star is kept where the adjusted p stays below alpha.", "", _md(frame), ""]
     for (family, group), found in r.omnibus.items():
         lines += [f"## Friedman, Nemenyi and post-hoc against {r.reference}: {family}, {group} datasets", ""]
         if isinstance(found, str):
@@ -309,9 +321,10 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
             continue
         result, frame = found
         lines += [f"Friedman chi2 = {result['statistic']:.4g} (p = {result['p_value']:.3g}), Iman-Davenport F = "
-                  f"{result['f_iman_davenport']:.4g} (p = {result['p_iman_davenport']:.3g}) on {result['n_datasets']} "
-                  f"datasets with every method ({result['n_dropped']} dropped for a missing result); Nemenyi's critical "
-                  f"difference at alpha {alpha:g}: {result['cd_nemenyi']:.3f} ranks. rank_difference: the method's "
+                  f"{result['f_iman_davenport']:.4g} (p = {result['p_iman_davenport']:.3g}) on "
+                  f"{result['n_datasets']} datasets with every method ({result['n_dropped']} dropped for a missing "
+                  f"result); Nemenyi's critical difference at alpha {alpha:g}: {result['cd_nemenyi']:.3f} ranks. "
+                  "rank_difference: the method's "
                   f"average rank minus {r.reference}'s; p_nemenyi: pairwise (scikit-posthocs); p_control: two-sided "
                   f"z-test against {r.reference} as the control (Demsar 2006), Holm-adjusted in p_control_holm.", "",
                   _md(frame), ""]
@@ -366,8 +379,8 @@ def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
     # the posterior of the Bayesian signed-rank test, one simplex per comparison
     methods = list(r.posterior)
     cols = 3
-    fig, axes = plt.subplots(math.ceil(len(methods) / cols), cols, figsize=(4 * cols, 3.6 * math.ceil(len(methods) / cols)),
-                             squeeze=False)
+    fig, axes = plt.subplots(math.ceil(len(methods) / cols), cols,
+                             figsize=(4 * cols, 3.6 * math.ceil(len(methods) / cols)), squeeze=False)
     corners = np.array([[0.0, 0.0], [0.5, math.sqrt(3) / 2], [1.0, 0.0]])  # better, equivalent, worse
     for ax, m in zip(axes.flat, methods):
         sample = r.posterior[m][:: max(1, len(r.posterior[m]) // 3000)]
@@ -376,7 +389,8 @@ def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
         ax.plot(*np.vstack([corners, corners[:1]]).T, color="black", lw=0.8)
         ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.3, color="tab:blue")
         for (x, y), label in zip(corners, (f"{r.reference} better\n{row['p_better']:.3f}",
-                                           f"equivalent\n{row['p_equivalent']:.3f}", f"{m} better\n{row['p_worse']:.3f}")):
+                                           f"equivalent\n{row['p_equivalent']:.3f}",
+                                           f"{m} better\n{row['p_worse']:.3f}")):
             ax.annotate(label, (x, y), ha="center", va="bottom" if y > 0 else "top", fontsize=8,
                         xytext=(0, 4 if y > 0 else -4), textcoords="offset points")
         ax.set_title(f"{r.reference} vs {m} ({int(row['n_datasets'])} datasets)", fontsize=9)
@@ -400,16 +414,18 @@ def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
             ax.scatter(frame["avg_rank"], y, color=colours, zorder=3)
             ax.set_yticks(y, frame["method"], fontsize=8)
             ax.set_xlabel("average rank (1 = best), 95 % bootstrap interval", fontsize=8)
-            ax.set_title(f"{family}, {group} datasets: P({r.reference} first) = {r.boot[(family, group)][0]['p_first']:.2f}",
-                         fontsize=9)
+            ax.set_title(f"{family}, {group} datasets: P({r.reference} first) = "
+                         f"{r.boot[(family, group)][0]['p_first']:.2f}", fontsize=9)
         paths["bootstrap"] = save(fig, "robustness_bootstrap")
     # critical-difference diagrams
     for (family, group), diagram in r.diagrams.items():
         ranks = diagram["ranks"]
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(ranks) + 1.8))
         sp.critical_difference_diagram(ranks, diagram["p_values"], ax=ax, cd=diagram["cd"], alpha=r.stats.alpha,
-                                       color_palette={m: ("tab:red" if m == r.reference else "tab:gray") for m in ranks.index})
-        ax.set_xlabel(f"average rank (1 = best); CD: Nemenyi's critical difference at alpha {r.stats.alpha:g}", fontsize=8)
+                                       color_palette={m: ("tab:red" if m == r.reference else "tab:gray")
+                                                      for m in ranks.index})
+        ax.set_xlabel(f"average rank (1 = best); CD: Nemenyi's critical difference at alpha {r.stats.alpha:g}",
+                      fontsize=8)
         ax.set_title(f"{family}, {group} datasets ({diagram['n_datasets']} with every method), {r.table.source} scores",
                      fontsize=9)
         key = f"cd_{family.split()[0]}_{group}"

@@ -5,8 +5,9 @@ one row per (table, group, split, method): average rank, rank minus the expected
 one-sided Wilcoxon p-value against ``vs``, Holm, star, datasets used; and one row per group for
 the Friedman test (``method`` empty, with Nemenyi's critical difference) and, per group, the
 Nemenyi pairwise p-values on the complete rows (``nemenyi``: the critical-difference diagram's
-inputs, one row per ordered pair with the method's average rank there). Each row also carries how it was computed (the config's
-``stats`` section: ``wilcoxon``, ``alpha``, ``missing``, ``reference``, ``compare_with``).
+inputs, one row per ordered pair with the method's average rank there). Each row also carries
+how it was computed (the config's ``stats`` section: ``wilcoxon``, ``alpha``, ``missing``,
+``reference``, ``compare_with``).
 With ``compare_with: published`` our methods are also ranked against the paper's published
 methods, without retraining them: ``compare_table1`` (ours + the paper's 7 FNNs, Table A11),
 ``compare_tableA12`` / ``compare_tableA13`` (ours + all 24) and ``leaderboard`` (per group: place,
@@ -16,18 +17,25 @@ Holm-adjusted). ``tables.py`` only formats these rows next to the published numb
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from snnbench.contracts.scores import ours as ours_rows
+from snnbench.errors import DataError
+from snnbench.evaluation.stats import (
+    critical_difference,
+    friedman,
+    leaderboard,
+    nemenyi_cd,
+    size_groups,
+    stamped,
+    wilcoxon_vs_best,
+)
+from snnbench.reference import FD_REPRESENTATIVES, FNN_METHODS, published_24_accuracies, table_a11
 from snnbench.reporting.tables import methods_of_kind
 from snnbench.settings import StatsSettings
-from snnbench.reference import FNN_METHODS, published_24_accuracies, FD_REPRESENTATIVES, table_a11
-from snnbench.errors import DataError
-from snnbench.evaluation.stats import size_groups, critical_difference, friedman, leaderboard, nemenyi_cd, stamped, wilcoxon_vs_best
 
 # (table, size group, published table or None, statistic) of the rank comparisons, in print order
 RANK_TABLES = [("table1", "all", "Table1-left", "avg_rank_minus_expected"),

@@ -6,11 +6,6 @@ and in ``captions.json``) naming the data used, the protocol and the deviations.
 
 from __future__ import annotations
 
-from snnbench.contracts.scores import ours as ours_rows
-
-from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
-from snnbench.reporting.tables import write_table
-
 import json
 from pathlib import Path
 from typing import Any
@@ -18,10 +13,20 @@ from typing import Any
 import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes
-from snnbench.methods.paper import FAMILIES
+from snnbench.benchmarks.uci.stats import (
+    COMPARE_TABLES,
+    LEADERBOARD_REFERENCE,
+    RANK_TABLES,
+    accuracy_table,
+    uci_data,
+    uci_statistics,
+)
+from snnbench.contracts.scores import ours as ours_rows
 from snnbench.evaluation.stats import settings_of
-from snnbench.benchmarks.uci.stats import COMPARE_TABLES, LEADERBOARD_REFERENCE, RANK_TABLES, accuracy_table, uci_data, uci_statistics
-from snnbench.reference import published_ranks, table_a11, FD_REPRESENTATIVES
+from snnbench.methods.paper import FAMILIES
+from snnbench.reference import FD_REPRESENTATIVES, published_ranks, table_a11
+from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
+from snnbench.reporting.tables import write_table
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
 
@@ -70,7 +75,8 @@ def data_caption(summary: pd.DataFrame, used: list[str]) -> str:
 
 
 def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
-                     *, statistics: pd.DataFrame | None = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                     *, statistics: pd.DataFrame | None = None,
+                     settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write table1, table1_right, tableA11, tableA12, tableA13, table_baselines, friedman (and
     table1_per_split) from ``statistics`` (``uci_stats.uci_statistics``' rows, ``stats.csv``;
     computed with the default settings when not given); returns the captions and the data."""
@@ -95,7 +101,8 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     families = [m for m in fnns if m in FAMILIES]
     others = [m for m in fnns if m not in FAMILIES]
     if len(families) < len(FAMILIES) or others:
-        base += (f" {len(families)} of the paper's {len(FAMILIES)} FNN families were run ({', '.join(families) or 'none'})"
+        base += (f" {len(families)} of the paper's {len(FAMILIES)} FNN families were run "
+                 f"({', '.join(families) or 'none'})"
                  + (f", and {len(others)} other torch method(s) ({', '.join(others)})" if others else "")
                  + ": ranks and expected ranks are over those, so the differences to the published values compare "
                  "unlike sets.")
@@ -139,7 +146,8 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
 
     # Table A11: per-dataset accuracies, ours next to the paper's.
     a11 = table_a11().reindex(used)
-    per_split = ours[ours["status"] == "ok"].pivot_table(index="dataset", columns="method", values="value", aggfunc="std")
+    per_split = ours[ours["status"] == "ok"].pivot_table(index="dataset", columns="method", values="value",
+                                                         aggfunc="std")
     rows = pd.DataFrame({"dataset": used, "N": a11["N"].to_numpy(), "M": a11["M"].to_numpy()})
     for method in data.mine:
         mine = accuracy_table(scores, methods=[method])[method].reindex(used)
@@ -149,9 +157,10 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         if method in a11:
             rows[f"{method}_published"] = a11[method].to_numpy()
             rows[f"{method}_diff"] = rows[method] - rows[f"{method}_published"]
-    captions["tableA11"] = (f"Table A11: test accuracy per dataset, ours next to the published (Klambauer et al. 2017);"
-                            f" Our scikit-learn methods ({', '.join(data.mine[len(fnns):]) or 'none'}) have no published "
-                            f"column. {base}")
+    captions["tableA11"] = ("Table A11: test accuracy per dataset, ours next to the published "
+                            "(Klambauer et al. 2017);"
+                            f" Our scikit-learn methods ({', '.join(data.mine[len(fnns):]) or 'none'}) "
+                            f"have no published column. {base}")
     write_table(rows, out_dir / "tableA11", captions["tableA11"])
 
     # Our FNNs and our baselines, ranked together (beyond the paper).
@@ -164,9 +173,9 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             parts.append(frame)
     baseline_table, untestable = (hide_untestable(pd.concat(parts, ignore_index=True), stats.alpha) if parts
                                   else (pd.DataFrame(), ""))
-    captions["table_baselines"] = (f"Our FNNs and our scikit-learn methods (same splits, validation-selected grids), "
-                                   f"average ranks and Wilcoxon p-values per size group (beyond the paper).{untestable} "
-                                   f"{base}")
+    captions["table_baselines"] = ("Our FNNs and our scikit-learn methods (same splits, validation-selected grids), "
+                                   "average ranks and Wilcoxon p-values per size group (beyond the paper)."
+                                   f"{untestable} {base}")
     write_table(baseline_table, out_dir / "table_baselines", captions["table_baselines"])
 
     # Stability across splits (beyond the paper): Table 1 statistics per split column.
