@@ -331,8 +331,8 @@ def stamped(frame: pd.DataFrame, stats: StatsSettings) -> pd.DataFrame:
 
 
 def settings_of(statistics: pd.DataFrame) -> StatsSettings:
-    """How ``statistics`` (a ``stats.csv``: ``uci_stats.uci_statistics``' or
-    ``htru2_stats.htru2_statistics``' rows) were computed."""
+    """How ``statistics`` (a ``stats.csv``: ``benchmarks.uci.stats.uci_statistics``' or
+    ``benchmarks.htru2.stats.htru2_statistics``' rows) were computed."""
     from dataclasses import asdict
 
     keys = list(asdict(StatsSettings()))

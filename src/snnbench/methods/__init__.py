@@ -24,7 +24,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from snnbench import methods
 from snnbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -198,7 +197,7 @@ def build_model(method: str, *, n_in: int, n_out: int, config: dict[str, Any],
     configuration; ``config``'s ``lr`` and ``l2`` go to the optimiser, not here. ``architecture``
     holds the choices the paper leaves open (``TrainSettings.architecture()``)."""
 
-    spec = methods.get(method, setting="method")
+    spec = get(method, setting="method")
     if spec.kind != "torch":
         raise ValueError(f"{method} is a {spec.kind} method, not a torch one")
     return spec.build_model(n_in=n_in, n_out=n_out, config=config, architecture=architecture)
@@ -208,4 +207,10 @@ def depth_of(method: str, config: dict[str, Any]) -> int | None:
     """Number of hidden layers (or residual blocks), the first tie-breaker of the selection; None
     for a method without a depth."""
 
-    return methods.get(method, setting="method").depth_of(config)
+    return get(method, setting="method").depth_of(config)
+
+
+# The built-ins register in this order, whichever of their modules is imported first (a
+# benchmark's spec may import one for its grids); the entry points wait for ``load``.
+for _module in BUILTIN_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")

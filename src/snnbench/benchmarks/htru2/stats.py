@@ -1,8 +1,8 @@
 """HTRU2: Table 3's statistics, computed once from the scores (``snnbench stats --benchmark
-htru2``, rule ``stats_htru2`` -> ``results/htru2/stats.csv``): per method, the test ROC-AUC's mean
+htru2``, rule ``stats`` -> ``results/htru2/stats.csv``): per method, the test ROC-AUC's mean
 and standard deviation over the outer folds and the one-sided paired Wilcoxon p-value over the
 folds against ``vs`` (SNN, as the paper, or ``stats.reference``), with the ``stats`` settings
-used. ``htru2_tables.py`` only formats these rows."""
+used. ``tables.py`` only formats these rows."""
 
 from __future__ import annotations
 

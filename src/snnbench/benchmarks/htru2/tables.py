@@ -1,5 +1,5 @@
 """HTRU2: Table 3 (AUC mean ± std over the outer folds, one-sided paired Wilcoxon against SNN),
-formatted from its statistics (``htru2_stats.py``) beside the published table, and the per-fold figure."""
+formatted from its statistics (``stats.py``) beside the published table, and the per-fold figure."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ HTRU2_NOTES = ("the outer folds are our own seeded stratified split, the paper's
 
 
 def table3(statistics: pd.DataFrame) -> pd.DataFrame:
-    """Our Table 3 from its statistics (``htru2_stats.htru2_statistics``), with the published
+    """Our Table 3 from its statistics (``stats.htru2_statistics``), with the published
     values beside it; the p-values in a column ``p_value_vs_<the method tested against>``."""
 
     published = published_htru2_table3()

@@ -1,6 +1,6 @@
 """UCI: every statistic the tables print, computed once from the scores.
 
-``snnbench stats --benchmark uci`` (rule ``stats_uci``) writes them to ``results/uci/stats.csv``,
+``snnbench stats --benchmark uci`` (rule ``stats``) writes them to ``results/uci/stats.csv``,
 one row per (table, group, split, method): average rank, rank minus the expected rank,
 one-sided Wilcoxon p-value against ``vs``, Holm, star, datasets used; and one row per group for
 the Friedman test (``method`` empty, with Nemenyi's critical difference) and, per group, the

@@ -50,7 +50,7 @@ def _published(table: str) -> pd.DataFrame:
 
 
 def rank_comparison(rows: pd.DataFrame, *, published_table: str | None, statistic: str) -> pd.DataFrame:
-    """One rank comparison's rows of the statistics (``uci_stats.uci_statistics``), with the
+    """One rank comparison's rows of the statistics (``stats.uci_statistics``), with the
     published table joined on method."""
     value = "avg_rank_minus_expected" if statistic.startswith("avg_rank_minus") else "avg_rank"
     keep = ["method", statistic, "p_value", "p_holm", "star", "n_datasets", "vs"]
@@ -78,7 +78,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
                      *, statistics: pd.DataFrame | None = None,
                      settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write table1, table1_right, tableA11, tableA12, tableA13, table_baselines, friedman (and
-    table1_per_split) from ``statistics`` (``uci_stats.uci_statistics``' rows, ``stats.csv``;
+    table1_per_split) from ``statistics`` (``stats.uci_statistics``' rows, ``stats.csv``;
     computed with the default settings when not given); returns the captions and the data."""
 
     out_dir = Path(out_dir)
