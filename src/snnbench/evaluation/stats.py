@@ -85,7 +85,7 @@ def rank_table(acc: pd.DataFrame, *, missing: MissingRule = DEFAULTS.missing) ->
     within 0.017 and SNN's exactly (sum 392.5); ``shared`` within 0.021 (MSRAinit +0.021,
     ResNet -0.021). The other rows that disagree come from ties that Table A11's 4-decimal
     rounding created. ``shared`` stays the default because a statistic should not depend on the
-    order of the columns; tests/test_stats.py records both.
+    order of the columns; tests/evaluation/test_stats.py records both.
 
     Datasets on which every method is missing carry no information and are dropped.
     """

@@ -66,7 +66,7 @@ FD_REPRESENTATIVES: dict[str, str] = {
 FD_DATASET_NAMES: dict[str, str] = {}
 """Fernandez-Delgado's ``problema`` name -> our dataset name, where they differ. Empty on purpose:
 the 121 names of ``fd_classifier_accuracies.txt`` agree verbatim with
-``snnbench.benchmarks.uci.data.dataset_names()`` (tests/test_stats.py checks that all 121 map). Add an
+``snnbench.benchmarks.uci.data.dataset_names()`` (tests/test_reference.py checks that all 121 map). Add an
 entry here should a future results file spell a dataset differently."""
 
 FD_SUMMARY_COLUMNS = ("min", "max", "mean", "std")

@@ -6,7 +6,7 @@ the backward pass computes the weight gradient, 2 * in * out per row, and the in
 2 * in * out per row, except for the first layer, whose input needs none; for a network whose
 first registered linear layer does not read the input, that saving is misplaced by one layer).
 Elementwise work (activations, normalisation, dropout, the optimiser) is left out; it is a few per cent of the
-products for the paper's widths. ``tests/test_flops.py`` checks these counts against
+products for the paper's widths. ``tests/training/test_flops.py`` checks these counts against
 ``torch.utils.flop_counter.FlopCounterMode`` for every family.
 """
 
