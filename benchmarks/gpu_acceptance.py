@@ -1212,8 +1212,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=3000, help="rows of their data (60 %% train)")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="curve and test-metric tolerance (default 1e-6: the envelope across engines on a CPU, "
-                             "tests/training/test_batched.py; every difference is in the JSON, so a looser reading needs "
-                             "no rerun)")
+                             "tests/training/test_batched.py; every difference is in the JSON, so a looser reading "
+                             "needs no rerun)")
     parser.add_argument("--early-epochs", type=int, default=3, help="epochs over which curve differences are listed")
     parser.add_argument("--timing-steps", type=int, default=32, help="training steps per epoch of the timed groups")
     parser.add_argument("--timing-target-s", type=float, default=1.0,
