@@ -3,6 +3,8 @@ overrides one method on one benchmark."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from helpers import REPO
@@ -26,6 +28,9 @@ def test_config_grids_are_the_papers():
     # Tox21 declares smaller baseline grids (B3) over the methods' own
     assert {m: grid_size(ours["tox21"][m]) for m in ("RF", "SVM", "XGBoost")} == {"RF": 6, "SVM": 9, "XGBoost": 2}
     assert ours["htru2"]["RF"] == ours["uci"]["RF"]
+    # whole values are integers, as the grid file held them: the seeds hash the JSON (F11)
+    assert json.dumps(ours["uci"]["SVM"]["C"][3:5]) == "[2, 8]"
+    assert json.dumps(ours["tox21"]["SVM"]["C"]) == "[1, 8, 64]"
     assert len(expand(ours["uci"]["SNN"])) == 216 and expand(ours["uci"]["SNN"])[0] == {
         "n_hidden": 1024, "n_layers": 2, "lr": 0.01, "dropout": 0.05, "layer_form": "rectangular"}
 

@@ -11,7 +11,10 @@ from snnbench.methods import MethodSpec, register
 # Chang & Lin's LIBSVM guide, C = 2^-5, 2^-3, ..., 2^15, gamma = 2^-15, ..., 2^3 (B2). A benchmark
 # may declare smaller ones (Tox21's, B3: benchmarks/tox21/__init__.py).
 RF_GRID = {"n_estimators": [500], "max_features": ["sqrt", 0.1, 0.3, 0.6, 1.0], "min_samples_leaf": [1, 5]}
-SVM_GRID = {"C": [2.0**e for e in range(-5, 16, 2)], "gamma": [2.0**e for e in range(-15, 4, 2)]}
+# NOTE: whole powers of two as integers: a configuration's seed hashes its hyperparameters as
+# JSON (protocol F11), where 8 and 8.0 differ; these are the values the grid file held before.
+SVM_GRID = {"C": [2**e if e >= 0 else 2.0**e for e in range(-5, 16, 2)],
+            "gamma": [2**e if e >= 0 else 2.0**e for e in range(-15, 4, 2)]}
 
 
 def build_rf(*, seed: int, threads: int | None, n_estimators: int = 500, max_features: Any = "sqrt",
