@@ -30,6 +30,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	PATH="$(BIN):$$PATH" snakemake --lint
+	PATH="$(BIN):$$PATH" snakefmt --check Snakefile workflow
+	PATH="$(BIN):$$PATH" ruff check src tests benchmarks
+	PATH="$(BIN):$$PATH" PYTHONPATH=src lint-imports
 
 clean-venv:
 	rm -rf $(VENV)

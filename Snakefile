@@ -18,14 +18,14 @@ include: "workflow/rules/stats.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_output(),
-    default_target: True
 
 
 # The start of a run says its size and projected time (snnbench plan; the calibration is cached).
 onstart:
-    from snnbench.plan import plan_text
+    from snnbench.pipeline.plan import plan_text
 
     try:
         print("\n".join(plan_text(config, build=False)[0]))  # no user code in Snakemake's process
@@ -38,11 +38,12 @@ onstart:
 # code non-zero. `snnbench status` prints the same at any time (a rerun with "Nothing to be done"
 # runs no hook).
 onsuccess:
-    from snnbench.report import run_summary
+    from snnbench.pipeline.report import run_summary
 
     print_status_line()
-    _lines, _data_failed = run_summary(get_prepared_cards(), [f"{RESULTS}/{b}/failures.csv" for b in BENCHMARKS],
-                                       f"{RESULTS}/REPORT.md")
+    _lines, _data_failed = run_summary(
+        get_prepared_cards(), [f"{RESULTS}/{b}/failures.csv" for b in BENCHMARKS], f"{RESULTS}/REPORT.md"
+    )
     print("\n".join(_lines))
     if _data_failed:
         sys.exit(1)
@@ -51,5 +52,7 @@ onsuccess:
 onerror:
     print_status_line()
     _files = " ".join(dict.fromkeys(str(f) for f in workflow.configfiles)) or "config/config.yaml"
-    print(f"the state at any time: snnbench status --configfile {_files} --config results_dir={RESULTS} "
-          f"data_dir={config['data_dir']}; the same command again resumes the run")
+    print(
+        f"the state at any time: snnbench status --configfile {_files} --config results_dir={RESULTS} "
+        f"data_dir={config['data_dir']}; the same command again resumes the run"
+    )

@@ -3,7 +3,7 @@
 - **capturable share of kernels**: of the kernels an epoch dispatches (inside
   ``batched.GroupRun.launch`` and ``finish``: the steps, mask draws, evaluations, transfers,
   test evaluations, dropping diverged members), the share dispatched inside a region the CUDA
-  path captures (``snnbench.capture.inside()``), counted on the CPU with the dispatch counting of
+  path captures (``snnbench.training.capture.inside()``), counted on the CPU with the dispatch counting of
   ``../shared/tools/kernels_per_step.py`` (views, detach and empty allocations are no kernels).
   Measured through the public CLI on titanic, SNN 8 x 1024 (the UCI grid's learning rates,
   dropout rates and layer forms: 12 configurations, 2 groups of 6), 10 epochs, the engine's
@@ -32,10 +32,10 @@ SLICE_GRID = {"n_hidden": [1024], "n_layers": [8], "lr": [0.01, 0.1, 1], "dropou
 
 def capturable_share(prepared: str | Path, *, dataset: str = "titanic", epochs: int = 10) -> dict:
     """Kernels of the epochs, and those inside captured regions, on the slice above."""
-    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from snnbench import batched, capture, cli
+    from snnbench import cli
+    from snnbench.training import batched, capture
 
     state = {"epoch": 0}
 
@@ -83,10 +83,10 @@ def setup_seconds(*, repeats: int = 5, threads: int = 1) -> dict:
     """One 6-member SNN 1024 x 8 group's set-up against one plain draw of its weights."""
     import torch
 
-    from snnbench import batched
-    from snnbench.recipe import TaskTensors
     from snnbench.settings import TrainSettings
-    from snnbench.tasks import blobs_task
+    from snnbench.training import batched
+    from snnbench.training.recipe import TaskTensors
+    from snnbench.training.task import blobs_task
 
     torch.set_num_threads(threads)
     cpu = torch.device("cpu")

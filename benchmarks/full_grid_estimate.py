@@ -5,7 +5,7 @@ datasets, 100 epochs each (the protocol's maximum: diverging configurations stop
 validation and test evaluated after every epoch, data_py split 0. Dataset sizes come from the
 prepared datasets (--prepared-dir); one that is not prepared or not available (MiniBooNE in the
 reference mirror) takes Table A11's N and M with the median split proportions of the others,
-and is listed. FLOPs are counted by ``snnbench.flops`` (exact for the matrix products, which
+and is listed. FLOPs are counted by ``snnbench.training.flops`` (exact for the matrix products, which
 are all but a few per cent of the work).
 
 The projected wall time is the FLOP count divided by a throughput: pass the achieved TFLOP/s of
@@ -23,14 +23,15 @@ from collections import defaultdict
 
 import numpy as np
 
-from snnbench.datasets.prepared import PreparedDataset, card_path, read_card
-from snnbench.datasets.uci import dataset_names
-from snnbench.settings import TrainSettings
-from snnbench.flops import run_flops
-from snnbench.grids import expand, load_grids
+from snnbench.benchmarks import make_task
+from snnbench.benchmarks.uci.data import dataset_names
+from snnbench.contracts.prepared import PreparedDataset, card_path, read_card
 from snnbench.methods.paper import FAMILIES as METHODS
+from snnbench.pipeline.runs import load_grids
 from snnbench.reference import table_a11
-from snnbench.tasks import make_task
+from snnbench.settings import TrainSettings
+from snnbench.training.flops import run_flops
+from snnbench.training.grids import expand
 
 H100_TF32_PEAK = 494.7
 

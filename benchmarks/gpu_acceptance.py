@@ -15,7 +15,7 @@ available in this tree; ``verdicts`` lists them all, and the exit status is 1 wh
 ran did not pass. Sections (``--only`` / ``--skip`` pick them; each has a time estimate for an
 H100, and ``--budget-s`` skips a section that would not fit, recording so):
 
-- ``claim``: the GPU claim (``snnbench.devices.claim_gpu``) is taken before CUDA starts; device,
+- ``claim``: the GPU claim (``snnbench.training.devices.claim_gpu``) is taken before CUDA starts; device,
   driver and torch versions. Decides: the claim does not start CUDA.
 - ``masks``: the dropout masks drawn on CUDA equal the CPU's bit for bit (protocol F13).
 - ``equivalence``: every family, a group (lr x dropout) trained batched on CUDA against each member
@@ -144,7 +144,7 @@ def sub_env() -> dict:
 
 def blobs(n: int, d: int, classes: int, seed: int):
     """Gaussian blobs that overlap a little (so the metrics are not all 1)."""
-    from snnbench.tasks import blobs_task
+    from snnbench.training.task import blobs_task
 
     return blobs_task(n, d, classes, seed, spread=2.5, noise=1.5)
 
@@ -152,14 +152,15 @@ def blobs(n: int, d: int, classes: int, seed: int):
 def timing_task(train_rows: int, d: int = 32, classes: int = 4, eval_rows: int = 256):
     """Blobs with ``train_rows`` training rows and small validation and test sets, so that a timed
     epoch is nearly all training steps."""
-    from snnbench.tasks import Task
+    from snnbench.training.task import Task
 
     task = blobs(train_rows + 2 * eval_rows, d, classes, 3)
     X = np.concatenate([task.X[p] for p in ("train", "validation", "test")])
     y = np.concatenate([task.y[p] for p in ("train", "validation", "test")])
     cut = {"train": slice(0, train_rows), "validation": slice(train_rows, train_rows + eval_rows),
            "test": slice(train_rows + eval_rows, train_rows + 2 * eval_rows)}
-    return Task(kind="multiclass", n_out=classes, X={p: X[s] for p, s in cut.items()}, y={p: y[s] for p, s in cut.items()})
+    return Task(kind="multiclass", n_out=classes, X={p: X[s] for p, s in cut.items()},
+                y={p: y[s] for p, s in cut.items()})
 
 
 FAMILIES = {
@@ -167,11 +168,14 @@ FAMILIES = {
                          for lr in (0.01, 0.1) for p in (0.05, 0.0)],
     "MSRAinit": lambda w, L: [{"n_hidden": w, "n_layers": L, "lr": lr, "dropout": p, "layer_form": "conic"}
                               for lr in (0.01, 0.1) for p in (0.5, 0.0)],
-    "BatchNorm": lambda w, L: [{"n_hidden": w, "n_layers": L, "lr": lr, "layer_form": "rectangular"} for lr in (0.01, 0.1)],
-    "WeightNorm": lambda w, L: [{"n_hidden": w, "n_layers": L, "lr": lr, "layer_form": "rectangular"} for lr in (0.01, 0.1)],
+    "BatchNorm": lambda w, L: [{"n_hidden": w, "n_layers": L, "lr": lr, "layer_form": "rectangular"}
+                               for lr in (0.01, 0.1)],
+    "WeightNorm": lambda w, L: [{"n_hidden": w, "n_layers": L, "lr": lr, "layer_form": "rectangular"}
+                                for lr in (0.01, 0.1)],
     "LayerNorm": lambda w, L: [{"n_hidden": w, "n_layers": L, "lr": lr, "layer_form": "conic"} for lr in (0.01, 0.1)],
     "Highway": lambda w, L: [{"n_layers": L, "lr": lr, "dropout": p} for lr in (0.01, 0.1) for p in (0.5, 0.0)],
-    "ResNet": lambda w, L: [{"n_blocks": L, "n_hidden_per_block": w, "block_form": "diavolo", "bottleneck": 0.5, "lr": lr}
+    "ResNet": lambda w, L: [{"n_blocks": L, "n_hidden_per_block": w, "block_form": "diavolo", "bottleneck": 0.5,
+                             "lr": lr}
                             for lr in (0.01, 0.1)],
 }
 
@@ -194,9 +198,9 @@ def settings(**values):
 
 
 def capture_stats():
-    """``snnbench.capture.STATS`` or None where this tree has no capture module."""
+    """``snnbench.training.capture.STATS`` or None where this tree has no capture module."""
     try:
-        from snnbench import capture
+        from snnbench.training import capture
     except ImportError:
         return None
     return getattr(capture, "STATS", None)
@@ -204,17 +208,17 @@ def capture_stats():
 
 def stats_snapshot(stats) -> dict | str:
     if stats is None:
-        return "snnbench.capture.STATS: not available in this tree"
+        return "snnbench.training.capture.STATS: not available in this tree"
     return {name: (list(getattr(stats, name)) if name == "failures" else getattr(stats, name, None))
             for name in ("captures", "replays", "eager", "failures")}
 
 
 def train_groups_fn():
-    from snnbench import batched
+    from snnbench.training import batched
 
     fn = getattr(batched, "train_groups", None)
     if fn is None:
-        raise NotAvailable("snnbench.batched.train_groups: not available in this tree")
+        raise NotAvailable("snnbench.training.batched.train_groups: not available in this tree")
     return fn
 
 
@@ -241,7 +245,8 @@ def curve_differences(a, b, curves=("train_loss", "val", "test")) -> np.ndarray:
     for name in curves:
         x = np.full(n, np.nan)
         y = np.full(n, np.nan)
-        xa, yb = np.asarray(getattr(a.curves, name), dtype=float)[:n], np.asarray(getattr(b.curves, name), dtype=float)[:n]
+        xa, yb = (np.asarray(getattr(a.curves, name), dtype=float)[:n],
+                  np.asarray(getattr(b.curves, name), dtype=float)[:n])
         x[:len(xa)], y[:len(yb)] = xa, yb
         d = np.abs(x - y)
         if name == "train_loss":
@@ -280,7 +285,7 @@ def _synced(device):
 def group_flops_per_epoch(method: str, configs: list[dict], task, architecture: dict) -> float:
     """Matrix FLOPs of one epoch of every configuration: training steps, validation and test
     evaluated once (``test_curve: every_epoch``)."""
-    from snnbench.flops import run_flops
+    from snnbench.training.flops import run_flops
 
     n = task.sizes()
     return sum(run_flops(method, c, n_in=task.n_in, n_out=task.n_out, n_train=n["train"], n_val=n["validation"],
@@ -325,8 +330,8 @@ def _driver_version() -> str | None:
     if shutil.which("nvidia-smi") is None:
         return None
     try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True,
-                              text=True, timeout=30).stdout.strip() or None
+        return subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=30).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -335,7 +340,7 @@ def _driver_version() -> str | None:
 def check_masks(args, ctx, out) -> None:
     import torch
 
-    from snnbench.models import _as_int32, dropout_keep, element_codes, keep_threshold, mask_keys
+    from snnbench.methods.models import as_int32, dropout_keep, element_codes, keep_threshold, mask_keys
 
     device = ctx["device"]
     generator = torch.Generator().manual_seed(0)
@@ -343,7 +348,7 @@ def check_masks(args, ctx, out) -> None:
     calls = torch.randint(0, 2**40, (7, 1), generator=generator)
     codes = element_codes(128 * 1000)
     threshold = keep_threshold(torch.tensor([0.05, 0.1, 0.5, 0.2, 0.3, 0.05, 0.9]).view(7, 1))
-    keys = _as_int32(mask_keys(seeds, calls))
+    keys = as_int32(mask_keys(seeds, calls))
     cpu = dropout_keep(codes, keys, threshold)
     dev = dropout_keep(codes.to(device), keys.to(device), threshold.to(device)).cpu()
     out.update(compared=f"{device} against cpu", elements=cpu.numel(), kept_share=round(float(cpu.float().mean()), 6),
@@ -354,17 +359,18 @@ def check_masks(args, ctx, out) -> None:
 def check_equivalence(args, ctx, out) -> None:
     import torch
 
-    from snnbench.batched import train_group
-    from snnbench.engine import train_config
-    from snnbench.grids import config_seed
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.batched import train_group
+    from snnbench.training.engine import train_config
+    from snnbench.training.grids import config_seed
+    from snnbench.training.recipe import TaskTensors
 
     task = ctx["task"]
     config = settings(epochs=args.epochs, highway_width=args.width, engine="batched")
     on_device, on_cpu = TaskTensors(task, ctx["device"]), TaskTensors(task, torch.device("cpu"))
     early = args.early_epochs
-    out.update(tolerance=args.tol, tolerance_is=("first-epoch training loss (relative to max(1, |loss|)) and validation "
-                                                  "metric (absolute); the test metric at the early-stopping epoch"),
+    out.update(tolerance=args.tol, tolerance_is=("first-epoch training loss (relative to max(1, |loss|)) and "
+                                                  "validation metric (absolute); the test metric at the "
+                                                  "early-stopping epoch"),
                early_epochs=early, compared=f"batched on {ctx['device']} against the reference engine on the CPU",
                sizes=task.sizes(), families={})
     for method, make in FAMILIES.items():
@@ -410,13 +416,16 @@ def check_equivalence(args, ctx, out) -> None:
                     for m in members if not m["engine"].startswith("batched")]
         largest_early = max((max(m["early_epoch_diffs"], default=0.0) for m in members), default=0.0)
         ok = counts["first_epoch_within_tol"] == n and not fallback
-        out["families"][method] = {"counts": counts, "largest_first_epoch_diff": max(m["first_epoch_diff"] or 0 for m in members),
+        out["families"][method] = {"counts": counts,
+                                   "largest_first_epoch_diff": max(m["first_epoch_diff"] or 0 for m in members),
                                    "largest_early_diff": largest_early, "fallback": fallback,
                                    "batched_seconds": round(seconds, 3), "members_detail": members, "ok": ok}
         print(f"  {method:10s} status {counts['status_equal']}/{n}, best epoch {counts['best_epoch_equal']}/{n}, "
               f"test within {args.tol:g} {counts['test_within_tol']}/{n}, first epoch within {args.tol:g} "
-              f"{counts['first_epoch_within_tol']}/{n} (largest {out['families'][method]['largest_first_epoch_diff']:.2e}), "
-              f"first {early} epochs {counts['early_epochs_within_tol']}/{n} (largest {largest_early:.2e}), engines {sorted({m['engine'] for m in members})}, {seconds:.2f} s",
+              f"{counts['first_epoch_within_tol']}/{n} "
+              f"(largest {out['families'][method]['largest_first_epoch_diff']:.2e}), "
+              f"first {early} epochs {counts['early_epochs_within_tol']}/{n} (largest {largest_early:.2e}), "
+              f"engines {sorted({m['engine'] for m in members})}, {seconds:.2f} s",
               flush=True)
         save()
     ran = [f for f in out["families"].values() if "ok" in f]
@@ -428,8 +437,8 @@ def check_equivalence(args, ctx, out) -> None:
 
 @section("interleave", 20)
 def check_interleave(args, ctx, out) -> None:
-    from snnbench.batched import train_group
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.batched import train_group
+    from snnbench.training.recipe import TaskTensors
 
     train_groups = train_groups_fn()
     data = TaskTensors(ctx["task"], ctx["device"])
@@ -451,8 +460,8 @@ def check_interleave(args, ctx, out) -> None:
 
 @section("divergence", 15)
 def check_divergence(args, ctx, out) -> None:
-    from snnbench.batched import train_group
-    from snnbench.recipe import TaskTensors, batches
+    from snnbench.training.batched import train_group
+    from snnbench.training.recipe import TaskTensors, batches
 
     data = TaskTensors(ctx["task"], ctx["device"])
     stable = [{"n_hidden": args.width, "n_layers": 3, "lr": lr, "dropout": 0.05, "layer_form": "rectangular"}
@@ -504,8 +513,8 @@ def check_divergence(args, ctx, out) -> None:
 
 @section("reruns", 10)
 def check_reruns(args, ctx, out) -> None:
-    from snnbench.batched import train_group
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.batched import train_group
+    from snnbench.training.recipe import TaskTensors
 
     data = TaskTensors(ctx["task"], ctx["device"])
     config = settings(epochs=args.epochs, highway_width=args.width, engine="batched")
@@ -519,7 +528,7 @@ def check_reruns(args, ctx, out) -> None:
 
 
 def _timed_group(method, configs, data, config, device, seeds=None):
-    from snnbench.batched import train_group
+    from snnbench.training.batched import train_group
 
     seeds = seeds or list(range(len(configs)))
 
@@ -536,7 +545,7 @@ def _timed_group(method, configs, data, config, device, seeds=None):
 
 @section("graphs", 25, needs_cuda=True)
 def check_graphs(args, ctx, out) -> None:
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     task = timing_task(128 * args.timing_steps)
     data = TaskTensors(task, ctx["device"])
@@ -556,10 +565,12 @@ def check_graphs(args, ctx, out) -> None:
         flops = group_flops_per_epoch("SNN", configs, task, config.architecture())
         eager, replay = row["off"]["per_epoch_s"], row["auto"]["per_epoch_s"]
         row.update(speedup=round(eager / replay, 2), tflops_eager=round(flops / eager / 1e12, 3),
-                   tflops_replay=round(flops / replay / 1e12, 3), graphs_used=row["auto"]["engines"] == ["batched+graphs"])
+                   tflops_replay=round(flops / replay / 1e12, 3),
+                   graphs_used=row["auto"]["engines"] == ["batched+graphs"])
         out[f"SNN {layers}x{width}, 6 members"] = row
-        print(f"  SNN {layers}x{width} x6: eager {row['off']['ms_per_step']} ms/step, replay {row['auto']['ms_per_step']} "
-              f"ms/step, speedup {row['speedup']}, engines {row['auto']['engines']}", flush=True)
+        print(f"  SNN {layers}x{width} x6: eager {row['off']['ms_per_step']} ms/step, "
+              f"replay {row['auto']['ms_per_step']} ms/step, speedup {row['speedup']}, "
+              f"engines {row['auto']['engines']}", flush=True)
         save()
     rows = [v for v in out.values() if isinstance(v, dict) and "speedup" in v]
     out["ok"] = all(r["graphs_used"] and r["speedup"] >= 1.0 and r["off"]["valid"] and r["auto"]["valid"] for r in rows)
@@ -570,7 +581,7 @@ def check_graphs(args, ctx, out) -> None:
 
 @section("tflops", 50, needs_cuda=True)
 def check_tflops(args, ctx, out) -> None:
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     task = timing_task(128 * args.timing_steps)
     data = TaskTensors(task, ctx["device"])
@@ -604,7 +615,7 @@ def check_tflops(args, ctx, out) -> None:
 
 @section("streams", 35, needs_cuda=True)
 def check_streams(args, ctx, out) -> None:
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     train_groups = train_groups_fn()
     settings(streams=1)
@@ -683,7 +694,7 @@ def _job_configs(spec: dict) -> list[dict]:
 
 
 def _job_unit(spec: dict, task, device: str, epochs: int):
-    from snnbench.grid import run_grid
+    from snnbench.training.grid import run_grid
 
     rows, _ = run_grid(task, benchmark="uci", dataset="blobs", method="SNN", split=0, configs=_job_configs(spec),
                        settings=settings(epochs=epochs, engine="batched", device=device), threads=1, progress=False)
@@ -728,21 +739,22 @@ def mps_state_for(env: dict) -> dict:
     pipe directory (``CUDA_MPS_PIPE_DIRECTORY``, default /tmp/nvidia-mps) holds a ``control`` FIFO."""
     environ = {**os.environ, **env}
     try:
-        from snnbench.devices import mps_status
+        from snnbench.training.devices import mps_status
     except ImportError:
         mps_status = None
     if mps_status is not None:
         found = mps_status(environ)
         value = found if isinstance(found, dict) else json.loads(json.dumps(found, default=_jsonable))
-        return {"how": "snnbench.devices.mps_status", "status": value}
+        return {"how": "snnbench.training.devices.mps_status", "status": value}
     pipe = Path(environ.get("CUDA_MPS_PIPE_DIRECTORY") or "/tmp/nvidia-mps")
     control = pipe / "control"
     try:
         fifo = stat.S_ISFIFO(control.stat().st_mode)
     except OSError:
         fifo = False
-    return {"how": "local check (snnbench.devices.mps_status not in this tree)", "pipe_directory": str(pipe),
-            "control_fifo": fifo, "running": fifo, "mps_control_on_path": shutil.which("nvidia-cuda-mps-control") is not None}
+    return {"how": "local check (snnbench.training.devices.mps_status not in this tree)", "pipe_directory": str(pipe),
+            "control_fifo": fifo, "running": fifo,
+            "mps_control_on_path": shutil.which("nvidia-cuda-mps-control") is not None}
 
 
 class Worker:
@@ -850,7 +862,8 @@ def _scan_jobs(args, ctx, spec: dict, unit_alone: float, env: dict, points: dict
         for jobs in args.jobs:
             chosen = [w for w in workers if w.state == "ready"][:jobs]
             # a unit may take J times as long beside J - 1 others; the budget caps the wait
-            hang = min(args.job_seconds + 3 * jobs * unit_alone + 30, max(args.job_seconds + 10, args.budget_s - elapsed()))
+            hang = min(args.job_seconds + 3 * jobs * unit_alone + 30,
+                       max(args.job_seconds + 10, args.budget_s - elapsed()))
             if len(chosen) < jobs:
                 points[str(jobs)] = {"skipped": f"only {len(chosen)} worker(s) ready"}
                 continue
@@ -1011,7 +1024,7 @@ def _slice_projection(rows, args, prepared: Path):
     """The cost model's projection of this slice, low to high (``costmodel.LOW`` / ``HIGH``),
     where this tree has one: the same configurations, sizes and epochs, one job alone on the GPU."""
     try:
-        from snnbench import costmodel
+        from snnbench.training import costmodel
     except ImportError:
         return "cost model not available in this tree"
     needed = ("Job", "GpuRun", "job_seconds", "LOW", "HIGH")
@@ -1019,16 +1032,17 @@ def _slice_projection(rows, args, prepared: Path):
         return f"cost model present but without {', '.join(n for n in needed if not hasattr(costmodel, n))}"
     import inspect
 
-    from snnbench.datasets.prepared import PreparedDataset, card_path
-    from snnbench.tasks import make_task
+    from snnbench.benchmarks import make_task
+    from snnbench.contracts.prepared import PreparedDataset, card_path
 
     try:
         task = make_task("uci", PreparedDataset.load(card_path(prepared, "uci", args.uci_dataset)), 0)
         hp = [c for c in ("n_hidden", "n_layers", "lr", "dropout", "layer_form") if c in rows]
-        configs = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()} for c in rows[hp].to_dict("records"))
+        configs = tuple({k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()}
+                        for c in rows[hp].to_dict("records"))
         defaults = settings()
         try:
-            from snnbench.plan import TEST_SHARE
+            from snnbench.pipeline.plan import TEST_SHARE
         except ImportError:
             TEST_SHARE = 1.0
         n = task.sizes()
@@ -1048,8 +1062,8 @@ def _slice_projection(rows, args, prepared: Path):
 def check_oom(args, ctx, out) -> None:
     import torch
 
-    from snnbench.grid import train_configs_batched
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.grid import train_configs_batched
+    from snnbench.training.recipe import TaskTensors
 
     messages = []
     handler = logging.Handler()
@@ -1071,15 +1085,16 @@ def check_oom(args, ctx, out) -> None:
         torch.cuda.empty_cache()
         logging.getLogger("snnbench.train").removeHandler(handler)
     out.update(left_free_gib=round(left / 2**30, 2), log=messages, statuses=sorted({r.status for r in results}),
-               engines=sorted({r.engine for r in results}), member_halvings=sum("members; retrying with" in m for m in messages))
+               engines=sorted({r.engine for r in results}),
+               member_halvings=sum("members; retrying with" in m for m in messages))
     out["ok"] = out["member_halvings"] > 0 and out["statuses"] == ["ok"] \
         and all(e.startswith("batched") for e in out["engines"])
 
 
 @section("tf32", 30, needs_cuda=True)
 def check_tf32(args, ctx, out) -> None:
-    from snnbench.grid import run_grid
-    from snnbench.recipe import set_tf32
+    from snnbench.training.grid import run_grid
+    from snnbench.training.recipe import set_tf32
 
     task = ctx["task"]
     try:
@@ -1092,7 +1107,8 @@ def check_tf32(args, ctx, out) -> None:
                      settings=settings(epochs=1, engine="batched", device=str(ctx["device"])), progress=False)
             for tf32 in (False, True):
                 start = time.perf_counter()
-                tables[tf32], _ = run_grid(task, benchmark="uci", dataset="blobs", method=method, split=0, configs=configs,
+                tables[tf32], _ = run_grid(task, benchmark="uci", dataset="blobs", method=method, split=0,
+                                           configs=configs,
                                            settings=settings(epochs=args.epochs, tf32=tf32, engine="batched",
                                                              device=str(ctx["device"])), progress=False)
                 seconds[tf32] = time.perf_counter() - start
@@ -1113,9 +1129,10 @@ def check_tf32(args, ctx, out) -> None:
     moved = max(r["max_test_diff"] for r in rows)
     worth = faster >= TF32_SPEEDUP and same and moved <= TF32_TEST_DIFF
     out["ok"] = True  # it measures; what it decides is below
-    out["decides"] = (f"TF32 {'is' if worth else 'is NOT'} worth offering as a speed setting: whole trainings x{faster} "
-                      f"faster at least (threshold x{TF32_SPEEDUP}), statuses {'unchanged' if same else 'CHANGED'}, test "
-                      f"metrics moved by {moved:.3g} at most (threshold {TF32_TEST_DIFF}); the default stays FP32 (as the CPU)")
+    out["decides"] = (f"TF32 {'is' if worth else 'is NOT'} worth offering as a speed setting: "
+                      f"whole trainings x{faster} faster at least (threshold x{TF32_SPEEDUP}), "
+                      f"statuses {'unchanged' if same else 'CHANGED'}, test metrics moved by {moved:.3g} at most "
+                      f"(threshold {TF32_TEST_DIFF}); the default stays FP32 (as the CPU)")
 
 
 TF32_SPEEDUP = 1.2
@@ -1137,7 +1154,7 @@ def _busy_us(events) -> float:
 def check_profile(args, ctx, out) -> None:
     from torch.profiler import ProfilerActivity, profile
 
-    from snnbench.recipe import TaskTensors
+    from snnbench.training.recipe import TaskTensors
 
     steps = args.timing_steps
     task = timing_task(128 * steps)
@@ -1162,7 +1179,8 @@ def check_profile(args, ctx, out) -> None:
                "device_events_seen": [k1, k3], "wall": wall}
         row["gpu_busy_share"] = round(row["gpu_busy_ms_per_step"] / max(row["wall_ms_per_step"], 1e-9), 3)
         out[f"graphs_{graphs}"] = row
-        print(f"  graphs {graphs}: {row['wall_ms_per_step']} ms/step, {row['cuda_kernels_per_group_step']} device events "
+        print(f"  graphs {graphs}: {row['wall_ms_per_step']} ms/step, "
+              f"{row['cuda_kernels_per_group_step']} device events "
               f"per group-step, GPU busy {row['gpu_busy_ms_per_step']} ms/step ({row['gpu_busy_share']:.0%}), "
               f"engines {run.engines}", flush=True)
         save()
@@ -1194,7 +1212,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=3000, help="rows of their data (60 %% train)")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="curve and test-metric tolerance (default 1e-6: the envelope across engines on a CPU, "
-                             "tests/test_batched.py; every difference is in the JSON, so a looser reading needs no rerun)")
+                             "tests/training/test_batched.py; every difference is in the JSON, so a looser reading "
+                             "needs no rerun)")
     parser.add_argument("--early-epochs", type=int, default=3, help="epochs over which curve differences are listed")
     parser.add_argument("--timing-steps", type=int, default=32, help="training steps per epoch of the timed groups")
     parser.add_argument("--timing-target-s", type=float, default=1.0,
@@ -1257,17 +1276,18 @@ def main(argv=None) -> int:
 
     ctx: dict = {"cuda_started_before_claim": torch.cuda.is_initialized()}
     if wants_cuda:
-        from snnbench.devices import claim_gpu
+        from snnbench.training.devices import claim_gpu
 
         # before CUDA starts: the claim sets CUDA_VISIBLE_DEVICES, which CUDA reads once
         ctx["claim"] = claim_gpu(wanted=1, lock_dir=tempfile.mkdtemp(prefix="gpu-locks-"))
         if not torch.cuda.is_available():
             return refuse(f"--device {args.device} asked for CUDA, but torch.cuda.is_available() is False "
                           f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}; CUDA_VISIBLE_DEVICES="
-                          f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}; claim: {ctx['claim'].how}). Run it on a machine "
-                          "with a GPU, or with --device cpu to check the script itself (that decides nothing about CUDA)")
+                          f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}; claim: {ctx['claim'].how}). "
+                          "Run it on a machine with a GPU, or with --device cpu to check the script itself "
+                          "(that decides nothing about CUDA)")
     if wants_cuda:
-        from snnbench.recipe import set_tf32
+        from snnbench.training.recipe import set_tf32
 
         # the claim leaves its GPU alone visible, as device 0; a device named without a claim stays as named
         claimed = ctx["claim"].device is not None and ctx["claim"].how == "claimed"
@@ -1319,9 +1339,9 @@ def main(argv=None) -> int:
         out["seconds"] = round(time.perf_counter() - start, 2)
         RESULTS["verdicts"][name] = verdict(out)
         if "decides" in out and "ok" in out:  # a decision stands only on a section that passed
-            RESULTS.setdefault("decisions", {})[name] = (out["decides"] if out["ok"] or out["decides"].startswith("undecided") else
-                                                         f"undecided: the section did not pass (it would say: "
-                                                         f"{out['decides']})")
+            RESULTS.setdefault("decisions", {})[name] = (
+                out["decides"] if out["ok"] or out["decides"].startswith("undecided")
+                else f"undecided: the section did not pass (it would say: {out['decides']})")
         print(f"[{name}] {RESULTS['verdicts'][name]} ({out['seconds']} s)", flush=True)
         save()
     RESULTS["total_seconds"] = round(elapsed(), 1)

@@ -1,5 +1,5 @@
 """Kernels and host time per configuration-step of each family, measured on this machine, and the
-full UCI grid's projected H100-hours under the GPU cost model (snnbench.costmodel).
+full UCI grid's projected H100-hours under the GPU cost model (snnbench.training.costmodel).
 
 What it measures (per engine source tree, per family, at a tiny width where arithmetic is
 negligible). For each of the seven families the UCI grid of ``config/grids.yaml`` is narrowed to
@@ -26,26 +26,26 @@ that tree's src (the two trees never share an interpreter), three ways:
   (set-up + 100 x per epoch) / (configurations x 100 x steps an epoch), set-up amortised as in
   the full grid (at E = 3 the set-up adds about 4 % to K, old engine, SNN);
   host syncs = dispatches of ``_local_scalar_dense``, ``item``, ``nonzero``, ``is_nonzero``, plus
-  ``snnbench.recipe.HOST_SYNCS.count`` where that exists (the new engine counts its
+  ``snnbench.training.recipe.HOST_SYNCS.count`` where that exists (the new engine counts its
   device-to-host transfers there), reported per group-epoch: syncs / (groups * E), and split by
   the 2E run into per group per added epoch (marginal) and per group once (set-up); the sites in
   the tree that made the dispatcher-seen syncs are listed under "notes". On a CPU a
   ``.cpu()``/``.numpy()`` of a CPU tensor dispatches nothing, so without HOST_SYNCS the count is
   a lower bound, and a scalar read of a tensor that lives on the host on a GPU too is counted;
 - timed, without the counter (after the counted run, which warms up): the wall time of the
-  training call only (``run_grid``, patched in ``snnbench.grid`` or ``snnbench.engine``, whichever
+  training call only (``run_grid``, patched in ``snnbench.training.grid`` or ``snnbench.training.engine``, whichever
   the tree has; else the whole CLI call), the best of ``--repeats`` (other load on the machine
   inflates it: the load average is printed), / nominal configuration-steps = host seconds per
   configuration-step H.
   At width 8 this is the engine's host overhead (Python, dispatch, tiny CPU kernels).
 
-Members per group are read from ``snnbench.batched.group_configs`` where the tree has it (else
+Members per group are read from ``snnbench.training.batched.group_configs`` where the tree has it (else
 the largest leading dimension of the stacked matrix products). On a CPU the old engine keeps
 configurations with and without dropout apart (groups of 3 for SNN, MSRAinit, Highway; on CUDA
 one group of 6); ``--gpu-grouping`` makes the old ``group_configs(split_dropout=False)`` merge
 them as on CUDA (a tree whose ``group_configs`` has no such argument groups as it does anyway).
 
-The projection: ``snnbench.costmodel``, the one GPU cost model (``snnbench plan`` uses it too;
+The projection: ``snnbench.training.costmodel``, the one GPU cost model (``snnbench plan`` uses it too;
 its docstring states the model, ``costmodel.LOW`` / ``HIGH`` every constant with its reason; all
 printed beside the result). An estimate until a GPU measures it (``gpu_acceptance.py``). The
 full UCI grid: the 121 datasets (sizes from ``full_grid_estimate.split_sizes`` with
@@ -99,7 +99,7 @@ NO_KERNEL = ("aten.detach", "aten.alias", "aten.lift_fresh", "aten._unsafe_view"
              "aten.transpose", "aten.permute", "aten.unsqueeze", "aten.squeeze", "aten.select.",
              "aten.slice.", "aten.as_strided", "aten.unbind", "aten.split", "aten.reshape", "prim.")
 # The share of epochs after which a batched group evaluates the test set (train.test_curve:
-# selectable) is snnbench.plan.TEST_SHARE, measured with grid_throughput.py at 100 epochs:
+# selectable) is snnbench.pipeline.plan.TEST_SHARE, measured with grid_throughput.py at 100 epochs:
 TEST_SHARE_SOURCE = ("4,986 of 14,400 group-epochs on iris, wine, breast-cancer-wisc and titanic, "
                      "SNN, MSRAinit and BatchNorm at n_hidden 256, 100 epochs")
 MEASUREMENT_SETTINGS = ("dataset", "epochs", "depth", "width", "repeats", "gpu_grouping", "batch")
@@ -144,10 +144,15 @@ def _worker_measure(spec: dict) -> dict:
     from snnbench import cli
     logging.disable(logging.WARNING)  # --quiet leaves INFO lines; warnings (fallbacks) are read from rows
 
-    try:
-        recipe = importlib.import_module("snnbench.recipe")
-    except ModuleNotFoundError:
-        recipe = None
+    def tree_module(name):  # this layout's module, or an older tree's flat one (--old-src)
+        for candidate in (f"snnbench.training.{name}", f"snnbench.{name}"):
+            try:
+                return importlib.import_module(candidate)
+            except ModuleNotFoundError:
+                continue
+        return None
+
+    recipe = tree_module("recipe")
 
     def recipe_syncs():
         counter = getattr(recipe, "HOST_SYNCS", None) if recipe else None
@@ -157,8 +162,8 @@ def _worker_measure(spec: dict) -> dict:
     groups_seen: list[list[int]] = []
     grouping = "n/a"
     try:
-        batched = importlib.import_module("snnbench.batched")
-    except Exception:  # the tree may have no such module, or a broken one: the CLI will say
+        batched = tree_module("batched")
+    except Exception:  # the tree may have a broken one: the CLI will say
         batched = None
     if batched is not None and callable(getattr(batched, "group_configs", None)):
         import inspect
@@ -187,7 +192,7 @@ def _worker_measure(spec: dict) -> dict:
     timed: list[float] = []
     timer = "cli.main (no run_grid found)"
     patched = []
-    for module_name in ("snnbench.grid", "snnbench.engine"):
+    for module_name in ("snnbench.training.grid", "snnbench.training.engine", "snnbench.grid", "snnbench.engine"):
         try:
             module = importlib.import_module(module_name)
         except Exception:
@@ -297,7 +302,8 @@ def _worker_measure(spec: dict) -> dict:
                 dispatch_syncs=counter.sync, dispatch_sync_sites=counter.sites, recipe_syncs=recipe_count,
                 host_syncs=syncs,
                 groups=groups, members_per_group=(max(groups) if groups else (counter.stack or None)),
-                members_source=("batched.group_configs" if groups else "largest stacked bmm" if counter.stack else "n/a"),
+                members_source=("batched.group_configs" if groups
+                                else "largest stacked bmm" if counter.stack else "n/a"),
                 n_groups=n_groups,
                 host_syncs_per_group_epoch=(syncs / (n_groups * E) if n_groups else None),
                 statuses={s: sum(r.get("status") == s for r in rows) for s in sorted({r.get("status") for r in rows})},
@@ -344,8 +350,9 @@ def _worker_grid(spec: dict) -> dict:
     """Full UCI grid: per family, per (dataset, configuration), configuration-steps, FLOPs, depth."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
-    from snnbench.flops import flops_per_row
-    from snnbench.grids import expand, load_grids
+    from snnbench.pipeline.runs import load_grids
+    from snnbench.training.flops import flops_per_row
+    from snnbench.training.grids import expand
 
     grids = load_grids(spec["grids"])["uci"]
     arch = fge.TrainSettings().architecture()
@@ -402,7 +409,7 @@ def run_worker(spec: dict, src: str, timeout: float) -> dict:
         return json.load(open(spec["result"]))
 
 
-# ----------------------------------------------------------------------------- projection (snnbench.costmodel)
+# ----------------------------------------------------------------------------- projection (snnbench.training.costmodel)
 
 # What this script printed before the cost model, for comparison only (docs/performance.md, issue 13
 # second round: products at 70 % / 35 % of the FP32 / TF32 peaks, 1 us a kernel in a graph):
@@ -423,7 +430,8 @@ def measured_kernels(measured_tree: dict, families, cm) -> dict:
     configurations / groups, at each measured depth), linear in the linear layers."""
     out = {}
     for family in families:
-        points = [(cm.linear_layers(family, r["depth"]), r["kernels_per_config_step_full"] * r["configs"] / r["n_groups"])
+        points = [(cm.linear_layers(family, r["depth"]),
+                   r["kernels_per_config_step_full"] * r["configs"] / r["n_groups"])
                   for r in measured_tree.get(family, {}).get("depths", [])
                   if "error" not in r and r.get("kernels_per_config_step_full") is not None and r.get("n_groups")]
         if points:
@@ -435,7 +443,8 @@ def full_grid_jobs(families, a, cm) -> list:
     """The full UCI grid as the cost model's jobs: every family's grid on every dataset (split 0)."""
     sys.path.insert(0, str(BENCH_DIR))
     import full_grid_estimate as fge
-    from snnbench.grids import expand, load_grids
+    from snnbench.pipeline.runs import load_grids
+    from snnbench.training.grids import expand
 
     grids = load_grids(a.grids)["uci"]
     settings = fge.TrainSettings()
@@ -461,7 +470,10 @@ def groups_text(rec: dict) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
@@ -502,10 +514,11 @@ def engine_figures(a, trees: dict, earlier: dict | None) -> dict | None:
 def main() -> None:
     if str(ROOT / "src") not in sys.path:  # the cost model and the full grid's sizes: this checkout's
         sys.path.insert(0, str(ROOT / "src"))
-    from snnbench.plan import TEST_SHARE
+    from snnbench.pipeline.plan import TEST_SHARE
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--new-src", default=str(ROOT / "src"), help="src folder of the new engine (default: this checkout's)")
+    p.add_argument("--new-src", default=str(ROOT / "src"),
+                   help="src folder of the new engine (default: this checkout's)")
     p.add_argument("--old-src", default=None, help="src folder of the old engine (omitted: no old columns)")
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     p.add_argument("--dataset", default="titanic", help="dataset of the measurement (default titanic)")
@@ -629,7 +642,8 @@ def main() -> None:
             row += cells("kernels_per_config_step_full", ".1f") + cells("host_s_per_config_step", ".0f", 1e6)
             rows.append(row)
             rows2.append([family, str(depth)] + cells("host_syncs_per_group_epoch", ".2f")
-                         + cells("host_syncs_per_group_epoch_marginal", ".2f") + cells("host_syncs_setup_per_group", ".1f"))
+                         + cells("host_syncs_per_group_epoch_marginal", ".2f")
+                         + cells("host_syncs_setup_per_group", ".1f"))
     print(table(headers, rows))
     print()
     print(table(headers2, rows2))
@@ -648,7 +662,8 @@ def main() -> None:
                 if sites:
                     extra.append("host syncs seen by the dispatcher: " + ", ".join(f"{k} x{v}" for k, v in sites[:4])
                                  + (f" (+{len(sites) - 4} sites)" if len(sites) > 4 else "")
-                                 + (f"; recipe.HOST_SYNCS {r['recipe_syncs']}" if r.get("recipe_syncs") is not None else ""))
+                                 + (f"; recipe.HOST_SYNCS {r['recipe_syncs']}" if r.get("recipe_syncs") is not None
+                                    else ""))
                 bad = {k: v for k, v in r.get("statuses", {}).items() if k != "ok"}
                 if bad:
                     extra.append(f"statuses {bad}")
@@ -656,7 +671,8 @@ def main() -> None:
                     notes.append(f"  {t} {family} depth {r['depth']}: " + "; ".join(extra))
             if "error" in res:
                 notes.append(f"  {t} {family}: ERROR {res['error']}")
-    any_rec = next((r for t in order for f in a.families for r in measured[t][f].get("depths", []) if "error" not in r), None)
+    any_rec = next((r for t in order for f in a.families for r in measured[t][f].get("depths", [])
+                    if "error" not in r), None)
     for t in order:
         recs = [r for f in a.families for r in measured[t][f].get("depths", []) if "error" not in r]
         if recs:
@@ -671,17 +687,19 @@ def main() -> None:
         print("notes:")
         print("\n".join(notes))
 
-    project(a, measured, grid, trees, start, load_before, load_after)
+    project(a, measured, grid, trees, start, load_before, load_after, earlier=doc if a.measured else None)
 
 
-def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float) -> None:
-    """The full UCI grid's H100-hours under snnbench.costmodel (low and high), beside the old
-    projection and the arithmetic floor; --json writes everything."""
-    from snnbench import costmodel as cm
+def project(a, measured: dict, grid: dict, trees: dict, start: float, load_before: float, load_after: float,
+            earlier: dict | None = None) -> None:
+    """The full UCI grid's H100-hours under snnbench.training.costmodel (low and high), beside the old
+    projection and the arithmetic floor; --json writes everything (``earlier``: the --measured JSON,
+    whose engine figures are printed instead of measuring them again)."""
+    from snnbench.training import costmodel as cm
 
     print()
-    print("GPU COST MODEL (snnbench.costmodel, the model of `snnbench plan`): AN ESTIMATE until a GPU measures it "
-          "(benchmarks/gpu_acceptance.py)")
+    print("GPU COST MODEL (snnbench.training.costmodel, the model of `snnbench plan`): "
+          "AN ESTIMATE until a GPU measures it (benchmarks/gpu_acceptance.py)")
     kernels, source = {}, {}
     if a.kernels == "measured" and "new" in measured:
         kernels = measured_kernels(measured["new"], a.families, cm)
@@ -740,9 +758,11 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
     print(table(headers, rows))
     floor = {p: sum(float(grid_flops(grid["families"][f], "new", a).sum()) for f in a.families)
              / (cm.LOW.tf32_peak if p == "TF32" else cm.LOW.fp32_peak) / 3600 for p in ("FP32", "TF32")}
-    print(f"  arithmetic floor (the matrix FLOPs at the full peak): {floor['FP32']:.2f} h FP32, {floor['TF32']:.2f} h TF32")
+    print(f"  arithmetic floor (the matrix FLOPs at the full peak): {floor['FP32']:.2f} h FP32, "
+          f"{floor['TF32']:.2f} h TF32")
     print(f"  {OLD_PROJECTION_SOURCE}: " + ", ".join(
-        f"{h:.2f} h {p} at {J} job(s) per GPU{' under MPS' if mps else ''}" for (p, J, mps), h in OLD_PROJECTION.items()))
+        f"{h:.2f} h {p} at {J} job(s) per GPU{' under MPS' if mps else ''}"
+        for (p, J, mps), h in OLD_PROJECTION.items()))
     headline = next((J, S) for J, S in ((1, 4), (1, a.streams[-1]), (a.jobs[0], a.streams[0]))
                     if J in a.jobs and S in a.streams)
     J, S = headline
@@ -770,7 +790,7 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
                                            for f in a.families]))
 
     print()
-    print("ASSUMPTIONS (snnbench.costmodel.LOW / HIGH)")
+    print("ASSUMPTIONS (snnbench.training.costmodel.LOW / HIGH)")
     rows = cm.assumption_rows()
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     for label, unit, low, high, why in rows:
@@ -780,7 +800,7 @@ def project(a, measured: dict, grid: dict, trees: dict, start: float, load_befor
           "at the protocol's maximum), L2 reuse between products, memory limits")
     if len(a.families) < len(FAMILIES):
         print(f"  (only {', '.join(a.families)}: not the whole grid)")
-    engine = None if a.no_engine_figures else engine_figures(a, trees, doc if a.measured else None)
+    engine = None if a.no_engine_figures else engine_figures(a, trees, earlier)
     print(f"(in {time.perf_counter() - start:.0f} s)")
 
     if a.json:

@@ -8,7 +8,7 @@ titanic (2,201), abalone (4,177), mushroom (8,124); 100 epochs, data_py split 0.
 narrow it further (--epochs, --narrow, --datasets) and say so.
 
 For each engine it prints the wall time, configurations per second, the matrix-product FLOPs
-actually executed (``snnbench.flops``: exact counts from the layer shapes, epochs actually run,
+actually executed (``snnbench.training.flops``: exact counts from the layer shapes, epochs actually run,
 the test set counted after the epochs that have a test metric, per configuration: a batched group
 evaluates it for all its members when one needs it, so it executes a little more), the share of
 group-epochs after which the test set was evaluated (protocol F5) and of configuration-epochs
@@ -32,14 +32,15 @@ import time
 import numpy as np
 import torch
 
-from snnbench.batched import group_configs
-from snnbench.datasets.prepared import PreparedDataset, card_path
-from snnbench.grid import run_grid
-from snnbench.recipe import resolve_device
+from snnbench.benchmarks import make_task
+from snnbench.contracts.prepared import PreparedDataset, card_path
+from snnbench.pipeline.runs import load_grids
 from snnbench.settings import TrainSettings
-from snnbench.flops import run_flops
-from snnbench.grids import expand, load_grids, narrow
-from snnbench.tasks import make_task
+from snnbench.training.batched import group_configs
+from snnbench.training.flops import run_flops
+from snnbench.training.grid import run_grid
+from snnbench.training.grids import expand, narrow
+from snnbench.training.recipe import resolve_device
 
 DATASETS = ["iris", "wine", "breast-cancer-wisc", "titanic", "abalone", "mushroom"]
 # Dense TF32 tensor-core peaks (TFLOP/s), NVIDIA data sheets.
@@ -145,7 +146,8 @@ def main() -> None:
             same_epoch += int((a["best_epoch"].fillna(-1) == b["best_epoch"].fillna(-1)).sum())
             both_ok = (a["status"] == "ok") & (b["status"] == "ok")
             diff = (a["test_metric"] - b["test_metric"]).abs()
-            close += int((both_ok & (diff <= 1e-5)).sum() + ((a["status"] != "ok") & (a["status"] == b["status"])).sum())
+            close += int((both_ok & (diff <= 1e-5)).sum()
+                         + ((a["status"] != "ok") & (a["status"] == b["status"])).sum())
             for i in np.flatnonzero((a["status"] != b["status"]) | (both_ok & (diff > 1e-5))):
                 differing.append(f"{dataset}/{method} {grid_configs[i]}: reference {a['status'][i]} "
                                  f"test {a['test_metric'][i]:.4f} epoch {a['best_epoch'][i]}, batched {b['status'][i]} "

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from snnbench.datasets import dataset_names, prepare_dataset
-from snnbench.datasets.summary import caption, summarize
-from snnbench.download import download_source, resolve_mirror
-from snnbench.sources import BENCHMARK_SOURCES, SOURCES
+from snnbench.benchmarks import BENCHMARK_SOURCES, SOURCES, dataset_names
+from snnbench.data.download import download_source, resolve_mirror
+from snnbench.data.prepare import prepare_dataset
+from snnbench.pipeline.data_summary import caption, summarize
 
 
 def main() -> None:

@@ -7,13 +7,14 @@ every learning rate and dropout rate, 6 for SNN and MSRAinit), it prints
 - the device's measured dense float32 matrix-product rate at the group's shapes (batch 128 x
   width x width, one member and the whole group stacked), the ceiling for this arithmetic;
 - for the reference engine (the configurations one by one) and the batched engine (one group):
-  wall time, matrix-product FLOPs (``snnbench.flops``), and from ``torch.profiler`` the self
+  wall time, matrix-product FLOPs (``snnbench.training.flops``), and from ``torch.profiler`` the self
   time of the matrix-product kernels against everything else (elementwise kernels, dropout
   masks, optimiser, Python): what batching can and cannot remove;
 - with ``--compile``: ``torch.compile`` of the batched training step (loss, gradients) for that
   group: the first call's time (compilation) against the eager and the compiled time per step.
 
-    python benchmarks/step_anatomy.py --dataset titanic --method SNN --n-layers 8 --width 256 --epochs 5 --threads 2 --compile
+    python benchmarks/step_anatomy.py --dataset titanic --method SNN --n-layers 8 --width 256 --epochs 5 \\
+        --threads 2 --compile
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from snnbench.batched import build_trainer, train_group
-from snnbench.datasets.prepared import PreparedDataset, card_path
-from snnbench.engine import train_config
-from snnbench.flops import run_flops
-from snnbench.recipe import TaskTensors, resolve_device
+from snnbench.benchmarks import make_task
+from snnbench.contracts.prepared import PreparedDataset, card_path
 from snnbench.settings import TrainSettings
-from snnbench.tasks import make_task
+from snnbench.training.batched import build_trainer, train_group
+from snnbench.training.engine import train_config
+from snnbench.training.flops import run_flops
+from snnbench.training.recipe import TaskTensors, resolve_device
 
 MATMUL_KERNELS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
 
@@ -93,7 +94,8 @@ def main() -> None:
     data = TaskTensors(task, device)
     settings = TrainSettings(epochs=args.epochs, device=args.device, test_curve="every_epoch")  # FLOPs as counted
     rates = [0.05, 0.0] if args.method == "SNN" else [0.5, 0.0]
-    configs = [{"n_hidden": args.width, "n_layers": args.n_layers, "lr": lr, "dropout": p, "layer_form": args.layer_form}
+    configs = [{"n_hidden": args.width, "n_layers": args.n_layers, "lr": lr, "dropout": p,
+                "layer_form": args.layer_form}
                for lr in (0.01, 0.1, 1.0) for p in rates]
     seeds = list(range(len(configs)))
     k, batch = len(configs), settings.batch_size
@@ -149,7 +151,8 @@ def compile_probe(method, data, settings, configs, seeds, device, batch, steps: 
             fn(idx)
         sync(device)
         timings[name] = (first, (time.perf_counter() - start) / steps)
-        print(f"torch.compile probe, {name:8s}: first call {first:7.2f} s, then {1e3 * timings[name][1]:7.2f} ms per step "
+        print(f"torch.compile probe, {name:8s}: first call {first:7.2f} s, "
+              f"then {1e3 * timings[name][1]:7.2f} ms per step "
               f"(forward, gradients and update, {len(configs)} members, batch {batch})")
     saved = timings["eager"][1] - timings["compiled"][1]
     if saved > 0:

@@ -51,7 +51,8 @@ def main() -> None:
     for method in [*args.full, *args.single]:
         out = Path(args.out_dir) / args.dataset / f"{method}.csv"
         argv = ["train", "--benchmark", "uci", "--dataset", args.dataset, "--method", method, "--split", "0",
-                "--prepared-dir", args.prepared_dir, "--out", str(out), "--threads", str(args.threads), "--quiet", "--keep-going"]
+                "--prepared-dir", args.prepared_dir, "--out", str(out), "--threads", str(args.threads), "--quiet",
+                "--keep-going"]
         if method not in args.full:
             for narrowing in ONE_CONFIG[method]:
                 argv += ["--narrow", narrowing]

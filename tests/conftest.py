@@ -1,31 +1,23 @@
-"""Shared fixtures: the data mirror (mandatory in CI), pipeline runs, a loopback HTTP server, synthetic sources."""
+"""Shared fixtures: the data mirror (mandatory in CI), pipeline runs, a loopback HTTP server, one
+configuration per FNN family. Plain helpers shared by the test modules: helpers.py."""
 
 from __future__ import annotations
 
-import csv
-import gzip
-import hashlib
+import copy
 import http.server
-import io
-import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from snnbench.sources import ManifestEntry
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO, PipelineRun, finished_jobs, partial_outputs, quick_config, run_snakemake
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +29,8 @@ def mirror() -> Path:
     value = os.environ.get("SNNBENCH_MIRROR")
     required = os.environ.get("SNNBENCH_REQUIRE_MIRROR") == "1"
     if not value:
-        message = "no data mirror configured: set SNNBENCH_MIRROR to a folder laid out like shared/data to run this test"
+        message = ("no data mirror configured: set SNNBENCH_MIRROR to a folder laid out like shared/data to run this "
+                   "test")
         if required:
             pytest.fail(message + " (SNNBENCH_REQUIRE_MIRROR=1 makes it mandatory)")
         pytest.skip(message)
@@ -65,23 +58,11 @@ def browser() -> str:
     pytest.skip(message)
 
 
-def render_page(browser: str, page: Path, screenshot: Path, *, width: int = 1400, height: int = 2400) -> str:
-    """The page as a real browser renders it (scripts run): its DOM after load, and a screenshot."""
-    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-              "--virtual-time-budget=15000", f"--window-size={width},{height}"]
-    shot = subprocess.run([*common, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, text=True,
-                          timeout=180)
-    assert screenshot.is_file(), shot.stderr[-2000:]
-    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=180)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    return dom.stdout
-
-
 @pytest.fixture(scope="session")
 def mirror_raw(mirror, tmp_path_factory) -> Path:
     """Every source downloaded from the mirror once per test session (a raw_dir)."""
-    from snnbench.download import download_source
-    from snnbench.sources import SOURCES
+    from snnbench.benchmarks import SOURCES
+    from snnbench.data.download import download_source
 
     raw = tmp_path_factory.mktemp("mirror_raw")
     for source in SOURCES.values():
@@ -90,61 +71,6 @@ def mirror_raw(mirror, tmp_path_factory) -> Path:
 
 
 # --------------------------------------------------------------------------- pipeline runs
-
-def run_snakemake(*args, cwd=REPO, env=None, timeout=None):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
-@dataclass
-class PipelineRun:
-    root: Path            # holds data/ and results/
-    config: list[str]     # the --configfile / --config arguments
-    result: subprocess.CompletedProcess
-    seconds: float
-    interrupted: dict | None = None  # what a SIGKILL mid-training left (quick_local_run)
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results"
-
-
-def quick_config(root: Path, mirror: Path, *overlays: str) -> list[str]:
-    """Arguments running config/quick.yaml (with ``overlays``: config files laid over it) into ``root``."""
-    return ["--configfile", "config/quick.yaml", *overlays, "--config", f"data_dir={root}/data",
-            f"results_dir={root}/results", f"mirror={mirror}"]
-
-
-def finished_jobs(log: str) -> list[str]:
-    """The rule of every job Snakemake reported finished, in order."""
-    return re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", log)
-
-
-def partial_outputs(root: Path) -> list[str]:
-    """Files under a final name (not a hidden temporary, not a log) that do not read back whole."""
-    bad = []
-    for path in root.rglob("*"):
-        if not path.is_file() or path.name.startswith(".") or ".snakemake" in path.parts or "logs" in path.parts:
-            continue
-        try:
-            if path.suffix == ".csv":
-                rows = list(csv.reader(path.read_text().splitlines()))
-                assert rows and all(len(r) == len(rows[0]) for r in rows), "rows of unequal length"
-            elif path.suffix == ".json":
-                json.loads(path.read_text())
-            elif path.name.endswith(".gz"):
-                gzip.decompress(path.read_bytes())
-            elif path.suffix == ".npz":
-                import numpy as np
-
-                with np.load(path, allow_pickle=False) as arrays:
-                    [arrays[k] for k in arrays.files]
-            elif path.suffix == ".png":
-                assert path.read_bytes().endswith(b"IEND\xaeB`\x82"), "no PNG end chunk"
-        except Exception as exc:  # noqa: BLE001 - any failure to read back is the finding
-            bad.append(f"{path.relative_to(root)}: {type(exc).__name__} {exc}")
-    return bad
-
 
 def run_killed_mid_training(config: list[str], root: Path, *, min_trained: int = 12) -> dict:
     """Run the pipeline and SIGKILL Snakemake and all its jobs once ``min_trained`` training jobs
@@ -189,49 +115,24 @@ def quick_local_run(mirror, tmp_path_factory) -> PipelineRun:
     return PipelineRun(root, config, result, time.perf_counter() - start, interrupted)
 
 
-# --------------------------------------------------------------------------- synthetic sources
+# --------------------------------------------------------------------------- one configuration per family
 
-def entry_for(member: str, data: bytes, *, blob_only: bool = False) -> ManifestEntry:
-    return ManifestEntry(
-        member=member,
-        size=None if blob_only else len(data),
-        sha256=None if blob_only else hashlib.sha256(data).hexdigest(),
-        git_blob_sha1=hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(),
-        note="",
-    )
-
-
-def make_tar_gz(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+CONFIGS_PER_FAMILY = {
+    "SNN": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "dropout": 0.05, "layer_form": "rectangular"},
+    "MSRAinit": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "dropout": 0.5, "layer_form": "conic"},
+    "BatchNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "layer_form": "rectangular"},
+    "WeightNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "layer_form": "rectangular"},
+    "LayerNorm": {"n_hidden": 64, "n_layers": 3, "lr": 0.1, "layer_form": "conic"},
+    "Highway": {"n_layers": 3, "lr": 0.1, "dropout": 0.0},
+    "ResNet": {"n_blocks": 2, "n_hidden_per_block": 64, "block_form": "diavolo", "bottleneck": 0.5, "lr": 0.1},
+}
 
 
-def make_zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def write_verified_source(raw_dir: Path, source: str, files: dict[str, bytes], missing: tuple[str, ...] = ()) -> Path:
-    """A source folder as `download_source` leaves it, for tests of the prepare steps."""
-    root = raw_dir / source
-    members = {}
-    for member, data in files.items():
-        (root / member).parent.mkdir(parents=True, exist_ok=True)
-        (root / member).write_bytes(data)
-        members[member] = {"status": "ok", "origin": "test", "sha256": hashlib.sha256(data).hexdigest()}
-    for member in missing:
-        members[member] = {"status": "missing", "origin": "test", "reason": f"{member} is not in the test archive"}
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "_verified.json").write_text(json.dumps({"source": source, "members": members}))
-    return root
+@pytest.fixture
+def configs_per_family() -> dict[str, dict]:
+    """One small configuration of each of the paper's FNN families (keyed in the order of
+    snnbench.methods.paper.FAMILIES) that learns separable blobs in helpers.FAST's 20 epochs."""
+    return copy.deepcopy(CONFIGS_PER_FAMILY)
 
 
 # --------------------------------------------------------------------------- loopback HTTP server

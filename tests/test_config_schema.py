@@ -7,8 +7,8 @@ from dataclasses import fields
 
 import pytest
 import yaml
-from conftest import REPO
 
+from helpers import REPO
 from snnbench import settings as settings_module
 from snnbench.settings import RobustnessSettings, StatsSettings, TrainSettings
 
@@ -18,8 +18,8 @@ README = (REPO / "config" / "README.md").read_text()
 
 # Workflow-only keys of the train section (what jobs run, where, with which resources): the
 # rules read them, no training job does; and the one setting the workflow derives for a job.
-WORKFLOW_ONLY = {"methods", "baselines", "custom_methods", "grids", "narrow", "uci_splits", "htru2_folds", "tox21_repeats", "subsample",
-                 "mem_mb", "threads", "gpus", "jobs_per_gpu"}
+WORKFLOW_ONLY = {"methods", "baselines", "custom_methods", "grids", "narrow", "uci_splits", "htru2_folds",
+                 "tox21_repeats", "subsample", "mem_mb", "threads", "gpus", "jobs_per_gpu"}
 DERIVED = {"max_train_rows": "train.subsample"}
 # Settings whose allowed values the classes hold as tuples: (field, tuple in snnbench.settings).
 CHOICES = {TrainSettings: {"engine": "ENGINES", "cuda_graphs": "CUDA_GRAPHS", "optimizer": "OPTIMIZERS",
@@ -52,10 +52,8 @@ def test_schema_settings_config_and_readme_agree(section, cls):
 
 
 def test_one_list_of_benchmarks():
-    from snnbench.datasets import BENCHMARKS
-    from snnbench.sources import BENCHMARK_SOURCES
-
     from snnbench import benchmarks
+    from snnbench.benchmarks import BENCHMARK_SOURCES, BENCHMARKS
 
     schema = SCHEMA["properties"]["benchmarks"]
     assert "enum" not in schema["items"]  # the registry is the list (snnbench.benchmarks.MODULES)

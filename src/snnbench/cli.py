@@ -7,9 +7,29 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
-from .datasets import BENCHMARKS
-from .errors import SnnbenchError
+import pandas as pd
+
+from snnbench import __version__, benchmarks, methods
+from snnbench.atomic import atomic_write_csv
+from snnbench.benchmarks import BENCHMARKS, SOURCES, get_source
+from snnbench.benchmarks.uci.paper_check import paper_check
+from snnbench.benchmarks.uci.robustness import robustness_report, verdict
+from snnbench.contracts.results import output_paths
+from snnbench.contracts.scores import ours
+from snnbench.data.download import DownloadSettings, download_source, resolve_mirror
+from snnbench.data.prepare import prepare_datasets
+from snnbench.errors import SnnbenchError
+from snnbench.evaluation.stats import write_statistics
+from snnbench.methods.custom import register_custom
+from snnbench.pipeline.aggregate import aggregate, benchmark_statistics, summary_paths
+from snnbench.pipeline.data_summary import caption, summary_cards, write_summary
+from snnbench.pipeline.html_report import write_html_report
+from snnbench.pipeline.job import job_out, job_settings, record_failure, run_training_job
+from snnbench.pipeline.plan import calibrate, plan_text
+from snnbench.pipeline.report import run_summary, write_report
+from snnbench.pipeline.runs import DEFAULT_CONFIG, check_method, job_grid, load_config, prepared_cards
+from snnbench.pipeline.status import status_text
+from snnbench.settings import RobustnessSettings, StatsSettings
 
 log = logging.getLogger("snnbench")
 
@@ -19,13 +39,11 @@ def _add_download_settings(p: argparse.ArgumentParser) -> None:
                    help="folder laid out like the reference mirror, read before the URLs (default: $SNNBENCH_MIRROR)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a server (default 60)")
     p.add_argument("--retries", type=int, default=3, help="attempts per URL (default 3)")
-    p.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry, doubled each time (default 2)")
+    p.add_argument("--backoff", type=float, default=2.0,
+                   help="seconds before the first retry, doubled each time (default 2)")
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .download import DownloadSettings, download_source, resolve_mirror
-    from .sources import SOURCES, get_source
-
     names = list(SOURCES) if args.sources == ["all"] else args.sources
     sources = [get_source(n) for n in names]
     mirror = resolve_mirror(args.mirror)
@@ -39,31 +57,13 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from . import benchmarks
-    from .datasets import prepare_dataset
-
     spec = benchmarks.get(args.benchmark, setting="benchmark")
-    if args.all or not args.dataset:
-        names = list(spec.dataset_names())
-    else:
-        for name in args.dataset:
-            if name not in spec.dataset_names() and spec.check_dataset is not None:
-                spec.check_dataset(name, setting="--dataset")
-        names = args.dataset
-    options = _json_option(args.options, "--options")
-    unknown = sorted(set(options) - set(spec.prepare_defaults))
-    if unknown:
-        raise SnnbenchError(f"--options: {args.benchmark} takes no {', '.join(unknown)}; it takes "
-                            f"{', '.join(spec.prepare_defaults) or 'none'}")
-    options = {**spec.prepare_defaults, **options}
-    if args.threads is not None and "n_jobs" in spec.prepare_defaults:  # the job's threads, as the scheduler gave them
-        options["n_jobs"] = args.threads
-    statuses = {}
-    for name in names:
-        status, card = prepare_dataset(args.benchmark, name, raw_dir=args.raw_dir, prepared_dir=args.prepared_dir, **options)
-        statuses[name] = status
+    statuses = prepare_datasets(spec, None if args.all else args.dataset, raw_dir=args.raw_dir,
+                                prepared_dir=args.prepared_dir, options=_json_option(args.options, "--options"),
+                                threads=args.threads)
+    for name, (status, card) in statuses.items():
         print(f"{args.benchmark}/{name}: {status} -> {card}")
-    failed = [n for n, s in statuses.items() if s == "failed"]
+    failed = [n for n, (s, _) in statuses.items() if s == "failed"]
     if failed and not args.keep_going:
         log.error("%d dataset(s) failed: %s (their cards say why)", len(failed), ", ".join(failed))
         return 1
@@ -71,18 +71,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .datasets.summary import caption, write_summary
-
-    from .datasets import dataset_names
-    from .datasets.prepared import card_path
-
-    cards = list(args.cards)
-    if args.datasets:  # the run's datasets, compactly: benchmark -> names, or "all"
-        for b, names in _json_option(args.datasets, "--datasets").items():
-            cards += [card_path(args.prepared_dir, b, d) for d in (dataset_names(b) if names == "all" else names)]
-    cards = cards or sorted(Path(args.prepared_dir).glob("*/*.json"))
-    if not cards:
-        raise SnnbenchError(f"no dataset cards under {args.prepared_dir}; run `snnbench data prepare` first")
+    cards = summary_cards(args.prepared_dir, datasets=_json_option(args.datasets, "--datasets"), cards=args.cards)
     frame = write_summary(cards, args.out)
     for benchmark in frame["benchmark"].unique():
         print(f"{benchmark}: {caption(frame, benchmark)}")
@@ -91,23 +80,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .datasets import dataset_names
-
     for benchmark in [args.benchmark] if args.benchmark else BENCHMARKS:
-        for name in dataset_names(benchmark):
+        for name in benchmarks.get(benchmark).dataset_names():
             print(f"{benchmark}\t{name}")
     return 0
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from .sources import SOURCES
-
-    for source in SOURCES.values():
-        print(f"{source.name} ({source.benchmark}): {source.description}; {len(source.manifest)} files")
-        for artifact in source.artifacts:
-            print(f"  {artifact.filename} [{artifact.kind}]  mirror names: {', '.join(artifact.mirror)}")
-            for url in artifact.urls:
-                print(f"    {url}")
+    for benchmark in BENCHMARKS:
+        for source in benchmarks.get(benchmark).sources:
+            print(f"{source.name} ({benchmark}): {source.description}; {len(source.manifest)} files")
+            for artifact in source.artifacts:
+                print(f"  {artifact.filename} [{artifact.kind}]  mirror names: {', '.join(artifact.mirror)}")
+                for url in artifact.urls:
+                    print(f"    {url}")
     return 0
 
 
@@ -142,13 +128,11 @@ STATS_HELP = ("how the statistics are computed, as a JSON object (the config's s
 
 
 def _stats_option(text: str | None):
-    from .settings import StatsSettings
-
     return StatsSettings.from_dict(_json_option(text, "--stats"), setting="--stats")
 
 
 def _gpus_option(text: str) -> int | str:
-    """--gpus: auto, 0 or 1 (snnbench.devices.resolve_gpus checks the number)."""
+    """--gpus: auto, 0 or 1 (snnbench.training.devices.resolve_gpus checks the number)."""
     if text == "auto":
         return text
     try:
@@ -158,22 +142,15 @@ def _gpus_option(text: str) -> int | str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .grids import check_method, get_grid, load_grids, narrow
-    from .job import run_training_job
-    from .methods.custom import register_custom
-    from .results import output_paths
-    from .settings import TrainSettings
-
-    register_custom(_json_option(args.custom_method, "--custom-method"), setting="--custom-method")
+    register_custom(_json_option(args.custom_method, "--custom-method"), benchmarks=BENCHMARKS,
+                    setting="--custom-method")
     check_method(args.method, setting="--method")
     values = _json_option(args.settings, "--settings")
     values.update(dict(_parse_assignment(t, "--set") for t in args.set or []))
-    if args.device:
-        values["device"] = args.device
-    settings = TrainSettings.from_dict(values, setting="train")
-    grid = _json_option(args.grid, "--grid") or get_grid(load_grids(args.grids), args.benchmark, args.method)
-    grid = narrow(grid, dict(_parse_assignment(t, "--narrow") for t in args.narrow or []), setting="--narrow")
-    out = args.out or f"results/train/{args.benchmark}/{args.dataset}/{args.method}/split{args.split}.csv"
+    settings = job_settings(values, device=args.device)
+    grid = job_grid(args.benchmark, args.method, grids_file=args.grids, grid=_json_option(args.grid, "--grid"),
+                    narrowing=dict(_parse_assignment(t, "--narrow") for t in args.narrow or []))
+    out = args.out or job_out(args.benchmark, args.dataset, args.method, args.split)
     paths = output_paths(out)
     summary = run_training_job(benchmark=args.benchmark, dataset=args.dataset, method=args.method, split=args.split,
                                grid=grid, settings=settings, prepared_dir=args.prepared_dir, out=out,
@@ -202,128 +179,63 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_record_failure(args: argparse.Namespace) -> int:
     """Write the outputs of a training job that crashed, so the run records it and goes on."""
-    import pandas as pd
-
-    from .results import write_outputs
-
-    tail = ""
-    if args.log and Path(args.log).is_file():
-        lines = Path(args.log).read_text(errors="replace").splitlines()
-        tail = " | ".join(line.strip() for line in lines[-5:] if line.strip())
-    reason = f"the training job crashed ({args.reason}); log {args.log}: {tail}"
-    from . import methods
-    from .errors import ConfigError
-
-    try:
-        kind = methods.get(args.method).kind
-    except ConfigError:  # a custom method the workflow registered; this process does not know it
-        kind = None
-    summary = {"benchmark": args.benchmark, "dataset": args.dataset, "method": args.method, "kind": kind,
-               "split": args.split, "status": "failed", "reason": reason, "n_configs": 0, "selected": None}
-    write_outputs(args.out, pd.DataFrame(), pd.DataFrame(), summary)
+    record_failure(benchmark=args.benchmark, dataset=args.dataset, method=args.method, split=args.split,
+                   out=args.out, log_path=args.log, reason=args.reason)
     print(f"{args.benchmark}/{args.dataset}/{args.method} split {args.split}: recorded as failed -> {args.out}")
     return 0
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from .aggregate import aggregate
-
-    summaries = args.summaries
-    if args.jobs:  # the run's jobs, compactly: every dataset ("all": the benchmark's) x method x its splits
-        from .datasets import dataset_names
-
-        jobs = _json_option(args.jobs, "--jobs")
-        datasets = dataset_names(args.benchmark) if jobs.get("datasets") == "all" else jobs.get("datasets", [])
-        summaries += [Path(args.train_dir) / args.benchmark / d / m / f"split{s}.json"
-                      for d in datasets for m, splits in jobs.get("splits", {}).items() for s in splits]
-    summaries = summaries or sorted(Path(args.train_dir).glob(f"{args.benchmark}/*/*/split*.json"))
-    if not summaries:
-        raise SnnbenchError(f"no training summaries for {args.benchmark} (looked under {args.train_dir})")
+    summaries = summary_paths(args.benchmark, train_dir=args.train_dir, jobs=_json_option(args.jobs, "--jobs"),
+                              summaries=args.summaries)
     scores = aggregate(summaries, benchmark=args.benchmark, scores_out=args.out, failures_out=args.failures)
-    ours = scores[scores["source"] == "ours"]
-    if "scope" in ours:
-        ours = ours[ours["scope"] != "depth"]
-    print(f"{args.benchmark}: {len(ours)} jobs ({(ours['status'] == 'ok').sum()} ok), "
+    jobs = ours(scores)
+    print(f"{args.benchmark}: {len(jobs)} jobs ({(jobs['status'] == 'ok').sum()} ok), "
           f"{(scores['source'] == 'published').sum()} published rows -> {args.out}")
     return 0
 
 
-def _statistics(benchmark: str, scores, *, stats: str | None, path: str | None = None):
-    """The statistics a benchmark's tables format: the file at ``path`` (``snnbench stats
-    --scores`` wrote it), else computed from ``scores`` with the ``--stats`` JSON ``stats``;
-    None for a benchmark without test statistics."""
-    from . import benchmarks
-    from .stats import read_statistics
-
-    spec = benchmarks.get(benchmark, setting="--benchmark")
-    if spec.statistics is None:
-        return None
-    if path:
-        return read_statistics(path)
-    return spec.statistics(scores, stats=_stats_option(stats))
+def _read_scores(path: str) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"split": str})
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from . import benchmarks
-
     spec = benchmarks.get(args.benchmark, setting="--benchmark")
-    scores = pd.read_csv(args.scores, dtype={"split": str})
-    context = {"data_summary": pd.read_csv(args.data_summary) if args.data_summary else None, "n_folds": args.n_folds}
+    scores = _read_scores(args.scores)
+    context = {**_json_option(args.options, "--options"),
+               "data_summary": pd.read_csv(args.data_summary) if args.data_summary else None}
+    if args.n_folds is not None:  # the spelling before --options
+        context["n_folds"] = args.n_folds
     (Path(args.out_dir) / "figures").mkdir(parents=True, exist_ok=True)  # the workflow's output, even if none is drawn
+    statistics = benchmark_statistics(spec, scores, stats=_stats_option(args.stats), path=args.statistics)
     result = spec.tables(scores, Path(args.out_dir), settings=_json_option(args.settings, "--settings") or None,
-                         statistics=_statistics(args.benchmark, scores, stats=args.stats, path=args.statistics),
-                         context=context)
+                         statistics=statistics, context=context)
     for warning in result.get("warnings", []):
         log.warning("%s", warning)
     print(result["printed"])
     return 0
 
 
-def _robustness(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from .robustness import ours_table, published_table, robustness, verdict, write_robustness
-    from .settings import RobustnessSettings
-
-    if args.benchmark != "uci":
-        raise SnnbenchError("snnbench stats --robustness tests the UCI conclusion: --benchmark uci")
-    if bool(args.scores) == bool(args.published):
-        raise SnnbenchError("snnbench stats --robustness needs --published (the paper's numbers) or --scores "
-                            "results/uci/scores.csv (ours), one of them")
-    table = published_table() if args.published else ours_table(pd.read_csv(args.scores, dtype={"split": str}))
-    settings = RobustnessSettings.from_dict(_json_option(args.robustness_settings, "--robustness-settings"))
-    report = robustness(table, settings=settings, stats=_stats_option(args.stats))
-    paths = write_robustness(report, args.out_dir)
-    print(verdict(report))
-    print("-> " + ", ".join(str(p) for p in paths.values()))
+def cmd_stats(args: argparse.Namespace) -> int:
+    if args.published or args.robustness:  # the spelling before the three verbs
+        verb = "robustness" if args.robustness else "paper-check"
+        raise SnnbenchError(f"`snnbench stats --{'robustness' if args.robustness else 'published'}` is now "
+                            f"`snnbench {verb}` (`snnbench {verb} --help`)")
+    if not args.scores:
+        raise SnnbenchError("snnbench stats needs --scores (scores.csv from `snnbench aggregate`)")
+    spec = benchmarks.get(args.benchmark, setting="--benchmark")
+    frame = benchmark_statistics(spec, _read_scores(args.scores), stats=_stats_option(args.stats))
+    if frame is None:
+        having = [b for b in BENCHMARKS if benchmarks.get(b).statistics is not None]
+        raise SnnbenchError(f"snnbench stats computes the statistics of {', '.join(having)}; "
+                            f"{args.benchmark}'s tables have no test statistics")
+    out = args.out or f"results/{args.benchmark}/stats.csv"
+    write_statistics(frame, out)
+    print(f"{args.benchmark} statistics: {len(frame)} rows -> {out}")
     return 0
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from .stats import paper_check
-
-    if args.robustness:
-        return _robustness(args)
-    if args.scores:
-        from .stats import write_statistics
-
-        frame = _statistics(args.benchmark, pd.read_csv(args.scores, dtype={"split": str}), stats=args.stats)
-        if frame is None:
-            from . import benchmarks
-
-            having = [b for b in benchmarks.BENCHMARKS if benchmarks.get(b).statistics is not None]
-            raise SnnbenchError(f"snnbench stats --scores computes the statistics of {', '.join(having)}; "
-                                f"{args.benchmark}'s tables have no test statistics")
-        out = args.out or f"results/{args.benchmark}/stats.csv"
-        write_statistics(frame, out)
-        print(f"{args.benchmark} statistics: {len(frame)} rows -> {out}")
-        return 0
-    if not args.published:
-        raise SnnbenchError("give --scores (our statistics) or --published (the paper check)")
+def cmd_paper_check(args: argparse.Namespace) -> int:
     tables = paper_check(args.out_dir, stats=_stats_option(args.stats))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for name, frame in tables.items():
@@ -333,9 +245,20 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_robustness(args: argparse.Namespace) -> int:
+    if bool(args.scores) == bool(args.published):
+        raise SnnbenchError("snnbench robustness needs --published (the paper's numbers) or --scores "
+                            "results/uci/scores.csv (ours), one of them")
+    settings = RobustnessSettings.from_dict(_json_option(args.robustness_settings, "--robustness-settings"))
+    report, paths = robustness_report(None if args.published else _read_scores(args.scores), settings=settings,
+                                      stats=_stats_option(args.stats), out_dir=args.out_dir)
+    print(verdict(report))
+    print("-> " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def _run_config(args: argparse.Namespace) -> dict:
     """The config of the run that `plan` and `status` describe: --configfile, --config, --set."""
-    from .runs import DEFAULT_CONFIG, load_config
 
     overrides = dict(_parse_assignment(t, "--config") for t in args.config or [])
     config = load_config(args.configfile or [DEFAULT_CONFIG], overrides=overrides)
@@ -345,40 +268,29 @@ def _run_config(args: argparse.Namespace) -> dict:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from .plan import calibrate, plan_text
-
     config = _run_config(args)
     calibration = calibrate(int(config["train"]["threads"]), refresh=args.recalibrate)
     lines, rows = plan_text(config, calibration=calibration, cores=args.cores)
     print("\n".join(lines))
     if args.out:
-        from .datasets.prepared import atomic_write_csv
-
         atomic_write_csv(Path(args.out), rows)
         print(f"-> {args.out}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .plan import calibrate
-    from .report import run_summary
-    from .runs import prepared_cards
-    from .status import status_text
-
     config = _run_config(args)
     lines, _ = status_text(config, calibration=calibrate(int(config["train"]["threads"])), cores=args.cores)
     print("\n".join(lines))
     results = Path(config["results_dir"])
-    summary, data_failed = run_summary(prepared_cards(config), [results / b / "failures.csv" for b in config["benchmarks"]],
+    summary, data_failed = run_summary(prepared_cards(config),
+                                       [results / b / "failures.csv" for b in config["benchmarks"]],
                                        results / "REPORT.md")
     print("\n".join(summary))
     return 1 if data_failed else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .html_report import write_html_report
-    from .report import write_report
-
     print(f"-> {write_report(args.results_dir, args.out)}")
     if args.html:
         print(f"-> {write_html_report(args.results_dir, args.html)}")
@@ -386,14 +298,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import methods
-
     parser = argparse.ArgumentParser(prog="snnbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"snnbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     groups = parser.add_subparsers(dest="group", required=True)
 
-    data = groups.add_parser("data", help="download, verify and prepare the benchmarks' data").add_subparsers(dest="verb", required=True)
+    data = groups.add_parser("data", help="download, verify and prepare the benchmarks' data").add_subparsers(
+        dest="verb", required=True)
 
     p = data.add_parser("download", help="fetch a source (mirror first, then its URLs), extract and verify every file")
     p.add_argument("sources", nargs="+", help="source names (`snnbench data sources`), or `all`")
@@ -419,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("summary", help="one row per dataset of every benchmark -> CSV")
     p.add_argument("cards", nargs="*", help="card files (default: every card under --prepared-dir)")
     p.add_argument("--prepared-dir", default="data/prepared")
-    p.add_argument("--datasets", metavar="JSON", help='the cards to read under --prepared-dir: {benchmark: [dataset, ...] '
-                                                      'or "all"} (what the workflow passes)')
+    p.add_argument("--datasets", metavar="JSON", help='the cards to read under --prepared-dir: '
+                                                      '{benchmark: [dataset, ...] or "all"} (what the workflow passes)')
     p.add_argument("--out", default="results/data/summary.csv")
     p.set_defaults(func=cmd_summary)
 
@@ -446,13 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--narrow", action="append", metavar="KEY=VALUES",
                    help="keep only these values of a hyperparameter, e.g. n_layers=[2,8] (repeatable)")
     p.add_argument("--settings", help="training settings as a JSON object (the config's train section)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one training setting, e.g. epochs=20 (repeatable)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="one training setting, e.g. epochs=20 (repeatable)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides the settings)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--gpus", type=_gpus_option, default="auto",
                    help="GPUs this job uses (the rule's `gpu` resource): 1: claim a free GPU job slot of those "
-                        "visible (snnbench.devices) unless SLURM assigned one; 0: none, train on the CPU; auto "
-                        "(default): 1 where GPUs are visible and --device is not cpu, else 0")
+                        "visible (snnbench.training.devices) unless SLURM assigned one; 0: none, train on the CPU; "
+                        "auto (default): 1 where GPUs are visible and --device is not cpu, else 0")
     p.add_argument("--jobs-per-gpu", type=int, default=1,
                    help="training jobs that may share one GPU (train.jobs_per_gpu): with --gpus 1, claim one of "
                         "this many job slots per GPU, on the least busy GPU (default 1: a GPU per job)")
@@ -474,44 +386,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_record_failure)
 
     p = groups.add_parser("aggregate", help="training summaries -> scores.csv (ours + published rows) and failures.csv")
-    p.add_argument("summaries", nargs="*", help="summary .json files (default: all under --train-dir for the benchmark)")
+    p.add_argument("summaries", nargs="*",
+                   help="summary .json files (default: all under --train-dir for the benchmark)")
     p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
     p.add_argument("--train-dir", default="results/train")
-    p.add_argument("--jobs", metavar="JSON", help='the jobs whose summaries to read, under --train-dir: {"datasets": '
-                                                  '[...] or "all", "splits": {method: [split, ...]}} (what the workflow '
-                                                  'passes)')
+    p.add_argument("--jobs", metavar="JSON", help='the jobs whose summaries to read, under --train-dir: '
+                                                  '{"datasets": [...] or "all", "splits": {method: [split, ...]}} '
+                                                  '(what the workflow passes)')
     p.add_argument("--out", required=True, help="scores table (.csv)")
     p.add_argument("--failures", help="failures table (.csv)")
     p.set_defaults(func=cmd_aggregate)
 
-    p = groups.add_parser("tables", help="UCI: Tables 1, A11, A12, A13; Tox21: Table 2; HTRU2: Table 3 "
-                                         "(ours beside the published), figures")
-    p.add_argument("--benchmark", default="uci", choices=BENCHMARKS)
+    p = groups.add_parser("tables", help="a benchmark's tables (ours beside the published) and figures")
+    p.add_argument("--benchmark", default=BENCHMARKS[0], choices=BENCHMARKS)
     p.add_argument("--scores", required=True, help="scores.csv from `snnbench aggregate`")
     p.add_argument("--data-summary", help="results/data/summary.csv (uci)")
-    p.add_argument("--n-folds", type=int, help="htru2: the number of outer folds of the split (for the caption)")
+    p.add_argument("--options", metavar="JSON", help="the benchmark's table options from the config (its spec's "
+                                                     "table_options), e.g. htru2: {\"n_folds\": 10}")
+    p.add_argument("--n-folds", type=int, help=argparse.SUPPRESS)  # now --options '{"n_folds": N}'
+
     p.add_argument("--out-dir", required=True)
     p.add_argument("--settings", help="the run's training settings as JSON (listed in the captions)")
     p.add_argument("--statistics", help="uci, htru2: the statistics the tables format (stats.csv from `snnbench "
-                                        "stats --scores`); without it they are computed here, with --stats")
+                                        "stats`); without it they are computed here, with --stats")
     p.add_argument("--stats", help=STATS_HELP)
     p.set_defaults(func=cmd_tables)
 
-    p = groups.add_parser("stats", help="--scores: the statistics the tables print (UCI, HTRU2) -> stats.csv; "
-                                        "--published: the UCI statistics on the paper's own accuracies (paper check)")
-    p.add_argument("--scores", help="scores.csv from `snnbench aggregate` (our statistics)")
-    p.add_argument("--benchmark", default="uci", choices=BENCHMARKS)
-    p.add_argument("--out", help="with --scores: the statistics file (default results/<benchmark>/stats.csv)")
-    p.add_argument("--published", action="store_true", help="use Table A11 and Fernandez-Delgado's published accuracies")
+    p = groups.add_parser("stats", help="the statistics the tables print (UCI, HTRU2) -> stats.csv")
+    p.add_argument("--scores", help="scores.csv from `snnbench aggregate`")
+    p.add_argument("--benchmark", default=BENCHMARKS[0], choices=BENCHMARKS)
+    p.add_argument("--out", help="the statistics file (default results/<benchmark>/stats.csv)")
+    p.add_argument("--stats", help=STATS_HELP)
+    p.add_argument("--published", action="store_true", help=argparse.SUPPRESS)  # now `snnbench paper-check`
+    p.add_argument("--robustness", action="store_true", help=argparse.SUPPRESS)  # now `snnbench robustness`
+    p.add_argument("--out-dir", help=argparse.SUPPRESS)  # of those two spellings
+    p.add_argument("--robustness-settings", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_stats)
+
+    p = groups.add_parser("paper-check", help="UCI: the statistics recomputed on the paper's own accuracies "
+                                              "(Table A11 and Fernandez-Delgado's) against the paper's stars")
     p.add_argument("--out-dir", default="results/paper_check")
     p.add_argument("--stats", help=STATS_HELP)
-    p.add_argument("--robustness", action="store_true",
-                   help="UCI: how robust the conclusion is (multiple-comparison corrections, Friedman / Nemenyi, "
-                        "Bayesian signed-rank, bootstrap, conventions, granularity) on --published or --scores, "
-                        "-> OUT_DIR/robustness.{csv,md}, robustness_per_dataset.csv, robustness_figures/*.png")
+    p.set_defaults(func=cmd_paper_check)
+
+    p = groups.add_parser("robustness", help="UCI: how robust the conclusion is (multiple-comparison corrections, "
+                                             "Friedman / Nemenyi, Bayesian signed-rank, bootstrap, conventions, "
+                                             "granularity) -> OUT_DIR/robustness.{csv,md}, "
+                                             "robustness_per_dataset.csv, robustness_figures/*.png")
+    p.add_argument("--scores", help="scores.csv of our UCI run (results/uci/scores.csv)")
+    p.add_argument("--published", action="store_true", help="the paper's published numbers instead")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--stats", help=STATS_HELP)
     p.add_argument("--robustness-settings", metavar="JSON",
                    help="the config's robustness section as JSON, e.g. '{\"rope\": 0.02, \"draws\": 2000}'")
-    p.set_defaults(func=cmd_stats)
+    p.set_defaults(func=cmd_robustness)
 
     def _add_run_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--configfile", nargs="+", help="config files laid over each other, as snakemake --configfile "
@@ -519,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", nargs="+", metavar="KEY=VALUE",
                        help="top-level settings over the files, as snakemake --config (e.g. results_dir=/scratch/r)")
         p.add_argument("--cores", type=int, help="cores the run uses (default: this machine's)")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a train setting, e.g. epochs=20 (repeatable)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="a train setting, e.g. epochs=20 (repeatable)")
 
     p = groups.add_parser("plan", help="the size of a run before it starts: jobs, configurations, steps, FLOPs, "
                                        "and its projected time on this machine and on one GPU")

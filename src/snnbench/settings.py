@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import ConfigError
-from .selection import ALIGNS
+from snnbench.errors import ConfigError
+
+ALIGNS = ("trailing", "centered")  # train.smoothing_align
+BRANCH_INITS = ("zero", "he")  # train.resnet_branch_init: ResNet's last layer of a branch
 
 OPTIMIZERS = ("sgd", "adam")
 LOSSES = ("cross_entropy", "squared_error")
@@ -54,7 +56,8 @@ class RobustnessSettings:
                 raise bad(name, "must be an integer of at least 100")
         for name in ("size_thresholds", "min_test_rows"):
             values = getattr(self, name)
-            if not isinstance(values, (list, tuple)) or not values or not all(isinstance(v, int) and v >= 0 for v in values):
+            if (not isinstance(values, (list, tuple)) or not values
+                    or not all(isinstance(v, int) and v >= 0 for v in values)):
                 raise bad(name, "must be a non-empty list of non-negative integers")
             object.__setattr__(self, name, tuple(values))
 
@@ -97,12 +100,14 @@ class TrainSettings:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"train.{name} {why}, however: {name}={getattr(self, name)!r}")
 
-        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size", "streams"):
+        for name in ("epochs", "batch_size", "smoothing_window", "highway_width", "eval_batch_size", "max_group_size",
+                     "streams"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a positive integer")
         if self.max_train_rows is not None and (isinstance(self.max_train_rows, bool)
-                                                 or not isinstance(self.max_train_rows, int) or self.max_train_rows < 2):
+                                                 or not isinstance(self.max_train_rows, int)
+                                                 or self.max_train_rows < 2):
             raise bad("max_train_rows", "must be null or an integer >= 2")
         if self.engine not in ENGINES:
             raise bad("engine", f"must be one of {', '.join(ENGINES)}")
@@ -122,8 +127,8 @@ class TrainSettings:
             raise bad("momentum", "must be in [0, 1)")
         if self.weight_decay < 0:
             raise bad("weight_decay", "must be >= 0")
-        if self.resnet_branch_init not in ("zero", "he"):
-            raise bad("resnet_branch_init", "must be zero or he")
+        if self.resnet_branch_init not in BRANCH_INITS:
+            raise bad("resnet_branch_init", f"must be {' or '.join(BRANCH_INITS)}")
         if self.htru2_output not in ("logit", "softmax"):
             raise bad("htru2_output", "must be logit or softmax")
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
@@ -174,4 +179,3 @@ class StatsSettings:
         """The method every other is tested against: ``default`` (the paper's choice for the table;
         None: the best-ranked) unless ``reference`` names one."""
         return default if self.reference == "best" else self.reference
-

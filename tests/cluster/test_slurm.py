@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, PipelineRun, quick_config, run_snakemake
+
+from helpers import REPO, PipelineRun, quick_config, run_snakemake
 
 SCRIPT = Path(__file__).with_name("slurm.sh")
 pytestmark = [pytest.mark.mirror, pytest.mark.slow, pytest.mark.cluster]

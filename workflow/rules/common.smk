@@ -18,7 +18,7 @@ shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:
 
 from snnbench import benchmarks as benchmark_registry
 from snnbench.errors import ConfigError
-from snnbench.sources import BENCHMARK_SOURCES
+from snnbench.benchmarks import BENCHMARK_SOURCES
 
 ENV = "../envs/snnbench.yaml"
 RAW = f"{config['data_dir']}/raw"
@@ -54,8 +54,8 @@ def get_mirror_copies(wildcards):
     """The mirror's copies of the source (files or unpacked folders): inputs of its download job, so
     that a mirror file fixed after a checksum failure (newer than the verified report) makes the
     next run download, verify and prepare again what depended on it."""
-    from snnbench.download import mirror_copies
-    from snnbench.sources import get_source
+    from snnbench.data.download import mirror_copies
+    from snnbench.benchmarks import get_source
 
     return [str(p) for p in mirror_copies(get_source(wildcards.source), config["mirror"] or None, RAW)]
 
@@ -89,9 +89,19 @@ def get_prepare_options(benchmark):
     return json.dumps(benchmark_registry.get(benchmark).prepare_options(config), separators=(",", ":"), sort_keys=True)
 
 
+def get_table_options(benchmark):
+    """The benchmark's table options from the config (its spec's ``table_options``), as JSON."""
+    return json.dumps(benchmark_registry.get(benchmark).table_options(config), separators=(",", ":"), sort_keys=True)
+
+
 def get_final_output():
-    return [f"{RESULTS}/data/summary.csv", *get_train_summaries(), *get_report_inputs(), f"{RESULTS}/REPORT.md",
-            f"{RESULTS}/report.html"]
+    return [
+        f"{RESULTS}/data/summary.csv",
+        *get_train_summaries(),
+        *get_report_inputs(),
+        f"{RESULTS}/REPORT.md",
+        f"{RESULTS}/report.html",
+    ]
 
 
 def get_tables_done(benchmark):
@@ -101,9 +111,12 @@ def get_tables_done(benchmark):
 
 def get_report_inputs(wildcards=None):
     """What the report links: each trained benchmark's tables, always the paper check, and the
-    robustness reports (snnbench.robustness)."""
-    inputs = [f"{RESULTS}/data/summary.csv", f"{RESULTS}/paper_check/table1.csv",
-              *[f"{RESULTS}/{source}/robustness.md" for source in get_robustness_sources()]]
+    robustness reports (snnbench.benchmarks.uci.robustness)."""
+    inputs = [
+        f"{RESULTS}/data/summary.csv",
+        f"{RESULTS}/paper_check/table1.csv",
+        *[f"{RESULTS}/{source}/robustness.md" for source in get_robustness_sources()],
+    ]
     for b in BENCHMARKS:
         if FNN_METHODS if benchmark_registry.get(b).tables_need_torch else methods_for(b):
             inputs.append(get_tables_done(b))
@@ -144,10 +157,10 @@ import functools
 import shlex
 
 from snnbench import methods as method_registry
-from snnbench.devices import device_problem, gpu_resource_problem, resolve_gpus, run_start_line
+from snnbench.training.devices import device_problem, gpu_resource_problem, resolve_gpus, run_start_line
 from snnbench.settings import StatsSettings, TrainSettings
-from snnbench.grids import load_grids
-from snnbench.runs import grid_json, narrowed_grid, train_jobs, train_methods
+from snnbench.pipeline.runs import load_grids
+from snnbench.pipeline.runs import grid_json, narrowed_grid, train_jobs, train_methods
 from snnbench.methods.custom import ORIGIN as CUSTOM_ORIGIN
 
 TRAIN = config["train"]
@@ -174,7 +187,7 @@ def get_custom_method_option(method):
 
 
 def get_method_grid(benchmark, method):
-    """The method's grid after train.narrow (snnbench.runs.narrowed_grid), as JSON."""
+    """The method's grid after train.narrow (snnbench.pipeline.runs.narrowed_grid), as JSON."""
     return grid_json(narrowed_grid(TRAIN, _GRIDS, benchmark, method))
 
 
@@ -205,7 +218,7 @@ def _gpus_from_scheduler():
 
 
 def _train_gpus():
-    """train.gpus resolved now (snnbench.devices.resolve_gpus: auto is 1 where GPUs are visible,
+    """train.gpus resolved now (snnbench.training.devices.resolve_gpus: auto is 1 where GPUs are visible,
     else 0), or None for `auto` where a scheduler gives the GPUs: each job then resolves it where
     it runs. A train.device that contradicts it stops the run here, naming both settings."""
     if TRAIN["gpus"] == "auto" and _gpus_from_scheduler():
@@ -232,8 +245,8 @@ def get_train_fnn_gpu():
     """The `gpu` resource of an FNN training job: train.gpus (resolved), one GPU job slot. On this
     machine Snakemake's `--resources gpu=N` counts the slots (GPUs × train.jobs_per_gpu), and a
     missing or larger N stops the run before the first training job, with the number to give
-    (snnbench.devices.gpu_resource_problem); the run's start says the slots and whether MPS runs,
-    or that visible GPUs go unused (snnbench.devices.run_start_line). Under a scheduler (SLURM) its
+    (snnbench.training.devices.gpu_resource_problem); the run's start says the slots and whether MPS runs,
+    or that visible GPUs go unused (snnbench.training.devices.run_start_line). Under a scheduler (SLURM) its
     profile's set-resources gives each job its GPU instead."""
     if TRAIN_GPUS is None:
         return 0
@@ -251,7 +264,7 @@ def get_train_fnn_gpu():
 
 def get_train_fnn_gpus_option(wildcards, resources):
     """`snnbench train --gpus`: the job's `gpu` resource, or auto where a scheduler gives the GPU
-    (the job resolves it, snnbench.devices.resolve_gpus)."""
+    (the job resolves it, snnbench.training.devices.resolve_gpus)."""
     return "auto" if TRAIN_GPUS is None else resources.gpu
 
 
@@ -263,14 +276,17 @@ def get_train_splits(benchmark, method=None):
 
 @functools.cache
 def get_train_jobs():
-    """Every training job of the run (snnbench.runs.train_jobs, which `snnbench plan` counts too)."""
+    """Every training job of the run (snnbench.pipeline.runs.train_jobs, which `snnbench plan` counts too)."""
     return train_jobs(config)
 
 
 def get_train_summaries():
     """Every training job's summary .json of this run."""
-    return [f"{RESULTS}/train/{j.benchmark}/{j.dataset}/{j.method}/split{s}.json"
-            for j in get_train_jobs() for s in j.splits]
+    return [
+        f"{RESULTS}/train/{j.benchmark}/{j.dataset}/{j.method}/split{s}.json"
+        for j in get_train_jobs()
+        for s in j.splits
+    ]
 
 
 def _stats_settings():
@@ -278,8 +294,10 @@ def _stats_settings():
     before any job starts."""
     stats = StatsSettings.from_dict(config.get("stats"))
     if stats.reference != "best" and stats.reference not in FNN_METHODS:
-        raise ConfigError(f"stats.reference must be best or one of train.methods ({', '.join(FNN_METHODS)}): "
-                          f"every table tests the others against it, however: reference={stats.reference!r}")
+        raise ConfigError(
+            f"stats.reference must be best or one of train.methods ({', '.join(FNN_METHODS)}): "
+            f"every table tests the others against it, however: reference={stats.reference!r}"
+        )
     return stats
 
 
@@ -312,8 +330,8 @@ for _b in BENCHMARKS:
 
 def print_status_line():
     """The last line of `snnbench status`: training done by work (FLOPs), what is left, failures."""
-    from snnbench.plan import calibrate
-    from snnbench.status import status_text
+    from snnbench.pipeline.plan import calibrate
+    from snnbench.pipeline.status import status_text
 
     try:
         print(status_text(config, calibration=calibrate(int(config["train"]["threads"])))[0][-1])

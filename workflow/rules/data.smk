@@ -17,13 +17,13 @@ rule download_source:
         f"{RAW}/{{source}}/_verified.json",
     log:
         f"{LOGS}/download/{{source}}.log",
+    localrule: True
+    conda:
+        ENV
     params:
         raw_dir=lambda w, output: raw_dir_of(output[0]),
         mirror=get_mirror_option(),
         options=get_download_options(),
-    localrule: True
-    conda:
-        ENV
     shell:
         "python -m snnbench data download {wildcards.source} --raw-dir {params.raw_dir}"
         " {params.mirror} {params.options} > {log} 2>&1"
@@ -43,16 +43,16 @@ for _spec in map(benchmark_registry.get, benchmark_registry.BENCHMARKS):
             f"{PREPARED}/{_spec.name}/{{dataset}}.json",
         log:
             f"{LOGS}/prepare/{_spec.name}/{{dataset}}.log",
+        conda:
+            ENV
+        threads: _spec.prepare_options(config).get("n_jobs", 1)
+        resources:
+            mem_mb=_spec.prepare_mem_mb,
         params:
             benchmark=_spec.name,
             raw_dir=lambda w, input: raw_dir_of(input[0]),
             prepared_dir=lambda w, output: prepared_dir_of(output[0]),
             options=get_prepare_options(_spec.name),
-        threads: _spec.prepare_options(config).get("n_jobs", 1)
-        resources:
-            mem_mb=_spec.prepare_mem_mb,
-        conda:
-            ENV
         shell:
             "python -m snnbench data prepare {params.benchmark} --dataset {wildcards.dataset} --raw-dir {params.raw_dir}"
             " --prepared-dir {params.prepared_dir} --options {params.options:q} --threads {threads} --keep-going"
@@ -70,12 +70,12 @@ rule data_summary:
         ),
     log:
         f"{LOGS}/data_summary.log",
-    params:
-        prepared_dir=lambda w, input: prepared_dir_of(input[0]),
-        datasets=json.dumps({b: compact_datasets(b) for b in BENCHMARKS}, separators=(",", ":")),
     localrule: True
     conda:
         ENV
+    params:
+        prepared_dir=lambda w, input: prepared_dir_of(input[0]),
+        datasets=json.dumps({b: compact_datasets(b) for b in BENCHMARKS}, separators=(",", ":")),
     shell:
         "python -m snnbench data summary --prepared-dir {params.prepared_dir} --datasets {params.datasets:q} --out {output}"
         " > {log} 2>&1"

@@ -11,11 +11,11 @@ rule aggregate:
         failures=f"{RESULTS}/{{benchmark}}/failures.csv",
     log:
         f"{LOGS}/aggregate/{{benchmark}}.log",
+    conda:
+        ENV
     params:
         train_dir=lambda w, input: str(Path(input[0]).parents[3]),  # results/train/<benchmark>/<dataset>/<method>/...
         jobs=get_aggregate_jobs,
-    conda:
-        ENV
     shell:
         "python -m snnbench aggregate --benchmark {wildcards.benchmark} --out {output.scores}"
         " --failures {output.failures} --train-dir {params.train_dir} --jobs {params.jobs:q} > {log} 2>&1"
@@ -30,10 +30,10 @@ rule stats:
         f"{LOGS}/stats/{{benchmark}}.log",
     wildcard_constraints:
         benchmark="|".join(BENCHMARKS_WITH_STATISTICS),  # Table 2 (Tox21) has no test statistics
-    params:
-        stats=get_stats_settings(),
     conda:
         ENV
+    params:
+        stats=get_stats_settings(),
     shell:
         "python -m snnbench stats --benchmark {wildcards.benchmark} --scores {input.scores} --out {output.stats}"
         " --stats {params.stats:q} > {log} 2>&1"
@@ -47,20 +47,24 @@ rule tables:
         unpack(get_tables_inputs),
     output:
         captions=report(f"{RESULTS}/{{benchmark}}/captions.json", category="Tables", caption="../report/tables.rst"),
-        figures=report(directory(f"{RESULTS}/{{benchmark}}/figures"), patterns=["{name}.png"], category="Figures",
-                       caption="../report/figures.rst"),
+        figures=report(
+            directory(f"{RESULTS}/{{benchmark}}/figures"),
+            patterns=["{name}.png"],
+            category="Figures",
+            caption="../report/figures.rst",
+        ),
     log:
         f"{LOGS}/tables/{{benchmark}}.log",
+    conda:
+        ENV
     params:
         out_dir=lambda w, output: str(Path(output.captions).parent),
         settings=lambda w: get_train_settings(w.benchmark),
         statistics=get_statistics_option,
-        n_folds=config["htru2"]["n_folds"],
-    conda:
-        ENV
+        options=lambda w: get_table_options(w.benchmark),
     shell:
         "python -m snnbench tables --benchmark {wildcards.benchmark} --scores {input.scores}"
-        " --data-summary {input.data_summary} {params.statistics} --n-folds {params.n_folds}"
+        " --data-summary {input.data_summary} {params.statistics} --options {params.options:q}"
         " --out-dir {params.out_dir} --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -71,13 +75,13 @@ rule paper_check:
         tableA13=f"{RESULTS}/paper_check/tableA13.csv",
     log:
         f"{LOGS}/paper_check.log",
+    conda:
+        ENV
     params:
         out_dir=lambda w, output: str(Path(output.table1).parent),
         stats=get_stats_settings(),
-    conda:
-        ENV
     shell:
-        "python -m snnbench stats --published --out-dir {params.out_dir} --stats {params.stats:q} > {log} 2>&1"
+        "python -m snnbench paper-check --out-dir {params.out_dir} --stats {params.stats:q} > {log} 2>&1"
 
 
 # How robust the UCI conclusion is, on the paper's own numbers (paper_check) and on ours (uci):
@@ -90,21 +94,25 @@ rule robustness:
         md=report(f"{RESULTS}/{{source}}/robustness.md", category="Robustness", caption="../report/robustness.rst"),
         csv=f"{RESULTS}/{{source}}/robustness.csv",
         per_dataset=f"{RESULTS}/{{source}}/robustness_per_dataset.csv",
-        figures=report(directory(f"{RESULTS}/{{source}}/robustness_figures"), patterns=["{name}.png"],
-                       category="Robustness", caption="../report/robustness.rst"),
+        figures=report(
+            directory(f"{RESULTS}/{{source}}/robustness_figures"),
+            patterns=["{name}.png"],
+            category="Robustness",
+            caption="../report/robustness.rst",
+        ),
     log:
         f"{LOGS}/robustness/{{source}}.log",
     wildcard_constraints:
         source="paper_check|uci",
+    conda:
+        ENV
     params:
         out_dir=lambda w, output: str(Path(output.md).parent),
         scores=get_robustness_scores_option,
         stats=get_stats_settings(),
         settings=get_robustness_settings(),
-    conda:
-        ENV
     shell:
-        "python -m snnbench stats --robustness {params.scores} --out-dir {params.out_dir} --stats {params.stats:q}"
+        "python -m snnbench robustness {params.scores} --out-dir {params.out_dir} --stats {params.stats:q}"
         " --robustness-settings {params.settings:q} > {log} 2>&1"
 
 
@@ -117,10 +125,10 @@ rule write_report:
         html=report(f"{RESULTS}/report.html", category="Overview", caption="../report/overview.rst"),
     log:
         f"{LOGS}/report.log",
-    params:
-        results_dir=lambda w, output: str(Path(output.markdown).parent),
     conda:
         ENV
+    params:
+        results_dir=lambda w, output: str(Path(output.markdown).parent),
     shell:
         "python -m snnbench report --results-dir {params.results_dir} --out {output.markdown} --html {output.html}"
         " > {log} 2>&1"

@@ -1,68 +1,115 @@
-"""Benchmarks as registered units: one module per benchmark implementing one small protocol.
+"""Benchmarks as registered units: each is a folder ``benchmarks/<name>/`` with one ``Benchmark``.
 
-A ``Benchmark`` says where its data comes from (``sources``, checked files in
-``snnbench/manifests/``), which datasets it has and how one is prepared (``datasets/<name>.py``),
-how many splits a prepared dataset has and the task of one split (the arrays under the paper's
-protocol), which splits and datasets a run trains (from the config), its published rows, its
-statistics (computed once, ``results/<name>/stats.csv``) and its tables (which only format).
-Everything that used to branch on the benchmark's name asks its spec instead: the CLI, the
-training job, the aggregation, the report and the workflow's rules.
+A benchmark's folder holds everything that names it: its spec (``__init__.py``, a subclass of
+:class:`Benchmark`), its sources and manifests (``sources.py``, ``<source>.tsv``), how a dataset
+is prepared (``data.py``), its published rows (``published.py``), its statistics and tables
+(``stats.py``, ``tables.py``, ``figures.py``). Everything else asks the spec: the pipeline
+resolves it once from the config (:func:`get`) and hands it down; nothing below the pipeline
+looks a benchmark up by name.
 
-``MODULES`` lists the benchmark modules, in the paper's order; each registers its spec when
-imported. A new benchmark is its own module here (and its data module, its sources and
-manifest), plus one line in ``MODULES``. Torch-free, like ``snnbench.methods``.
+``MODULES`` lists the benchmark folders, in the paper's order, the one list of benchmark names;
+each registers its spec when imported. A new benchmark is its folder plus one line in
+``MODULES`` (docs/architecture.md). Torch-free, so that the workflow can import it while it parses.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, ClassVar, Mapping
 
-from ..errors import ConfigError
+from snnbench.contracts.prepared import PreparedDataset
+from snnbench.data.sources import Source
+from snnbench.errors import ConfigError
+from snnbench.training.task import Task, subsample_rows
 
 MODULES = ("uci", "tox21", "htru2")
 
 
-@dataclass(frozen=True)
 class Benchmark:
-    """One benchmark. ``prepare(dataset, raw_dir, **options)`` -> (arrays, card fields), raising
-    ``UnavailableError`` / ``DataError`` as ``datasets.prepare_dataset`` records them;
-    ``prepare_options(config)``: those options from the run's config (``prepare_defaults``: the
-    options it takes, with their defaults); ``task(data, split, *,
-    settings, subsample)`` -> ``tasks.Task``; ``run_datasets(config)`` and ``run_splits(config,
-    method)``: what a run trains; ``published_rows(datasets)``: score rows with ``source =
-    published``; ``statistics(scores, stats=...)`` (None: no test statistics); ``tables(scores,
-    out_dir, *, statistics, settings, context)`` -> dict with ``printed`` (what the CLI prints);
-    ``main_table``: the table the report leads with and the workflow waits for; ``front_tables``:
-    the tables report.html renders (default ``main_table`` alone)."""
+    """One benchmark: subclass it in ``benchmarks/<name>/__init__.py`` and ``register`` an instance.
 
-    name: str
-    title: str
-    sources: tuple[str, ...]
-    metric: str
-    dataset_names: Callable[[], tuple[str, ...]]
-    prepare: Callable[..., Any]
-    task: Callable[..., Any]
-    n_splits: Callable[[Any], int]
-    run_datasets: Callable[[Mapping[str, Any]], list[str]]
-    run_splits: Callable[[Mapping[str, Any], str], list[int]]
-    published_rows: Callable[[list[str]], Any]
-    tables: Callable[..., dict]
-    main_table: str
-    prepare_options: Callable[[Mapping[str, Any]], dict] = lambda config: {}
-    prepare_defaults: Mapping[str, Any] = field(default_factory=dict)
-    prepare_mem_mb: int = 2000  # memory of a preparation job (cluster placement)
-    statistics: Callable[..., Any] | None = None
-    extra_score_rows: Callable[[list], list] | None = None
-    sort_keys: tuple[str, ...] = ()
-    published_metric: Callable[[str, str], float | None] | None = None
-    check_dataset: Callable[..., None] | None = None  # (name, setting): an unknown name's error, with suggestions
-    report_links: tuple[str, ...] = field(default=("*.md", "figures/*.png"))
-    front_tables: tuple[str, ...] = ()  # the tables report.html renders (default: main_table)
-    grids: Mapping[str, dict] = field(default_factory=dict)  # method -> its grid here, where neither the grid file nor the method has one
-    plan_sizes: Callable[..., tuple[int, int, int, int, int]] | None = None  # (dataset, card or None) -> n_in, n_out, train, validation, test rows, for the plan
-    tables_need_torch: bool = False  # the tables compare torch methods (UCI's Table 1): none trained, no tables
+    Set the class attributes; override the methods that have no default. The optional hooks
+    (``statistics``, ``extra_score_rows``, ``published_metric``, ``check_dataset``, ``plan_sizes``)
+    are None where the benchmark has none; define them as methods where it has.
+    """
+
+    name: ClassVar[str]  # the config's and the results' name: results/<name>/
+    title: ClassVar[str]  # the name in prose and the report
+    sources: ClassVar[tuple[Source, ...]]  # where its data comes from (its sources.py)
+    metric: ClassVar[str]  # the test metric its tables rank
+    main_table: ClassVar[str]  # the table the report leads with and the workflow waits for
+    front_tables: ClassVar[tuple[str, ...]] = ()  # the tables report.html renders (default: main_table)
+    report_links: ClassVar[tuple[str, ...]] = ("*.md", "figures/*.png")  # files the report links
+    prepare_defaults: ClassVar[Mapping[str, Any]] = {}  # the options ``prepare`` takes, with defaults
+    prepare_mem_mb: ClassVar[int] = 2000  # memory of a preparation job (cluster placement)
+    sort_keys: ClassVar[tuple[str, ...]] = ()  # extra columns the score table is sorted by
+    grids: ClassVar[Mapping[str, dict]] = {}  # method -> its grid on this benchmark (runs.get_grid)
+    tables_need_torch: ClassVar[bool] = False  # the tables compare torch methods: none trained, no tables
+
+    statistics = None  # (scores, *, stats) -> statistics frame (results/<name>/stats.csv)
+    extra_score_rows = None  # (summaries) -> more score rows than the selected ones (Tox21's depths)
+    published_metric = None  # (dataset, method) -> the published test metric, or None
+    check_dataset = None  # (name, setting) -> None: an unknown dataset's error, with suggestions
+    plan_sizes = None  # (dataset, card or None) -> (n_in, n_out, train, validation, test rows), for the plan
+
+    def dataset_names(self) -> tuple[str, ...]:
+        """Every dataset of the benchmark, in its order."""
+        raise NotImplementedError
+
+    def prepare(self, dataset: str, raw_dir, **options: Any) -> tuple[dict, dict]:
+        """(arrays, card fields) of one dataset from the verified sources in ``raw_dir``; raises
+        ``UnavailableError`` or ``DataError``, which ``data.prepare.prepare_dataset`` records."""
+        raise NotImplementedError
+
+    def prepare_options(self, config: Mapping[str, Any]) -> dict:
+        """The options of ``prepare`` from the run's config (its keys are ``prepare_defaults``')."""
+        return {}
+
+    def table_options(self, config: Mapping[str, Any]) -> dict:
+        """What ``tables`` reads of the run's config beyond the scores (its ``context``)."""
+        return {}
+
+    def n_splits(self, data: PreparedDataset) -> int:
+        """How many splits a prepared dataset has."""
+        raise NotImplementedError
+
+    def task(self, data: PreparedDataset, split: int, *, subsample, settings: Any) -> Task:
+        """The arrays of ``split`` under the paper's protocol; ``subsample(rows)`` narrows the
+        (train, validation, test) rows; ``settings``: the job's ``TrainSettings`` (or None)."""
+        raise NotImplementedError
+
+    def run_datasets(self, config: Mapping[str, Any]) -> list[str]:
+        """The datasets a run trains (an unknown name stops the run, naming the setting)."""
+        raise NotImplementedError
+
+    def run_splits(self, config: Mapping[str, Any], method: str) -> list[int]:
+        """The splits a run trains ``method`` on."""
+        raise NotImplementedError
+
+    def published_rows(self, datasets: list[str]):
+        """Score rows with ``source = published`` for ``datasets``."""
+        raise NotImplementedError
+
+    def tables(self, scores, out_dir, *, statistics, settings, context) -> dict:
+        """Write the benchmark's tables (they only format ``statistics``); a dict with ``printed``,
+        what the CLI prints."""
+        raise NotImplementedError
+
+    def make_task(self, data: PreparedDataset, split: int, *, settings: Any = None,
+                  max_train_rows: int | None = None, subsample_seed: int = 0) -> Task:
+        """``task`` of a checked split; with ``max_train_rows``, trained on a seeded subset of the
+        training rows (the same subset for every split of a run)."""
+        n = self.n_splits(data)
+        if not isinstance(split, int) or not 0 <= split < n:
+            raise ConfigError(f"split must be in 0..{n - 1} for {self.name}, however: {split=}")
+        task = self.task(data, split, settings=settings,
+                         subsample=lambda rows: subsample_rows(rows, max_train_rows, subsample_seed))
+        if max_train_rows is not None:
+            task.info["max_train_rows"] = max_train_rows
+        return task
+
+    def __repr__(self) -> str:
+        return f"<benchmark {self.name}>"
 
 
 _REGISTRY: dict[str, Benchmark] = {}
@@ -75,6 +122,11 @@ def register(spec: Benchmark) -> Benchmark:
     return spec
 
 
+def unregister(name: str) -> None:
+    """Remove a registered benchmark (tests that register one of their own)."""
+    _REGISTRY.pop(name, None)
+
+
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
@@ -85,4 +137,25 @@ def get(name: str, *, setting: str = "benchmarks") -> Benchmark:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ConfigError(f"unknown benchmark {name!r} in {setting}; the benchmarks are {', '.join(_REGISTRY)}") from None
+        raise ConfigError(f"unknown benchmark {name!r} in {setting}; the benchmarks are "
+                          f"{', '.join(_REGISTRY)}") from None
+
+
+def make_task(benchmark: str, data: PreparedDataset, split: int, **options: Any) -> Task:
+    """``get(benchmark).make_task(...)``: for scripts that hold a benchmark's name."""
+    return get(benchmark, setting="benchmark").make_task(data, split, **options)
+
+
+def dataset_names(benchmark: str) -> tuple[str, ...]:
+    return get(benchmark, setting="benchmark").dataset_names()
+
+
+SOURCES: dict[str, Source] = {s.name: s for name in BENCHMARKS for s in _REGISTRY[name].sources}
+BENCHMARK_SOURCES = {name: tuple(s.name for s in _REGISTRY[name].sources) for name in BENCHMARKS}
+
+
+def get_source(name: str) -> Source:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise ConfigError(f"unknown source {name!r}; known sources: {', '.join(SOURCES)}") from None

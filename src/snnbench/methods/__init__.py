@@ -22,9 +22,12 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from ..errors import ConfigError
+from snnbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 log = logging.getLogger("snnbench")
 
@@ -39,12 +42,14 @@ Grid = dict[str, list[Any]]
 class MethodSpec:
     """One method.
 
-    ``grids``: its default grid per benchmark (the grid file, ``train.grids``, may override a
-    built-in's; a benchmark without a grid cannot run the method). Torch methods only:
+    ``grids``: its default grid per benchmark, ``"*"`` for any benchmark that declares none for it
+    (the grid file, ``train.grids``, may override a built-in's; a benchmark without a grid cannot
+    run the method; ``pipeline.runs.method_grid``). Torch methods only:
     ``depth`` (hyperparameters -> number of hidden layers or blocks: the selection's first
     tie-breaker and Table 2's rows; None: no depth), ``min_batch_rows`` (a training batch with
     fewer rows is skipped: 2 for BatchNorm), ``batched`` (may the batched engine train it; it
     does so only when every module of the built network has a stacked form, ``stacked.STACKERS``).
+    ``deterministic``: its result does not depend on the seed (one repeat of a benchmark is enough);
     ``requires``: the modules it needs beyond snnbench's dependencies (checked before any job
     runs); ``origin`` says where the spec came from (snnbench, an entry point, the config)."""
 
@@ -55,6 +60,7 @@ class MethodSpec:
     depth: Callable[[Mapping[str, Any]], int | None] | None = None
     min_batch_rows: int = 1
     batched: bool = True
+    deterministic: bool = False  # the same result for every seed: one repeat is enough (Tox21, T10)
     shapes: Callable[..., list] | None = None  # (config, *, n_in, n_out, architecture) -> linear layers' (in, out)
     requires: tuple[str, ...] = ()  # modules it imports that snnbench does not install by default
     origin: str = "snnbench"
@@ -62,7 +68,8 @@ class MethodSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ConfigError(f"method {self.name}: kind must be one of {', '.join(KINDS)}, however: kind={self.kind!r}")
+            raise ConfigError(f"method {self.name}: kind must be one of {', '.join(KINDS)}, "
+                              f"however: kind={self.kind!r}")
         if not callable(self.build):
             raise ConfigError(f"method {self.name}: build must be callable, however: {self.build!r}")
 
@@ -94,10 +101,16 @@ def register(spec: MethodSpec, *, setting: str | None = None) -> MethodSpec:
     return spec
 
 
-def _load() -> None:
-    """Import the built-in modules and the installed entry points, once."""
+def unregister(name: str) -> None:
+    """Remove a registered method (a test's, or a session's own)."""
+    _REGISTRY.pop(name, None)
+
+
+def load(*, again: bool = False) -> None:
+    """Import the built-in modules and the installed entry points, once (``again``: read the
+    entry points anew, e.g. after installing a plug-in in this process)."""
     global _loaded
-    if _loaded:
+    if _loaded and not again:
         return
     _loaded = True
     for module in BUILTIN_MODULES:
@@ -120,13 +133,13 @@ def _load() -> None:
 
 def names(kind: str | None = None, *, origin: str | None = None) -> tuple[str, ...]:
     """Registered method names in registration order, of one ``kind`` and ``origin`` if given."""
-    _load()
+    load()
     return tuple(n for n, s in _REGISTRY.items()
                  if (kind is None or s.kind == kind) and (origin is None or s.origin == origin))
 
 
 def get(name: str, *, setting: str = "train.methods") -> MethodSpec:
-    _load()
+    load()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -176,3 +189,28 @@ def load_object(path: str, *, setting: str) -> Any:
             raise ConfigError(f"{setting}: module {module!r} has no {attribute!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def build_model(method: str, *, n_in: int, n_out: int, config: dict[str, Any],
+                architecture: dict[str, Any] | None = None) -> nn.Module:
+    """The module of the registered torch ``method`` (``snnbench.methods``) for one grid
+    configuration; ``config``'s ``lr`` and ``l2`` go to the optimiser, not here. ``architecture``
+    holds the choices the paper leaves open (``TrainSettings.architecture()``)."""
+
+    spec = get(method, setting="method")
+    if spec.kind != "torch":
+        raise ValueError(f"{method} is a {spec.kind} method, not a torch one")
+    return spec.build_model(n_in=n_in, n_out=n_out, config=config, architecture=architecture)
+
+
+def depth_of(method: str, config: dict[str, Any]) -> int | None:
+    """Number of hidden layers (or residual blocks), the first tie-breaker of the selection; None
+    for a method without a depth."""
+
+    return get(method, setting="method").depth_of(config)
+
+
+# The built-ins register in this order, whichever of their modules is imported first (a
+# benchmark's spec may import one for its grids); the entry points wait for ``load``.
+for _module in BUILTIN_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import MethodSpec, register
+from snnbench.methods import MethodSpec, register
 
 # A fixed number of rounds (no early stopping on the validation rows: those select the
 # configuration, as for every other method), the learning rate and the tree size crossed.
@@ -17,10 +17,6 @@ LIGHTGBM_GRID = {"n_estimators": [300], "learning_rate": [0.03, 0.1, 0.3], "num_
                  "min_child_samples": [5, 20], "subsample": [0.8], "colsample_bytree": [0.8]}
 # CatBoost's tree depth is called tree_depth here: "depth" is the result rows' network depth.
 CATBOOST_GRID = {"iterations": [300], "learning_rate": [0.03, 0.1, 0.3], "tree_depth": [4, 6, 8]}
-# Tox21: one model per task, so the smaller grids (as for RF and SVM, B3).
-TOX21_XGBOOST_GRID = {**XGBOOST_GRID, "learning_rate": [0.1], "max_depth": [6, 9]}
-TOX21_LIGHTGBM_GRID = {**LIGHTGBM_GRID, "learning_rate": [0.1], "min_child_samples": [20]}
-TOX21_CATBOOST_GRID = {**CATBOOST_GRID, "learning_rate": [0.1], "tree_depth": [6, 8]}
 
 
 def build_xgboost(*, seed: int, threads: int | None, **hp: Any):
@@ -43,9 +39,9 @@ def build_catboost(*, seed: int, threads: int | None, tree_depth: int = 6, **hp:
                               allow_writing_files=False, depth=tree_depth, **hp)
 
 
-for _name, _build, _grid, _tox21, _module in (
-        ("XGBoost", build_xgboost, XGBOOST_GRID, TOX21_XGBOOST_GRID, "xgboost"),
-        ("LightGBM", build_lightgbm, LIGHTGBM_GRID, TOX21_LIGHTGBM_GRID, "lightgbm"),
-        ("CatBoost", build_catboost, CATBOOST_GRID, TOX21_CATBOOST_GRID, "catboost")):
-    register(MethodSpec(name=_name, kind="sklearn", build=_build, grids={"uci": _grid, "htru2": _grid, "tox21": _tox21},
+for _name, _build, _grid, _module in (
+        ("XGBoost", build_xgboost, XGBOOST_GRID, "xgboost"),
+        ("LightGBM", build_lightgbm, LIGHTGBM_GRID, "lightgbm"),
+        ("CatBoost", build_catboost, CATBOOST_GRID, "catboost")):
+    register(MethodSpec(name=_name, kind="sklearn", build=_build, grids={"*": _grid},
                         requires=(_module,), summary=f"{_name}, gradient-boosted trees (beyond the paper; B4)"))

@@ -26,10 +26,9 @@ import re
 import typing
 from typing import Any, Callable, Mapping
 
-from ..datasets import BENCHMARKS
-from ..errors import ConfigError
-from ..results import IDENTITY_COLUMNS, RESULT_COLUMNS
-from . import TRAINING_KEYS, MethodSpec, get, load_object, names, register
+from snnbench.contracts.results import IDENTITY_COLUMNS, RESULT_COLUMNS
+from snnbench.errors import ConfigError
+from snnbench.methods import TRAINING_KEYS, MethodSpec, get, load_object, names, register
 
 ORIGIN = "config (train.custom_methods)"
 RESERVED = {*IDENTITY_COLUMNS, *RESULT_COLUMNS} - {"lr", "l2"}  # a hyperparameter must not shadow a result column
@@ -77,15 +76,16 @@ def _type_ok(value: Any, expected: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _check_grids(grids: Any, *, setting: str, keywords: dict[str, Any] | None, defaults: dict[str, Any],
-                 required: tuple[str, ...], by_default: bool) -> dict[str, dict[str, list]]:
+def _check_grids(grids: Any, *, benchmarks: tuple[str, ...], setting: str, keywords: dict[str, Any] | None,
+                 defaults: dict[str, Any], required: tuple[str, ...],
+                 by_default: bool) -> dict[str, dict[str, list]]:
     if not isinstance(grids, Mapping) or not grids:
-        raise _fail(setting, f"must map benchmarks ({', '.join(BENCHMARKS)}) to grids, however: {grids!r}")
+        raise _fail(setting, f"must map benchmarks ({', '.join(benchmarks)}) to grids, however: {grids!r}")
     out = {}
     for benchmark, grid in grids.items():
         where = f"{setting}.{benchmark}"
-        if benchmark not in BENCHMARKS:
-            raise _fail(where, f"is not a benchmark; the benchmarks are {', '.join(BENCHMARKS)}")
+        if benchmark not in benchmarks:
+            raise _fail(where, f"is not a benchmark; the benchmarks are {', '.join(benchmarks)}")
         if not isinstance(grid, Mapping) or not grid:
             raise _fail(where, f"must map hyperparameters to lists of values, however: {grid!r}")
         for key in required:
@@ -93,7 +93,7 @@ def _check_grids(grids: Any, *, setting: str, keywords: dict[str, Any] | None, d
                 raise _fail(where, f"has no {key}: a torch method's grid gives the learning rate (a list, e.g. [0.01])")
         for key, values in grid.items():
             if key in RESERVED:
-                raise _fail(f"{where}.{key}", "is a column of the result rows (snnbench.results); name the "
+                raise _fail(f"{where}.{key}", "is a column of the result rows (snnbench.contracts.results); name the "
                             "hyperparameter otherwise, e.g. with a builder argument of another name")
             if not isinstance(values, list) or not values:
                 raise _fail(f"{where}.{key}", f"must be a non-empty list of values, however: {values!r}")
@@ -108,7 +108,8 @@ def _check_grids(grids: Any, *, setting: str, keywords: dict[str, Any] | None, d
                 expected = keywords[key]
                 if expected is inspect.Parameter.empty and by_default and defaults.get(key) is not None:
                     default = defaults[key]
-                    expected = float if isinstance(default, (int, float)) and not isinstance(default, bool) else type(default)
+                    expected = (float if isinstance(default, (int, float)) and not isinstance(default, bool)
+                                else type(default))
                     if isinstance(default, str):  # scikit-learn takes a string or a number for many options
                         expected = inspect.Parameter.empty
             for value in values:
@@ -120,7 +121,7 @@ def _check_grids(grids: Any, *, setting: str, keywords: dict[str, Any] | None, d
     return out
 
 
-def torch_spec(name: str, entry: Mapping[str, Any], *, setting: str) -> MethodSpec:
+def torch_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, ...], setting: str) -> MethodSpec:
     user_build = load_object(entry.get("build"), setting=f"{setting}.build")
     if not callable(user_build):
         raise _fail(f"{setting}.build", f"must name a callable, however: {user_build!r}")
@@ -130,8 +131,8 @@ def torch_spec(name: str, entry: Mapping[str, Any], *, setting: str) -> MethodSp
                     f"hyperparameters), however it takes: {', '.join(keywords) or 'nothing'}")
     if keywords is not None:
         keywords = {k: v for k, v in keywords.items() if k not in ("n_in", "n_out")}
-    grids = _check_grids(entry.get("grid"), setting=f"{setting}.grid", keywords=keywords, defaults=defaults,
-                         required=("lr",), by_default=False)
+    grids = _check_grids(entry.get("grid"), benchmarks=benchmarks, setting=f"{setting}.grid", keywords=keywords,
+                         defaults=defaults, required=("lr",), by_default=False)
     depth_key = entry.get("depth")
     if depth_key is not None:
         for benchmark, grid in grids.items():
@@ -149,7 +150,7 @@ def torch_spec(name: str, entry: Mapping[str, Any], *, setting: str) -> MethodSp
                       summary=f"{entry['build']} (train.custom_methods)")
 
 
-def sklearn_spec(name: str, entry: Mapping[str, Any], *, setting: str) -> MethodSpec:
+def sklearn_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, ...], setting: str) -> MethodSpec:
     estimator = load_object(entry.get("estimator"), setting=f"{setting}.estimator")
     if not isinstance(estimator, type) or not hasattr(estimator, "fit"):
         raise _fail(f"{setting}.estimator", f"must name an estimator class with fit, however: {estimator!r}")
@@ -157,8 +158,8 @@ def sklearn_spec(name: str, entry: Mapping[str, Any], *, setting: str) -> Method
         raise _fail(f"{setting}.estimator", "must have predict_proba or decision_function (the scores the "
                     "metrics rank), however it has neither")
     keywords, defaults = _accepted(estimator.__init__, skip=("self",))
-    grids = _check_grids(entry.get("grid"), setting=f"{setting}.grid", keywords=keywords, defaults=defaults,
-                         required=(), by_default=True)
+    grids = _check_grids(entry.get("grid"), benchmarks=benchmarks, setting=f"{setting}.grid", keywords=keywords,
+                         defaults=defaults, required=(), by_default=True)
     accepts = set(keywords) if keywords is not None else set()
 
     def build(*, seed: int, threads: int | None, **hp: Any):
@@ -173,8 +174,10 @@ def sklearn_spec(name: str, entry: Mapping[str, Any], *, setting: str) -> Method
                       summary=f"{entry['estimator']} (train.custom_methods)")
 
 
-def custom_specs(custom: Any, *, setting: str = "train.custom_methods") -> list[MethodSpec]:
-    """The specs of ``custom`` (the config's mapping name -> entry), checked, not yet registered."""
+def custom_specs(custom: Any, *, benchmarks: tuple[str, ...],
+                 setting: str = "train.custom_methods") -> list[MethodSpec]:
+    """The specs of ``custom`` (the config's mapping name -> entry), checked, not yet registered;
+    ``benchmarks``: the names a grid may be given for (the pipeline passes the registered ones)."""
     if custom is None:
         return []
     if not isinstance(custom, Mapping):
@@ -198,10 +201,13 @@ def custom_specs(custom: Any, *, setting: str = "train.custom_methods") -> list[
         if unknown:
             raise _fail(where, f"has unknown key(s) {', '.join(unknown)}; a {kind} method takes "
                         f"{', '.join(sorted(KEYS[kind]))}")
-        specs.append((torch_spec if kind == "torch" else sklearn_spec)(name, entry, setting=where))
+        specs.append((torch_spec if kind == "torch" else sklearn_spec)(name, entry, benchmarks=benchmarks,
+                                                                       setting=where))
     return specs
 
 
-def register_custom(custom: Any, *, setting: str = "train.custom_methods") -> list[MethodSpec]:
+def register_custom(custom: Any, *, benchmarks: tuple[str, ...],
+                    setting: str = "train.custom_methods") -> list[MethodSpec]:
     """Check and register the config's custom methods; returns their specs."""
-    return [register(spec, setting=f"{setting}.{spec.name}") for spec in custom_specs(custom, setting=setting)]
+    return [register(spec, setting=f"{setting}.{spec.name}")
+            for spec in custom_specs(custom, benchmarks=benchmarks, setting=setting)]

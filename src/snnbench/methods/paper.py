@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..grids import paper_grids
-from . import MethodSpec, register
+from snnbench.methods import MethodSpec, register
+from snnbench.reference import paper_grids
+from snnbench.settings import TrainSettings
 
 FAMILIES = ("SNN", "MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet")
 # The choices the paper leaves open (train settings, docs/protocol.md M*), with their defaults.
-ARCHITECTURE_DEFAULTS = {"conic_rounding": "round", "norm_position": "before_activation", "highway_width": 512,
-                         "highway_gate_bias": -1.0, "resnet_branch_init": "zero"}
+ARCHITECTURE_DEFAULTS = TrainSettings().architecture()
 
 
 def _builder(family: str):
     def build(*, n_in: int, n_out: int, architecture: Mapping[str, Any] | None = None, **hp: Any):
-        from ..models import FNN, Highway, ResNet
+        from snnbench.methods.models import FNN, Highway, ResNet  # torch: loaded when a model is built
 
         arch = {**ARCHITECTURE_DEFAULTS, **(architecture or {})}
         try:
@@ -39,7 +39,7 @@ def _shapes(family: str):
     """(in, out) of every linear layer, in the order the module registers them, without building it
     (the FLOP counts of a whole grid; ``flops.linear_shapes`` builds on the meta device otherwise)."""
     def shapes(config: Mapping[str, Any], *, n_in: int, n_out: int, architecture: Mapping[str, Any] | None = None):
-        from ..models import block_inner_width, layer_widths
+        from snnbench.methods.models import block_inner_width, layer_widths  # torch: see _builder
 
         arch = {**ARCHITECTURE_DEFAULTS, **(architecture or {})}
         if family == "Highway":

@@ -7,6 +7,7 @@ from functools import lru_cache
 from importlib import resources
 
 import pandas as pd
+import yaml
 
 
 def read_text(name: str) -> str:
@@ -16,7 +17,8 @@ def read_text(name: str) -> str:
 @lru_cache(maxsize=None)
 def table_a11() -> pd.DataFrame:
     """Table A11: test accuracy of the seven FNNs on each UCI dataset (NaN where the paper has none)."""
-    return pd.read_csv(io.StringIO(read_text("snn_tableA11_uci_fnn_accuracies.csv")), na_values=["NA"]).set_index("dataset")
+    return pd.read_csv(io.StringIO(read_text("snn_tableA11_uci_fnn_accuracies.csv")),
+                       na_values=["NA"]).set_index("dataset")
 
 
 @lru_cache(maxsize=None)
@@ -64,7 +66,7 @@ FD_REPRESENTATIVES: dict[str, str] = {
 FD_DATASET_NAMES: dict[str, str] = {}
 """Fernandez-Delgado's ``problema`` name -> our dataset name, where they differ. Empty on purpose:
 the 121 names of ``fd_classifier_accuracies.txt`` agree verbatim with
-``snnbench.datasets.uci.dataset_names()`` (tests/test_stats.py checks that all 121 map). Add an
+``snnbench.benchmarks.uci.data.dataset_names()`` (tests/test_reference.py checks that all 121 map). Add an
 entry here should a future results file spell a dataset differently."""
 
 FD_SUMMARY_COLUMNS = ("min", "max", "mean", "std")
@@ -102,7 +104,9 @@ def fd_accuracies() -> pd.DataFrame:
     table = table.rename(index=FD_DATASET_NAMES)
     table.index.name = "dataset"
     if table.index.has_duplicates or table.columns.has_duplicates:
-        raise ValueError(f"{_FD_FILE}: duplicate dataset or classifier names, however: {table.index[table.index.duplicated()].tolist()=} {table.columns[table.columns.duplicated()].tolist()=}")
+        raise ValueError(f"{_FD_FILE}: duplicate dataset or classifier names, however: "
+                         f"{table.index[table.index.duplicated()].tolist()=} "
+                         f"{table.columns[table.columns.duplicated()].tolist()=}")
     return table / 100.0
 
 
@@ -142,3 +146,18 @@ def published_tox21_table2() -> pd.DataFrame:
 TOX21_CHALLENGE_WINNER = {"method": "DeepTox (Tox21 challenge winner)", "auc": 0.846,
                           "origin": "Mayr et al. 2016, quoted in the paper's Tox21 section"}
 """The 2015 challenge winner's mean test AUC, which the paper quotes beside Table 2."""
+
+
+SMALL_N = 1000  # the paper's split of the UCI collection: N < 1000 is "small"
+
+
+def size_group(n: int) -> str:
+    return "small" if n < SMALL_N else "large"
+
+
+def paper_grids() -> dict[str, dict[str, dict[str, list]]]:
+    """The grids of appendix Tables A4-A10, A14-A20, A21-A27, as shipped in snnbench/reference."""
+    text = resources.files("snnbench.reference").joinpath("snn_hparam_grids.yaml").read_text()
+    raw = yaml.safe_load(text)
+    return {b: {m: {k: list(v) for k, v in g.items()} for m, g in methods.items() if m != "selection"}
+            for b, methods in raw.items()}

@@ -1,0 +1,36 @@
+"""Atomic writers: a file appears under its final name complete or not at all (the ground floor: no project imports)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """``write(f)`` into a hidden temporary file beside ``path``, renamed to ``path`` when complete,
+    so a final name never holds a partial file. The file gets the permissions a plain ``open``
+    would give it (0666 less the umask: readable by group and others under the usual 022), not
+    ``mkstemp``'s private 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_csv(path: Path, frame) -> None:
+    """A DataFrame as a CSV at ``path``, atomically (``atomic_write_bytes``)."""
+    atomic_write_bytes(Path(path), lambda f: f.write(frame.to_csv(index=False).encode()))

@@ -1,0 +1,147 @@
+"""The prepared-dataset contract (version ``CONTRACT_VERSION``; see docs/architecture.md).
+
+Every dataset of every benchmark is prepared into two files under ``<prepared_dir>/<benchmark>/``:
+
+* ``<dataset>.json``, the *card*: always written, whatever happened. It holds the status
+  (``ok`` / ``unavailable`` / ``failed``), the reason when not ok, and for an ok dataset its
+  metadata (n, d, classes, size group, feature set, provenance checksums, notes) and the name
+  and sha256 of the arrays file. The card is the Snakemake output of a prepare step.
+* ``<dataset>.npz``, the *arrays*: written only when the dataset is ok, uncompressed, loaded with
+  ``allow_pickle=False``. The card's checksum ties the two together.
+
+Both are written to a temporary name and renamed, so a final name never holds a partial file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnbench import __version__
+from snnbench.atomic import atomic_write_bytes
+from snnbench.errors import DataError
+
+CONTRACT_VERSION = 1
+STATUSES = ("ok", "unavailable", "failed")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def card_path(prepared_dir: str | os.PathLike, benchmark: str, dataset: str) -> Path:
+    return Path(prepared_dir) / benchmark / f"{dataset}.json"
+
+
+def write_prepared(
+    prepared_dir: str | os.PathLike, benchmark: str, dataset: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]
+) -> Path:
+    """Write the arrays, then the card that names their checksum. Returns the card's path."""
+    card = card_path(prepared_dir, benchmark, dataset)
+    npz = card.with_suffix(".npz")
+    atomic_write_bytes(npz, lambda f: np.savez(f, **arrays))
+    body = {
+        "contract_version": CONTRACT_VERSION,
+        "benchmark": benchmark,
+        "dataset": dataset,
+        "status": "ok",
+        "reason": None,
+        **meta,
+        "arrays": npz.name,
+        "arrays_sha256": _sha256(npz),
+        "array_shapes": {k: list(np.shape(v)) for k, v in arrays.items()},
+        "snnbench_version": __version__,
+    }
+    atomic_write_bytes(card, lambda f: f.write((json.dumps(body, indent=1, default=_json_default) + "\n").encode()))
+    return card
+
+
+def write_status(prepared_dir: str | os.PathLike, benchmark: str, dataset: str, status: str, reason: str,
+                 **meta: Any) -> Path:
+    """Write the card of a dataset that could not be prepared; remove stale arrays."""
+    if status not in STATUSES or status == "ok":
+        raise ValueError(f"status must be 'unavailable' or 'failed', however: {status=}")
+    card = card_path(prepared_dir, benchmark, dataset)
+    card.with_suffix(".npz").unlink(missing_ok=True)
+    body = {
+        "contract_version": CONTRACT_VERSION,
+        "benchmark": benchmark,
+        "dataset": dataset,
+        "status": status,
+        "reason": reason,
+        **meta,
+        "snnbench_version": __version__,
+    }
+    atomic_write_bytes(card, lambda f: f.write((json.dumps(body, indent=1, default=_json_default) + "\n").encode()))
+    return card
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to a dataset card")
+
+
+def read_card(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError("no dataset card; run the prepare step first", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not a valid dataset card ({exc}); delete it and prepare again", path=path,
+                        line=exc.lineno) from exc
+    version = card.get("contract_version")
+    if version != CONTRACT_VERSION:
+        raise DataError(
+            f"dataset card has contract version {version!r}, this snnbench reads {CONTRACT_VERSION}; "
+            "prepare the data again",
+            path=path,
+        )
+    return card
+
+
+@dataclass
+class PreparedDataset:
+    """An ok prepared dataset: its card (``meta``) and arrays, checked against each other."""
+
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(repr=False)
+
+    @classmethod
+    def load(cls, card: str | os.PathLike) -> "PreparedDataset":
+        meta = read_card(card)
+        if meta["status"] != "ok":
+            raise DataError(f"dataset is {meta['status']}: {meta['reason']}", path=card)
+        npz = Path(card).with_name(meta["arrays"])
+        if not npz.is_file():
+            raise DataError("arrays file named by the card is missing; prepare the dataset again", path=npz)
+        digest = _sha256(npz)
+        if digest != meta["arrays_sha256"]:
+            raise DataError(
+                f"arrays file does not match its card (sha256 {digest}, card says {meta['arrays_sha256']}); "
+                "it was modified or is stale: prepare the dataset again",
+                path=npz,
+            )
+        with np.load(npz, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        return cls(meta=meta, arrays=arrays)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+    @property
+    def name(self) -> str:
+        return self.meta["dataset"]

@@ -1,0 +1,356 @@
+"""Rank statistics over datasets, as in the paper's UCI comparison (Table 1, Tables A12/A13).
+
+Every function takes a wide accuracy table ``acc``: index = dataset, columns = method, values =
+accuracy (higher is better), NaN where a method has no result. The functions are pure: they
+neither change ``acc`` nor touch files, except :func:`paper_check`, which writes its CSVs.
+
+The paper's procedure (reference/README.md): per dataset, rank the methods by accuracy (1 = best,
+ties get the average rank, a missing result gets the worst rank); average the ranks over the
+datasets; compare the best-ranked method with each other one by a one-sided paired Wilcoxon
+signed-rank test over the datasets, without multiple-testing correction; star p < 0.05.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from snnbench.atomic import atomic_write_csv
+from snnbench.reference import SMALL_N
+from snnbench.settings import MISSING_RULES, WILCOXON_METHODS, StatsSettings
+
+MissingRule = Literal["shared", "ordered"]
+WilcoxonMethod = Literal["auto", "exact", "asymptotic", "exact-if-small"]
+
+EXACT_MAX_N = 50  # "exact-if-small": exact null distribution up to this many pairs (scipy's cut-off)
+DEFAULTS = StatsSettings()  # the config's stats section's defaults: the functions' defaults too
+ALPHA = DEFAULTS.alpha
+
+
+# --- input checks ------------------------------------------------------------------------------
+
+
+def _check_acc(acc: pd.DataFrame, *, min_methods: int = 2) -> pd.DataFrame:
+    """Validate a wide accuracy table and return it as float; raise ValueError naming the problem."""
+    if not isinstance(acc, pd.DataFrame):
+        raise ValueError(f"acc must be a pandas DataFrame (dataset x method), however: {type(acc)=}")
+    if acc.shape[1] < min_methods:
+        raise ValueError(f"acc needs at least {min_methods} methods (columns), however: {list(acc.columns)=}")
+    if acc.columns.has_duplicates:
+        raise ValueError(f"acc has duplicate methods, however: {acc.columns[acc.columns.duplicated()].tolist()=}")
+    if acc.index.has_duplicates:
+        raise ValueError(f"acc has duplicate datasets, however: {acc.index[acc.index.duplicated()].tolist()=}")
+    try:
+        values = acc.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"acc must hold numbers (NaN = missing), however: {acc.dtypes.to_dict()=}") from exc
+    infinite = values.columns[np.isinf(values.to_numpy()).any(axis=0)].tolist()
+    if infinite:
+        raise ValueError(f"acc must be finite or NaN, however these methods hold inf: {infinite=}")
+    return values
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, however: {name}={value!r}")
+
+
+def complete_rows(acc: pd.DataFrame) -> pd.DataFrame:
+    """The datasets on which every method has a result."""
+    return acc.loc[acc.notna().all(axis=1)]
+
+
+# --- ranks -------------------------------------------------------------------------------------
+
+
+def rank_table(acc: pd.DataFrame, *, missing: MissingRule = DEFAULTS.missing) -> pd.DataFrame:
+    """Per-dataset ranks of the methods: 1 = best (highest accuracy), ties get their average rank.
+
+    A missing result gets the worst rank. With k methods and m of them missing on a dataset, the
+    present ones are ranked 1..k-m among themselves and the missing ones take positions k-m+1..k:
+
+    * ``missing="shared"`` (default): every missing method gets the average of those bottom
+      positions, k - (m-1)/2, i.e. the missing ones tie for last. It does not depend on the column
+      order, so it is the rule for our own results.
+    * ``missing="ordered"``: the bottom positions are handed out in column order (the first
+      missing column gets k-m+1), as a plain argsort ranking of NaN-last values would do.
+
+    Which reproduces the paper: only Table A11's ``trains`` row (4 of 7 FNNs missing) tells them
+    apart in Table 1 (left). ``ordered`` (Table A11 column order) gives the published average ranks
+    within 0.017 and SNN's exactly (sum 392.5); ``shared`` within 0.021 (MSRAinit +0.021,
+    ResNet -0.021). The other rows that disagree come from ties that Table A11's 4-decimal
+    rounding created. ``shared`` stays the default because a statistic should not depend on the
+    order of the columns; tests/evaluation/test_stats.py records both.
+
+    Datasets on which every method is missing carry no information and are dropped.
+    """
+    _check_choice("missing", missing, MISSING_RULES)
+    values = _check_acc(acc)
+    values = values.loc[values.notna().any(axis=1)]
+    ranks = values.rank(axis=1, ascending=False, method="average", na_option="keep")
+    is_missing = values.isna()
+    n_present = values.notna().sum(axis=1).to_numpy()[:, None]
+    if missing == "shared":
+        n_missing = is_missing.sum(axis=1).to_numpy()[:, None]
+        fill = np.broadcast_to(n_present + (n_missing + 1) / 2.0, values.shape)
+    else:
+        fill = n_present + is_missing.cumsum(axis=1).to_numpy()
+    out = ranks.mask(is_missing, pd.DataFrame(fill, index=values.index, columns=values.columns))
+    return out.astype(float)
+
+
+def average_ranks(acc: pd.DataFrame, *, missing: MissingRule = DEFAULTS.missing) -> pd.Series:
+    """Average rank of each method over the datasets (see :func:`rank_table`), best first.
+
+    Equal averages keep the column order.
+    """
+    means = rank_table(acc, missing=missing).mean(axis=0)
+    return means.sort_values(kind="stable").rename("avg_rank")
+
+
+def expected_rank(k: int) -> float:
+    """The average rank of k methods under no difference at all: (k + 1) / 2."""
+    if k < 1:
+        raise ValueError(f"k must be a positive number of methods, however: {k=}")
+    return (k + 1) / 2.0
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def holm(p_values: pd.Series) -> pd.Series:
+    """Holm's step-down adjustment of a family of p-values (NaN entries are left out of the family
+    and stay NaN). Adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j)) for the sorted p."""
+    p = pd.Series(p_values, dtype=float)
+    bad = p[(p < 0) | (p > 1)]
+    if not bad.empty:
+        raise ValueError(f"p-values must lie in [0, 1], however: {bad.to_dict()=}")
+    present = p.dropna()
+    order = np.argsort(present.to_numpy(), kind="stable")
+    m = len(present)
+    scaled = present.to_numpy()[order] * (m - np.arange(m))
+    adjusted_sorted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    adjusted = pd.Series(np.nan, index=p.index, dtype=float)
+    adjusted.loc[present.index[order]] = adjusted_sorted
+    return adjusted
+
+
+def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMethod = DEFAULTS.wilcoxon
+                            ) -> tuple[float, int]:
+    """One-sided paired Wilcoxon signed-rank test of "x is greater than y".
+
+    Pairs with a missing value are dropped; zero differences are dropped (``zero_method="wilcox"``).
+    ``method`` is scipy's (``auto``, ``exact``, ``asymptotic``), or ``exact-if-small``: exact null
+    distribution up to ``EXACT_MAX_N`` nonzero differences whatever the ties, normal approximation
+    above (scipy's ``auto`` falls back to the normal approximation whenever there are ties or
+    zeros; scipy's exact distribution with ties is conservative, see scipy gh-19872).
+    Returns (p-value, number of pairs used before dropping zeros); p is NaN when no nonzero
+    difference is left.
+    """
+    _check_choice("method", method, WILCOXON_METHODS)
+    pairs = pd.concat([pd.Series(x, dtype=float), pd.Series(y, dtype=float)], axis=1, join="inner").dropna()
+    n_pairs = len(pairs)
+    diff = pairs.iloc[:, 0] - pairs.iloc[:, 1]
+    n_nonzero = int((diff != 0).sum())
+    if n_nonzero == 0:
+        return math.nan, n_pairs
+    if method == "exact-if-small":
+        method = "exact" if n_nonzero <= EXACT_MAX_N else "asymptotic"
+    result = sps.wilcoxon(pairs.iloc[:, 0], pairs.iloc[:, 1], zero_method="wilcox", alternative="greater",
+                          method=method)
+    return float(result.pvalue), n_pairs
+
+
+def wilcoxon_vs_best(
+    acc: pd.DataFrame,
+    *,
+    missing: MissingRule = DEFAULTS.missing,
+    method: WilcoxonMethod = DEFAULTS.wilcoxon,
+    alpha: float = ALPHA,
+    reference: str | None = None,
+) -> pd.DataFrame:
+    """The paper's comparison: average ranks, and the best-ranked method against each other one.
+
+    One row per method, best first (sorted by average rank; on equal averages the earlier column
+    is "best"). Columns: ``method``, ``avg_rank``, ``avg_rank_minus_expected`` (minus (k+1)/2),
+    ``p_value`` (one-sided paired Wilcoxon signed-rank test on the accuracies, alternative: the
+    best is greater; see :func:`paired_wilcoxon_greater`; NaN for the best itself), ``n_datasets``
+    (pairs used, after dropping datasets where either is missing; for the best: its own results),
+    ``p_holm`` (Holm-adjusted over the k-1 comparisons, beyond the paper), ``star``
+    (``p_value < alpha``, unadjusted, as in the paper), ``vs`` (the method tested against).
+    ``reference`` names the method every other is tested against instead of the best-ranked.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), however: {alpha=}")
+    values = _check_acc(acc)
+    ranks = average_ranks(values, missing=missing)
+    if reference is not None and reference not in values.columns:
+        raise ValueError(f"the reference method {reference!r} has no column here: {', '.join(values.columns)}")
+    best = ranks.index[0] if reference is None else reference
+    rows = []
+    for name, avg in ranks.items():
+        if name == best:
+            p, n = math.nan, int(values[best].notna().sum())
+        else:
+            p, n = paired_wilcoxon_greater(values[best], values[name], method=method)
+        rows.append({"method": name, "avg_rank": float(avg), "p_value": p, "n_datasets": n})
+    table = pd.DataFrame(rows)
+    table.insert(2, "avg_rank_minus_expected", table["avg_rank"] - expected_rank(values.shape[1]))
+    table["p_holm"] = holm(table["p_value"]).to_numpy()
+    table["star"] = (table["p_value"] < alpha).to_numpy()
+    table["vs"] = best
+    return table
+
+
+def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEFAULTS.missing,
+                method: WilcoxonMethod = DEFAULTS.wilcoxon, alpha: float = ALPHA, decimals: int = 9) -> pd.DataFrame:
+    """Every method against one ``reference`` (a column of ``acc``), best average rank first.
+
+    Columns: ``place`` (1 = best average rank), ``method``, ``avg_rank``,
+    ``avg_rank_minus_expected``, ``wins`` / ``ties`` / ``losses`` against the reference (datasets
+    where both have a result; equal to ``decimals`` decimals is a tie), ``p_value`` (one-sided
+    paired Wilcoxon: the reference is better, as in the paper's tables), ``p_holm``, ``p_better``
+    (one-sided: the method is better than the reference), ``p_better_holm`` (each Holm-adjusted
+    over the methods), ``star`` (``p_value < alpha``), ``n_datasets`` (pairs), ``vs``."""
+    values = _check_acc(acc)
+    if reference not in values.columns:
+        raise ValueError(f"the reference method {reference!r} has no column here: {', '.join(values.columns)}")
+    ranks = average_ranks(values, missing=missing)
+    rows = []
+    for place, (name, avg) in enumerate(ranks.items(), start=1):
+        row = {"place": place, "method": name, "avg_rank": float(avg)}
+        pairs = values[[name, reference]].dropna().round(decimals)
+        if name == reference:
+            row.update(wins=None, ties=None, losses=None, p_value=math.nan, p_better=math.nan, n_datasets=len(pairs))
+        else:
+            worse, n = paired_wilcoxon_greater(values[reference], values[name], method=method)
+            better, _ = paired_wilcoxon_greater(values[name], values[reference], method=method)
+            row.update(wins=int((pairs[name] > pairs[reference]).sum()),
+                       ties=int((pairs[name] == pairs[reference]).sum()),
+                       losses=int((pairs[name] < pairs[reference]).sum()), p_value=worse, p_better=better, n_datasets=n)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.insert(3, "avg_rank_minus_expected", table["avg_rank"] - expected_rank(values.shape[1]))
+    table["p_holm"] = holm(table["p_value"]).to_numpy()
+    table["p_better_holm"] = holm(table["p_better"]).to_numpy()
+    table["star"] = (table["p_value"] < alpha).to_numpy()
+    table["vs"] = reference
+    for column in ("wins", "ties", "losses"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def friedman(acc: pd.DataFrame) -> dict:
+    """Friedman's chi-square test that all methods rank alike (scipy.stats.friedmanchisquare).
+
+    Uses the complete rows only: the datasets on which every method has a result (``n_dropped``
+    says how many others were left out). Returns dict(statistic, p_value, n_datasets, k, n_dropped).
+    """
+    values = _check_acc(acc, min_methods=3)
+    complete = complete_rows(values)
+    if len(complete) < 2:
+        raise ValueError(f"friedman needs at least 2 datasets with every method present, however: {len(complete)=}")
+    result = sps.friedmanchisquare(*(complete[c].to_numpy() for c in complete.columns))
+    return {
+        "statistic": float(result.statistic),
+        "p_value": float(result.pvalue),
+        "n_datasets": len(complete),
+        "k": complete.shape[1],
+        "n_dropped": len(values) - len(complete),
+    }
+
+
+def nemenyi_cd(*, k: int, n_datasets: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of average ranks (Demsar 2006): q_alpha * sqrt(k(k+1) / 6N),
+    q_alpha = the studentized range quantile for k groups and infinite df, divided by sqrt 2."""
+    if k < 2 or n_datasets < 1:
+        raise ValueError(f"need k >= 2 methods and at least one dataset, however: {k=} {n_datasets=}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), however: {alpha=}")
+    q = sps.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6.0 * n_datasets)))
+
+
+def critical_difference(acc: pd.DataFrame, *, alpha: float = ALPHA) -> dict:
+    """What a critical-difference diagram needs, on the complete rows (every method present).
+
+    Returns dict(ranks = average ranks on those rows, best first; p_values = the Nemenyi pairwise
+    p-value matrix (scikit_posthocs.posthoc_nemenyi_friedman), method x method; cd = Nemenyi's
+    critical difference at ``alpha``; n_datasets; k; alpha). Feed ``ranks`` and ``p_values`` to
+    ``scikit_posthocs.critical_difference_diagram``; nothing is plotted here.
+    """
+    import scikit_posthocs  # imported here: it pulls in matplotlib
+
+    values = _check_acc(acc, min_methods=3)
+    complete = complete_rows(values)
+    if len(complete) < 2:
+        raise ValueError(f"critical_difference needs at least 2 complete datasets, however: {len(complete)=}")
+    matrix = scikit_posthocs.posthoc_nemenyi_friedman(complete.to_numpy())
+    p_values = pd.DataFrame(matrix.to_numpy(), index=complete.columns, columns=complete.columns)
+    return {
+        "ranks": average_ranks(complete),
+        "p_values": p_values,
+        "cd": nemenyi_cd(k=complete.shape[1], n_datasets=len(complete), alpha=alpha),
+        "n_datasets": len(complete),
+        "k": complete.shape[1],
+        "alpha": alpha,
+    }
+
+
+# --- dataset groups ----------------------------------------------------------------------------
+
+
+def size_groups(sizes: pd.Series, *, small_n: int = SMALL_N) -> dict[str, pd.Index]:
+    """The paper's dataset groups from the sizes N (Series indexed by dataset): ``all``,
+    ``small`` (N < small_n) and ``large`` (N >= small_n); small_n defaults to 1000."""
+    raw = pd.Series(sizes)
+    n = pd.to_numeric(raw, errors="coerce")
+    bad = raw[n.isna() | (n < 0)]
+    if not bad.empty:
+        raise ValueError(f"sizes must be non-negative numbers, however: {bad.to_dict()=}")
+    return {"all": n.index, "small": n.index[n < small_n], "large": n.index[n >= small_n]}
+
+
+# --- the paper's own numbers -------------------------------------------------------------------
+
+
+# --- a benchmark's statistics file (stats.csv: one row per statistic, with the settings used) ----
+
+
+def stamped(frame: pd.DataFrame, stats: StatsSettings) -> pd.DataFrame:
+    """``frame`` (a benchmark's statistics) with a column per ``stats`` setting: how it was computed,
+    read back by :func:`settings_of`."""
+    from dataclasses import asdict
+
+    return frame.assign(**asdict(stats))
+
+
+def settings_of(statistics: pd.DataFrame) -> StatsSettings:
+    """How ``statistics`` (a ``stats.csv``: ``benchmarks.uci.stats.uci_statistics``' or
+    ``benchmarks.htru2.stats.htru2_statistics``' rows) were computed."""
+    from dataclasses import asdict
+
+    keys = list(asdict(StatsSettings()))
+    values = statistics[keys].drop_duplicates()
+    if len(values) != 1:
+        raise ValueError(f"the statistics were computed with more than one setting: {values.to_dict('records')}")
+    return StatsSettings(**{k: (v.item() if hasattr(v, "item") else v) for k, v in values.iloc[0].items()})
+
+
+def write_statistics(frame: pd.DataFrame, path: str | Path) -> Path:
+    """``frame`` as a CSV, atomically (no half-written file under the final name)."""
+    atomic_write_csv(Path(path), frame)
+    return Path(path)
+
+
+def read_statistics(path: str | Path) -> pd.DataFrame:
+    """``stats.csv`` back as it was computed."""
+    frame = pd.read_csv(path, dtype={"split": str, "method": str, "vs": str, "reference": str})
+    if "split" in frame:
+        frame["split"] = frame["split"].fillna("")
+    return frame
