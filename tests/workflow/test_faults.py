@@ -1,6 +1,7 @@
 """Faults injected into real pipeline runs (issue 7): a SIGKILL mid-training and a resume, a
-training job that raises on a corrupt prepared file, a diverging configuration, and several
-training jobs sharing simulated GPUs. Each asserts that nothing is lost: the run completes, the
+training job that meets a corrupt prepared file, a diverging configuration, and several
+training jobs sharing simulated GPUs; the README's recovery of a damaged prepared file and a
+full or read-only results folder (issue 24). Each asserts that nothing is lost: the run completes, the
 failure is recorded where the user looks, and no file under a final name is partial. (Download
 faults: tests/data/test_download.py; a simulated out-of-memory error: tests/training/test_engine.py;
 GPU claims in real processes: tests/training/test_devices.py.)"""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -87,7 +89,9 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     # RF on both cores: a training job's neighbour on the other core is then always another training job
     result = run_snakemake("--cores", "2", "--resources", "gpu=2", "--set-threads", "train_baseline=2", "--keep-going",
                            "--configfile", str(config), env=env)
-    assert result.returncode == 0, result.stderr[-3000:]
+    # the damaged prepared file fails its dataset: everything else is written, the exit code says so
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "FAILED: uci/wine" in result.stdout + result.stderr
     results = tmp_path / "results"
     failures = list(csv.DictReader(open(results / "uci" / "failures.csv")))
     wine = [f for f in failures if f["dataset"] == "wine"]
@@ -112,3 +116,59 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     print("GPU claims (device: seconds from the first claim):",
           sorted((c["device"], round(c["from"] - start, 1), round(c["to"] - start, 1)) for c in claims))
     assert overlapping and all(a["device"] != b["device"] for a, b in overlapping)
+
+
+def three_datasets(tmp_path: Path, mirror: Path) -> Path:
+    """uci_config with iris, wine and balloons, SNN and MSRAinit on the quick grids, 5 epochs."""
+    config = uci_config(tmp_path, mirror, methods=["SNN", "MSRAinit"], baselines=[], epochs=5)
+    body = yaml.safe_load(config.read_text())
+    body["uci"]["datasets"] = ["iris", "wine", "balloons"]
+    config.write_text(yaml.safe_dump(body, sort_keys=False))
+    return config
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_damaged_prepared_file_fails_its_dataset_and_the_readme_recipe_rebuilds_and_retrains_it(tmp_path, mirror):
+    """Issue 24 (6): a prepared arrays file damaged after its preparation fails its dataset: the
+    run writes everything else, names the dataset, the file and the recipe, and exits 1 (it used
+    to say "3 of 3 datasets prepared", rc 0). The recipe it prints, the README's (the same command
+    plus --forcerun <card>), rebuilds the file and retrains what depended on it, and only that."""
+    config = three_datasets(tmp_path, mirror)
+    prepared = tmp_path / "data" / "prepared" / "uci"
+    first = run_snakemake("--cores", "2", *(str(prepared / f"{d}.json") for d in ("iris", "wine", "balloons")),
+                          "--configfile", str(config))
+    assert first.returncode == 0, first.stderr[-3000:]
+    arrays = prepared / "balloons.npz"
+    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+
+    run = run_snakemake("--cores", "2", "--configfile", str(config))
+    console = run.stdout + run.stderr
+    assert run.returncode == 1, console[-3000:]
+    assert "snnbench: 2 of 3 datasets prepared" in console and "FAILED: uci/balloons" in console, console[-3000:]
+    assert f"{arrays} does not match its card" in console
+    assert "replace it there" not in console  # the mirror's recipe does not apply to a prepared file
+    results = tmp_path / "results"
+    assert (results / "REPORT.md").is_file() and (results / "report.html").is_file()
+    failures = list(csv.DictReader(open(results / "uci" / "failures.csv")))
+    assert {(f["dataset"], f["method"], f["status"]) for f in failures} == {
+        ("balloons", "SNN", "failed"), ("balloons", "MSRAinit", "failed")}, failures
+    assert all("balloons.npz does not match its card" in f["reason"] for f in failures), failures
+
+    readme = (REPO / "README.md").read_text()
+    assert "**A damaged prepared file**" in readme and "--forcerun" in readme
+    forcerun = re.search(r"--forcerun (\S+)", console).group(1)
+    assert forcerun == str(prepared / "balloons.json")
+    train = results / "train" / "uci"
+    untouched = {p: p.stat().st_mtime_ns for p in train.glob("[!b]*/*/*.json")}
+    assert len(untouched) == 4  # iris and wine, SNN and MSRAinit
+    rerun = run_snakemake("--cores", "2", "--configfile", str(config), "--forcerun", forcerun)
+    console = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, console[-3000:]
+    assert "snnbench: 3 of 3 datasets prepared" in console and "FAILED" not in console, console[-3000:]
+    assert finished_jobs(console).count("train_fnn") == 2  # balloons' two jobs, nothing else
+    assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
+    for method in ("SNN", "MSRAinit"):
+        assert json.loads((train / "balloons" / method / "split0.json").read_text())["status"] == "ok"
+    assert not (results / "uci" / "failures.csv").read_text().count("balloons")
+    assert partial_outputs(results) == []

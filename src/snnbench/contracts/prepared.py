@@ -113,6 +113,33 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
     return card
 
 
+def arrays_problem(card: str | os.PathLike, meta: dict[str, Any]) -> str | None:
+    """Why the arrays file of the ok card ``meta`` (read from ``card``) cannot be used, naming the
+    file and the recovery (in the pipeline; alone, `snnbench data prepare` rebuilds it); None when
+    it is there and matches the card's checksum."""
+    npz = Path(card).with_name(meta["arrays"])
+    rebuild = f"rebuild it: the same snakemake command plus --forcerun {card} (README, 'A damaged prepared file')"
+    if not npz.is_file():
+        return f"{npz} is missing (its card says ok); {rebuild}"
+    digest = _sha256(npz)
+    if digest != meta["arrays_sha256"]:
+        return (f"{npz} does not match its card (sha256 {digest[:12]}..., the card says "
+                f"{meta['arrays_sha256'][:12]}...): modified or stale; {rebuild}")
+    return None
+
+
+def checked_card(path: str | os.PathLike) -> dict[str, Any]:
+    """The card at ``path`` (``read_card``), its arrays checked: an ok card whose arrays file is
+    missing or damaged comes back ``failed`` and ``damaged``, the reason saying why and how to
+    rebuild it."""
+    card = read_card(path)
+    if card["status"] == "ok":
+        problem = arrays_problem(path, card)
+        if problem:
+            return {**card, "status": "failed", "reason": problem, "damaged": True}
+    return card
+
+
 @dataclass
 class PreparedDataset:
     """An ok prepared dataset: its card (``meta``) and arrays, checked against each other."""
@@ -125,16 +152,10 @@ class PreparedDataset:
         meta = read_card(card)
         if meta["status"] != "ok":
             raise DataError(f"dataset is {meta['status']}: {meta['reason']}", path=card)
+        problem = arrays_problem(card, meta)
+        if problem:
+            raise DataError(problem)
         npz = Path(card).with_name(meta["arrays"])
-        if not npz.is_file():
-            raise DataError("arrays file named by the card is missing; prepare the dataset again", path=npz)
-        digest = _sha256(npz)
-        if digest != meta["arrays_sha256"]:
-            raise DataError(
-                f"arrays file does not match its card (sha256 {digest}, card says {meta['arrays_sha256']}); "
-                "it was modified or is stale: prepare the dataset again",
-                path=npz,
-            )
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         return cls(meta=meta, arrays=arrays)

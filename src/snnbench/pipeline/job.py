@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from snnbench import benchmarks, methods
-from snnbench.contracts.prepared import PreparedDataset, card_path, read_card
+from snnbench.contracts.prepared import PreparedDataset, card_path, checked_card
 from snnbench.contracts.results import output_paths, write_outputs
 from snnbench.errors import ConfigError
 from snnbench.settings import TrainSettings
@@ -53,7 +53,7 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
     if published is not None:
         extra["published_test_metric"] = published(dataset, method)
     card = card_path(prepared_dir, benchmark, dataset)
-    meta = read_card(card)
+    meta = checked_card(card)  # a damaged arrays file: the dataset failed, recorded like a failed preparation
     if meta["status"] != "ok":
         summary = {**extra, "status": meta["status"], "reason": f"dataset {meta['status']}: {meta['reason']}",
                    "n_configs": 0, "selected": None}

@@ -10,7 +10,7 @@ import pandas as pd
 from snnbench import benchmarks
 from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.uci.robustness import SOURCES, read_verdict
-from snnbench.contracts.prepared import read_card
+from snnbench.contracts.prepared import checked_card
 
 
 def _link(path: Path, base: Path) -> str:
@@ -76,13 +76,13 @@ def run_summary(cards: list[str | Path], failure_files: list[str | Path], report
 
     statuses: dict[str, list[str]] = {"unavailable": [], "failed": []}
     reasons = []
-    n_ok = n_pending = 0
+    n_ok = n_pending = n_damaged = 0
     for path in cards:
         if not Path(path).exists():
             n_pending += 1
             continue
         try:
-            card = read_card(path)
+            card = checked_card(path)  # an ok card whose arrays file is damaged: failed
         except Exception:  # noqa: BLE001 - a card that does not read back is itself a failure
             statuses["failed"].append(str(path))
             continue
@@ -93,12 +93,14 @@ def run_summary(cards: list[str | Path], failure_files: list[str | Path], report
         statuses.setdefault(card["status"], []).append(name)
         if card["status"] == "failed":
             reasons.append(f"  {name}: {card.get('reason')}")
+            n_damaged += bool(card.get("damaged"))
     lines = [f"snnbench: {n_ok} of {len(cards)} datasets prepared" + (f", {n_pending} not yet" if n_pending else "")]
     if statuses["unavailable"]:
         lines.append(f"  unavailable (a file the source lacks): {', '.join(statuses['unavailable'])}")
     if statuses["failed"]:
         lines.append(f"  FAILED: {', '.join(statuses['failed'])}")
         lines += reasons
+    if len(statuses["failed"]) > n_damaged:  # a damaged prepared file's reason has its own recipe
         lines.append("  fix the file (for a mirror: replace it there) and run the same command again: the source "
                      "and what depends on it are reprocessed (README, 'A file that failed its checksum')")
     for path in map(Path, failure_files):
