@@ -19,16 +19,27 @@ def atomic_write_bytes(path: Path, write) -> None:
     would give it (0666 less the umask: readable by group and others under the usual 022), not
     ``mkstemp``'s private 0600."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise _naming(exc, path) from exc
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming the file being written (a full disk's write names none, a failed temporary
+    file names its hidden name), so the message says which output could not be written."""
+    return type(exc)(exc.errno, exc.strerror, str(path))
 
 
 def atomic_write_csv(path: Path, frame) -> None:

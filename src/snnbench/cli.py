@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -474,15 +476,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A file that cannot be written: the message names it and the errno, on the console too.
+UNWRITABLE = {errno.ENOSPC: "free space there, or give results_dir / data_dir on another filesystem",
+              errno.EDQUOT: "free space there (a disk quota), or give results_dir / data_dir elsewhere",
+              errno.EFBIG: "the file is larger than this system allows there",
+              errno.EROFS: "give results_dir / data_dir on a writable filesystem",
+              errno.EACCES: "make the folder writable for this user, or give results_dir / data_dir elsewhere",
+              errno.EPERM: "make the folder writable for this user, or give results_dir / data_dir elsewhere",
+              errno.EIO: "the storage failed"}
+
+
+def _say(message: str) -> None:
+    """``message`` on stderr (a workflow job's log) and, in a workflow job, on the console it was
+    started from (``$SNNBENCH_CONSOLE_FD``, which the rules' shell prefix keeps open): seen even
+    where the log cannot be written (a full disk leaves it empty)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+    fd = os.environ.get("SNNBENCH_CONSOLE_FD")
+    if fd:
+        try:
+            os.write(int(fd), f"{message}\n".encode())
+        except (OSError, ValueError):
+            pass
+
+
+def _unwritable(exc: OSError, where: str | None = None) -> str:
+    name = exc.filename or where
+    return (f"snnbench: error: {f'{name}: ' if name else ''}[Errno {exc.errno}] {exc.strerror}; "
+            f"{UNWRITABLE[exc.errno]}")
+
+
+def _flush_output(probe: bool = False) -> bool:
+    """Flush this command's output (``probe``: a newline first, to test it); where it cannot be
+    written (the log of a workflow job on a full disk), say so on the console, naming it, drop the
+    rest and return False."""
+    try:
+        if probe:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return True
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        try:
+            log = os.readlink("/proc/self/fd/1")
+        except OSError:
+            log = "standard output"
+        _say(_unwritable(exc, f"{log} (this command's output)"))
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the interpreter's last flush goes here
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
-        return args.func(args)
+        rc = args.func(args)
     except SnnbenchError as exc:
         print(f"snnbench: error: {exc}", file=sys.stderr)
-        return 2
+        rc = 2
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        # no file named: a print into a full log (the probe says so, naming it), or an output written in place
+        if exc.filename or _flush_output(probe=True):
+            _say(_unwritable(exc))
+        rc = 2
+    _flush_output()
+    return rc
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,66 @@ def test_a_damaged_prepared_file_fails_its_dataset_and_the_readme_recipe_rebuild
         assert json.loads((train / "balloons" / method / "split0.json").read_text())["status"] == "ok"
     assert not (results / "uci" / "failures.csv").read_text().count("balloons")
     assert partial_outputs(results) == []
+
+
+# A results folder on a real filesystem that is full or read-only, without root: a tmpfs mounted
+# in a user and mount namespace of its own (unshare), for Snakemake and its jobs only.
+IN_A_SMALL_FILESYSTEM = """
+set -u
+mount -t tmpfs -o "$OPTIONS" none "$RESULTS"
+if [ "$FILL" = 1 ]; then dd if=/dev/zero of="$RESULTS/filler" bs=4k 2>/dev/null || true; fi
+python -m snakemake "$@"
+rc=$?
+find "$RESULTS" -type f > "$LISTING"
+exit $rc
+"""
+
+
+def run_in_a_small_filesystem(results: Path, *args, options: str, fill: bool) -> tuple[subprocess.CompletedProcess,
+                                                                                       list[str]]:
+    """Snakemake with ``results`` on a 1 MB tmpfs (mount ``options``; ``fill``: filled to the last
+    byte first); the run and the files the tmpfs held at its end."""
+    listing = results.parent / "listing.txt"
+    env = {**os.environ, "OPTIONS": options, "RESULTS": str(results), "FILL": str(int(fill)), "LISTING": str(listing)}
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "bash", "-c", IN_A_SMALL_FILESYSTEM,
+                          "bash", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    return run, listing.read_text().split() if listing.is_file() else []
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_full_or_read_only_results_folder_is_named_with_its_errno_on_the_console(tmp_path, mirror):
+    """Issue 24 (5): with the results on a full filesystem the failing job's log was empty and
+    "No space left on device" appeared nowhere. The console now names the file and the errno
+    (the job's message reaches it even when its log cannot be written), and nothing is left
+    half-written; a read-only results folder is named the same way."""
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                            f"mount -t tmpfs -o size=64k none {tmp_path}"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs in a user namespace here (unshare: {probe.stderr.strip()})")
+    config = uci_config(tmp_path, mirror, methods=["SNN"], baselines=[], epochs=5)
+    body = yaml.safe_load(config.read_text())
+    body["uci"]["datasets"] = ["iris"]
+    config.write_text(yaml.safe_dump(body, sort_keys=False))
+    card = tmp_path / "data" / "prepared" / "uci" / "iris.json"
+    prepared = run_snakemake("--cores", "1", str(card), "--configfile", str(config))
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    results = tmp_path / "results"
+    results.mkdir(exist_ok=True)  # the preparation's logs: hidden under the tmpfs
+    table = results / "train" / "uci" / "iris" / "SNN" / "split0.csv"
+
+    run, files = run_in_a_small_filesystem(results, "--cores", "1", str(table), "--configfile", str(config),
+                                           options="size=1m", fill=True)
+    console = run.stdout + run.stderr
+    assert run.returncode == 1, console[-3000:]
+    assert f"snnbench: error: {table}: [Errno 28] No space left on device; free space there" in console, console
+    log = results / "logs" / "train" / "uci" / "iris" / "SNN" / "split0.log"
+    # nothing but the filler and the (empty) log: no output, no hidden temporary file
+    assert sorted(files) == sorted([str(results / "filler"), str(log)]), files
+
+    run, files = run_in_a_small_filesystem(results, "--cores", "1", str(table), "--configfile", str(config),
+                                           options="ro,size=1m", fill=False)
+    console = run.stdout + run.stderr
+    assert run.returncode == 1, console[-3000:]
+    assert f"[Errno 30] Read-only file system: '{results}/" in console, console[-3000:]
+    assert files == []

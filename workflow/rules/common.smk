@@ -14,7 +14,11 @@ SRC_DIR = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC_DIR)
 _USES_CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
 _PYTHON_ON_PATH = "" if _USES_CONDA else f'export PATH="{Path(sys.executable).parent}:$PATH"; '
-shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}')
+# fd 3 keeps the job's console open behind its `> {log} 2>&1`: a file that cannot be written (a
+# full disk leaves the log empty too) is named there (snnbench.cli, SNNBENCH_CONSOLE_FD).
+shell.prefix(
+    f'set -euo pipefail; exec 3>&2; export SNNBENCH_CONSOLE_FD=3; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}'
+)
 
 from snnbench import benchmarks as benchmark_registry
 from snnbench.errors import ConfigError
