@@ -359,22 +359,26 @@ def build(*, n_in: int, n_out: int, kills: int = 1):
 
 @pytest.mark.mirror
 @pytest.mark.slow
-def test_a_training_job_killed_by_a_signal_is_retried_with_more_memory(quick_local_run, mirror, tmp_path):
+def test_a_training_job_killed_by_a_signal_is_retried_with_more_memory(mirror, tmp_path):
     """Issue 15: a job killed by a signal fails so that Snakemake retries it, with twice the
-    memory; one killed on every attempt is recorded as failed after the retry, and the run goes on."""
+    memory; one killed on every attempt is recorded as failed after the retry, and the run goes on.
+    Issue 24: the log of each attempt is kept (Snakemake deletes a job's log before a retry)."""
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "killed_methods.py").write_text(KILLED_PACKAGE)
     (tmp_path / "kills").mkdir()
     entry = {"kind": "torch", "build": "killed_methods:build"}
     config = write_config(
-        tmp_path, data_dir=str(quick_local_run.root / "data"), mirror=str(mirror), benchmarks=["uci"],
+        tmp_path, mirror=str(mirror), benchmarks=["uci"],
         uci={"datasets": ["iris"]},
         train={"methods": ["KilledOnce", "KilledAlways"], "baselines": [], "epochs": 5, "threads": 1,
                "mem_mb": {"uci": 1000},
                "custom_methods": {"KilledOnce": {**entry, "grid": {"uci": {"kills": [1], "lr": [0.1]}}},
                                   "KilledAlways": {**entry, "grid": {"uci": {"kills": [99], "lr": [0.1]}}}}})
     env = {**os.environ, "PYTHONPATH": str(package), "KILL_DIR": str(tmp_path / "kills")}
+    card = tmp_path / "data" / "prepared" / "uci" / "iris.json"
+    prepared = snakemake("--cores", "1", str(card), "--configfile", str(config), env=env)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
     result = snakemake("--cores", "2", "--configfile", str(config), env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     train = tmp_path / "results" / "train" / "uci" / "iris"
@@ -387,3 +391,12 @@ def test_a_training_job_killed_by_a_signal_is_retried_with_more_memory(quick_loc
     assert "mem_mb=2000" in log  # the retry asked for twice train.mem_mb
     failures = list(csv.DictReader(open(tmp_path / "results" / "uci" / "failures.csv")))
     assert [f["method"] for f in failures] == ["KilledAlways"]
+    logs = tmp_path / "results" / "logs" / "train" / "uci" / "iris"
+    for method, last in (("KilledOnce", "1 configs (1 ok"), ("KilledAlways", "recorded as failed")):
+        first = logs / method / "split0.attempt1.log"
+        assert sorted(p.name for p in (logs / method).iterdir()) == ["split0.attempt1.log", "split0.log"]
+        kept = first.read_text()
+        assert "1 configurations" in kept and "killed by signal 9: failing the job so that Snakemake retries it; " \
+                                              f"this log is kept as {first}" in kept, kept
+        final = (logs / method / "split0.log").read_text()
+        assert final.splitlines()[0] == f"attempt 2; the log of the attempt before: {first}" and last in final, final

@@ -7,14 +7,20 @@
 # `snnbench record-failure`, so the run goes on and the tables name it. A job killed by a signal
 # (exit > 128: the kernel's out-of-memory killer, a preempted node) fails instead, and Snakemake
 # retries it (TRAIN_RETRIES times) with more memory; the last attempt is recorded as failed.
+# Snakemake deletes a job's log before each attempt: a killed attempt's log is kept beside it
+# (split<k>.attempt<n>.log, named in its last line and in the next attempt's first line).
 # Both rules run the one command TRAIN_SHELL; params.gpus holds a GPU job's options.
 TRAIN_SHELL = (
-    "python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
+    "kept={log}; kept=${{kept%.log}}.attempt; if [ {resources.attempt} -gt 1 ]; then"
+    ' echo "attempt {resources.attempt}; the log of the attempt before: $kept$(({resources.attempt} - 1)).log" > {log};'
+    ' else rm -f "$kept"*.log; fi;'
+    " python -m snnbench train --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
     " --method {wildcards.method} --split {wildcards.split} --prepared-dir {params.prepared_dir}"
     " --out {output.table} --grid {params.grid:q} --settings {params.settings:q}"
-    " --threads {threads} {params.custom} {params.gpus} --keep-going > {log} 2>&1"
+    " --threads {threads} {params.custom} {params.gpus} --keep-going >> {log} 2>&1"
     " || {{ rc=$?; if [ $rc -gt 128 ] && [ {resources.attempt} -le {params.retries} ]; then"
-    ' echo "killed by signal $((rc - 128)): failing the job so that Snakemake retries it" >> {log}; exit $rc; fi;'
+    ' echo "killed by signal $((rc - 128)): failing the job so that Snakemake retries it; this log is kept as'
+    ' ${{kept}}{resources.attempt}.log" >> {log}; cp {log} "${{kept}}{resources.attempt}.log"; exit $rc; fi;'
     " python -m snnbench record-failure --benchmark {wildcards.benchmark} --dataset {wildcards.dataset}"
     ' --method {wildcards.method} --split {wildcards.split} --out {output.table} --log {log} --reason "exit $rc"'
     " >> {log} 2>&1; }}"

@@ -123,8 +123,8 @@ def arrays_problem(card: str | os.PathLike, meta: dict[str, Any]) -> str | None:
         return f"{npz} is missing (its card says ok); {rebuild}"
     digest = _sha256(npz)
     if digest != meta["arrays_sha256"]:
-        return (f"{npz} does not match its card (sha256 {digest[:12]}..., the card says "
-                f"{meta['arrays_sha256'][:12]}...): modified or stale; {rebuild}")
+        card_says = meta["arrays_sha256"][:12]
+        return f"{npz} does not match its card (sha256 {digest[:12]}..., card {card_says}...); {rebuild}"
     return None
 
 
