@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
+
+# The errors of a file that cannot be written (a full disk, a read-only or unwritable folder), with
+# what to do; snnbench.cli names the file and the errno for them, on the console too.
+CANNOT_WRITE = {errno.ENOSPC: "free space there, or give results_dir / data_dir on another filesystem",
+                errno.EDQUOT: "free space there (a disk quota), or give results_dir / data_dir elsewhere",
+                errno.EFBIG: "the file is larger than this system allows there",
+                errno.EROFS: "give results_dir / data_dir on a writable filesystem",
+                errno.EACCES: "make the folder writable for this user, or give results_dir / data_dir elsewhere",
+                errno.EPERM: "make the folder writable for this user, or give results_dir / data_dir elsewhere",
+                errno.EIO: "the storage failed"}
 
 
 def _umask() -> int:
@@ -23,7 +34,7 @@ def atomic_write_bytes(path: Path, write) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError as exc:
-        raise _naming(exc, path) from exc
+        raise naming(exc, path) from exc
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -32,11 +43,11 @@ def atomic_write_bytes(path: Path, write) -> None:
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno is not None:
-            raise _naming(exc, path) from exc
+            raise naming(exc, path) from exc
         raise
 
 
-def _naming(exc: OSError, path: Path) -> OSError:
+def naming(exc: OSError, path: Path) -> OSError:
     """``exc`` naming the file being written (a full disk's write names none, a failed temporary
     file names its hidden name), so the message says which output could not be written."""
     return type(exc)(exc.errno, exc.strerror, str(path))

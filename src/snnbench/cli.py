@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from snnbench import __version__, benchmarks, methods
-from snnbench.atomic import atomic_write_csv
+from snnbench.atomic import CANNOT_WRITE, atomic_write_csv
 from snnbench.benchmarks import BENCHMARKS, SOURCES, get_source
 from snnbench.benchmarks.uci.paper_check import paper_check
 from snnbench.benchmarks.uci.robustness import robustness_report, verdict
@@ -476,14 +475,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# A file that cannot be written: the message names it and the errno, on the console too.
-UNWRITABLE = {errno.ENOSPC: "free space there, or give results_dir / data_dir on another filesystem",
-              errno.EDQUOT: "free space there (a disk quota), or give results_dir / data_dir elsewhere",
-              errno.EFBIG: "the file is larger than this system allows there",
-              errno.EROFS: "give results_dir / data_dir on a writable filesystem",
-              errno.EACCES: "make the folder writable for this user, or give results_dir / data_dir elsewhere",
-              errno.EPERM: "make the folder writable for this user, or give results_dir / data_dir elsewhere",
-              errno.EIO: "the storage failed"}
 
 
 def _say(message: str) -> None:
@@ -505,7 +496,7 @@ def _say(message: str) -> None:
 def _unwritable(exc: OSError, where: str | None = None) -> str:
     name = exc.filename or where
     return (f"snnbench: error: {f'{name}: ' if name else ''}[Errno {exc.errno}] {exc.strerror}; "
-            f"{UNWRITABLE[exc.errno]}")
+            f"{CANNOT_WRITE[exc.errno]}")
 
 
 def _flush_output(probe: bool = False) -> bool:
@@ -519,7 +510,7 @@ def _flush_output(probe: bool = False) -> bool:
         sys.stderr.flush()
         return True
     except OSError as exc:
-        if exc.errno not in UNWRITABLE:
+        if exc.errno not in CANNOT_WRITE:
             raise
         try:
             log = os.readlink("/proc/self/fd/1")
@@ -540,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"snnbench: error: {exc}", file=sys.stderr)
         rc = 2
     except OSError as exc:
-        if exc.errno not in UNWRITABLE:
+        if exc.errno not in CANNOT_WRITE:
             raise
         # no file named: a print into a full log (the probe says so, naming it), or an output written in place
         if exc.filename or _flush_output(probe=True):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from snnbench import __version__
+from snnbench.atomic import CANNOT_WRITE, naming
 from snnbench.data.sources import Artifact, ManifestEntry, Source
 from snnbench.errors import DataError, DownloadError, UnavailableError
 
@@ -188,6 +189,8 @@ def fetch_url(url: str, dest: Path, settings: DownloadSettings) -> None:
             last = exc
         except (requests.RequestException, OSError) as exc:
             part.unlink(missing_ok=True)
+            if not isinstance(exc, requests.RequestException) and exc.errno in CANNOT_WRITE:
+                raise naming(exc, dest) from exc  # a full disk: no retry helps
             last = exc
         if attempt < settings.retries:
             wait = settings.backoff_s * 2 ** (attempt - 1)
@@ -425,10 +428,16 @@ def _extract_one(stream: IO[bytes], size: int, entry: ManifestEntry, staging: Pa
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".part")
     digest = _Digest(size)
-    with open(tmp, "wb") as out:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            out.write(chunk)
+    try:
+        with open(tmp, "wb") as out:
+            for chunk in iter(lambda: stream.read(CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in CANNOT_WRITE:  # a full disk (a corrupt archive's errors are raised as they are)
+            raise naming(exc, target) from exc
+        raise
     problem = check_member(entry, digest)
     if problem is not None:
         tmp.unlink()
