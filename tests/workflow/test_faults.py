@@ -134,7 +134,8 @@ def test_a_damaged_prepared_file_fails_its_dataset_and_the_readme_recipe_rebuild
     """Issue 24 (6): a prepared arrays file damaged after its preparation fails its dataset: the
     run writes everything else, names the dataset, the file and the recipe, and exits 1 (it used
     to say "3 of 3 datasets prepared", rc 0). The recipe it prints, the README's (the same command
-    plus --forcerun <card>), rebuilds the file and retrains what depended on it, and only that."""
+    plus --forcerun <card>), rebuilds the file and retrains what depended on it, and only that;
+    deleted prepared files are named too, and rebuilt the same way."""
     config = three_datasets(tmp_path, mirror)
     prepared = tmp_path / "data" / "prepared" / "uci"
     first = run_snakemake("--cores", "2", *(str(prepared / f"{d}.json") for d in ("iris", "wine", "balloons")),
@@ -173,6 +174,19 @@ def test_a_damaged_prepared_file_fails_its_dataset_and_the_readme_recipe_rebuild
         assert json.loads((train / "balloons" / method / "split0.json").read_text())["status"] == "ok"
     assert not (results / "uci" / "failures.csv").read_text().count("balloons")
     assert partial_outputs(results) == []
+
+    # deleted instead: Snakemake has "Nothing to be done" (the results are up to date), and says why
+    for path in prepared.glob("balloons.*"):
+        path.unlink()
+    run = run_snakemake("--cores", "2", "--configfile", str(config))
+    console = run.stdout + run.stderr
+    assert "Nothing to be done" in console, console[-3000:]
+    assert (f"snnbench: {prepared / 'balloons.json'} is missing, but results trained on it exist; rebuild it: the "
+            f"same snakemake command plus --forcerun {forcerun}") in console, console[-3000:]
+    rerun = run_snakemake("--cores", "2", "--configfile", str(config), "--forcerun", forcerun)
+    assert rerun.returncode == 0 and finished_jobs(rerun.stdout + rerun.stderr).count("train_fnn") == 2
+    assert (prepared / "balloons.npz").is_file()
+    assert "is missing" not in run_snakemake("-n", "--configfile", str(config)).stderr
 
 
 # A results folder on a real filesystem that is full or read-only, without root: a tmpfs mounted

@@ -87,6 +87,29 @@ def get_prepared_cards():
     return [f"{PREPARED}/{b}/{d}.json" for b in BENCHMARKS for d in RUN_DATASETS[b]]
 
 
+def warn_missing_prepared():
+    """A prepared file deleted after training: Snakemake says "Nothing to be done" (the results
+    trained on it are up to date, an intermediate file missing); say so, with the recipe."""
+    from snnbench.contracts.prepared import read_card, rebuild_hint
+
+    for card in map(Path, get_prepared_cards()):
+        if not (Path(RESULTS) / "train" / card.parent.name / card.stem).is_dir():
+            continue
+        missing = card
+        if card.exists():
+            try:
+                meta = read_card(card)
+            except Exception:  # noqa: BLE001 - the end of the run reports a card that does not read back
+                continue
+            missing = card.with_name(meta.get("arrays") or card.stem)
+            if meta["status"] != "ok" or missing.is_file():
+                continue
+        print(f"snnbench: {missing} is missing, but results trained on it exist; {rebuild_hint(card)}", file=sys.stderr)
+
+
+warn_missing_prepared()
+
+
 def get_prepare_options(benchmark):
     """The benchmark's preparation options from its config section, as the JSON that `snnbench
     data prepare --options` reads."""

@@ -113,12 +113,17 @@ def read_card(path: str | os.PathLike) -> dict[str, Any]:
     return card
 
 
+def rebuild_hint(card: str | os.PathLike) -> str:
+    """How to rebuild a prepared dataset (``card``) and retrain what depended on it, in the pipeline."""
+    return f"rebuild it: the same snakemake command plus --forcerun {card} (README, 'A damaged prepared file')"
+
+
 def arrays_problem(card: str | os.PathLike, meta: dict[str, Any]) -> str | None:
     """Why the arrays file of the ok card ``meta`` (read from ``card``) cannot be used, naming the
     file and the recovery (in the pipeline; alone, `snnbench data prepare` rebuilds it); None when
     it is there and matches the card's checksum."""
     npz = Path(card).with_name(meta["arrays"])
-    rebuild = f"rebuild it: the same snakemake command plus --forcerun {card} (README, 'A damaged prepared file')"
+    rebuild = rebuild_hint(card)
     if not npz.is_file():
         return f"{npz} is missing (its card says ok); {rebuild}"
     digest = _sha256(npz)
