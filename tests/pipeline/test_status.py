@@ -181,6 +181,8 @@ def test_jobs_whose_data_is_unavailable_or_failed_are_neither_left_nor_done(tmp_
     assert "(1 of 3 jobs" in lines[-1] and "not run (3 job(s), data unavailable or failed): uci/titanic, uci/wine" \
         in lines[-1]
     assert "  not run: uci/titanic (2 job(s)), unavailable: not in the mirror" in lines
+    # the ETA is the training's: the datasets that pending jobs wait for are named beside it
+    assert "; not timed: preparing uci/iris, uci/wine first)" in lines[-1]
     row = next(line for line in lines if line.startswith("  uci")).split()
     assert row[1:5] == ["1/3", "0", "0", "3"]  # jobs done, started, failed, not run
 

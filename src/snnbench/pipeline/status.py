@@ -6,7 +6,8 @@ prepared card, its verified download or the shipped manifest says, ``plan.availa
 summary says unavailable), finished (its summary .json: ok or failed), started (its log exists,
 no summary: running, or interrupted; the last ``[k/n]`` progress line of the log says how many
 configurations are done), or pending. A job that is not run weighs nothing: it is neither work
-left nor work done, and the status names its dataset and why.
+left nor work done, and the status names its dataset and why. The ETA is the training's: a
+dataset still to prepare is named beside it ("not timed").
 
 Progress is weighted by work, not by job count:
 
@@ -79,7 +80,7 @@ def job_states(config: dict[str, Any], *, calibration: dict[str, float],
             log = results / "logs" / "train" / f"{stem}.log"
             row = {"benchmark": r.benchmark, "dataset": r.dataset, "method": r.method, "kind": r.kind, "split": split,
                    "configurations": per_split_configs, "done_configurations": 0, "seconds": math.nan,
-                   "finished_at": math.nan, "state": "pending", "why": ""}
+                   "finished_at": math.nan, "state": "pending", "why": "", "prepared": r.availability == "ok"}
             if r.kind == "torch":
                 row.update(flops=0.0 if pd.isna(r.flops) else float(r.flops) / n_splits,
                            projected_s=float(r.projected_s) / n_splits)
@@ -206,10 +207,15 @@ def status_text(config: dict[str, Any], *, calibration: dict[str, float], cores:
     lines += [f"  not run: {b}/{d} ({len(part)} job(s)), {part['why'].iloc[0].splitlines()[0][:160]}"
               for (b, d), part in skipped.groupby(["benchmark", "dataset"], sort=False)]
     not_run = sorted(set(skipped["benchmark"] + "/" + skipped["dataset"]))
+    waiting = jobs[(jobs["state"] == "pending") & ~jobs["prepared"].astype(bool)]
+    to_prepare = sorted(set(waiting["benchmark"] + "/" + waiting["dataset"]))
     line = (f"snnbench: training {share:.0%} done by work ({n_finished} of {len(jobs)} jobs, "
             f"{human_duration(float((jobs['flops'] * jobs['done']).sum()))}FLOP of "
             f"{human_duration(float(jobs['flops'].sum()))}FLOP)"
-            + ("" if eta == 0 else f", about {clock(eta)} left ({how})")
+            + ("" if eta == 0 else f", about {clock(eta)} left ({how}")
+            + ("" if eta == 0 or not to_prepare else
+               f"; not timed: preparing {', '.join(to_prepare[:3])}{' and more' if len(to_prepare) > 3 else ''} first")
+            + ("" if eta == 0 else ")")
             + (f"; {len(failed)} failed job(s), e.g. {results}/logs/train/{failed.iloc[0]['benchmark']}/"
                f"{failed.iloc[0]['dataset']}/{failed.iloc[0]['method']}/split{failed.iloc[0]['split']}.log"
                if len(failed) else "")
