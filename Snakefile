@@ -49,10 +49,7 @@ onsuccess:
         sys.exit(1)
 
 
+# The hint names this run's own config files, in its order, and its --config values.
 onerror:
     print_status_line()
-    _files = " ".join(dict.fromkeys(str(f) for f in workflow.configfiles)) or "config/config.yaml"
-    print(
-        f"the state at any time: snnbench status --configfile {_files} --config results_dir={RESULTS} "
-        f"data_dir={config['data_dir']}; the same command again resumes the run"
-    )
+    print(f"the state at any time: {get_status_command()}; the same snakemake command again resumes the run")

@@ -33,7 +33,12 @@ def test_the_papers_protocol_on_a_cpu_warns_with_the_ways_out():
     config = load_config([DEFAULT_CONFIG])
     lines, rows = plan_text(config, calibration=CALIBRATION, cores=2)
     total = next(line for line in lines if line.startswith("  total")).split()
-    assert int(total[1]) == 121 * 9 + (8 * 5 + 1) + 10 * 9  # UCI, Tox21 (the SVM once), HTRU2 jobs
+    # UCI (MiniBooNE not planned: the shipped manifest has no copy of its features), Tox21 (the SVM
+    # once), HTRU2 jobs
+    assert int(total[1]) == 120 * 9 + (8 * 5 + 1) + 10 * 9
+    assert any(line.startswith("  not planned: uci/miniboone, unavailable (9 job(s))") for line in lines)
+    assert (rows["jobs"].sum() == 121 * 9 + 8 * 5 + 1 + 10 * 9) and set(rows.loc[rows["availability"] == "unavailable",
+                                                                             "dataset"]) == {"miniboone"}
     assert "WARNING" in lines[-1] and "config/quick.yaml" in lines[-1] and "profiles/slurm" in lines[-1]
 
 
@@ -133,3 +138,36 @@ def test_the_workflows_plan_runs_no_user_code(tmp_path, monkeypatch):
         from snnbench import methods
 
         methods.unregister("Boom")
+
+
+def test_datasets_whose_data_is_unavailable_or_failed_are_listed_not_planned(tmp_path):
+    """Issue 24 (7): a dataset whose prepared card says failed, or whose verified download lacks
+    one of its files (not prepared yet), is named with its reason and counted nowhere."""
+    import json
+
+    from snnbench.contracts.prepared import write_status
+
+    config = load_config([DEFAULT_CONFIG], overrides={
+        "benchmarks": ["uci"], "uci": {"datasets": ["iris", "wine", "titanic"]},
+        "data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results"),
+        "train": {"methods": ["SNN"], "baselines": ["SVM"]}})
+    lines, rows = plan_text(config, calibration=CALIBRATION, cores=2)
+    whole = next(line for line in lines if line.startswith("  total")).split()
+    assert int(whole[1]) == 6 and "3 dataset(s) not prepared yet, planned as available" in "\n".join(lines)
+    write_status(tmp_path / "data" / "prepared", "uci", "wine", "failed", "sha256 mismatch: wine/wine_R.dat")
+    verified = tmp_path / "data" / "raw" / "uci121" / "_verified.json"
+    verified.parent.mkdir(parents=True)
+    verified.write_text(json.dumps({"members": {
+        "titanic/titanic_R.dat": {"status": "missing", "reason": "titanic/titanic_R.dat is not in the mirror"},
+        "iris/iris_R.dat": {"status": "ok"}}}))
+    lines, rows = plan_text(config, calibration=CALIBRATION, cores=2)
+    total = next(line for line in lines if line.startswith("  total")).split()
+    uci = next(line for line in lines if line.startswith("  uci")).split()
+    assert int(total[1]) == int(uci[1]) == 2 and int(total[2]) < int(whole[2])  # iris's two jobs only
+    assert float(total[3]) < float(whole[3])
+    assert "  not planned: uci/wine, failed (2 job(s)): sha256 mismatch: wine/wine_R.dat" in lines
+    assert ("  not planned: uci/titanic, unavailable (2 job(s)): its verified download lacks "
+            "uci121/titanic/titanic_R.dat") in lines
+    assert rows["jobs"].sum() == 6  # the rows (`snnbench plan --out`) keep every job, with its dataset's state
+    assert dict(zip(rows["dataset"], rows["availability"])) == {"iris": "expected", "wine": "failed",
+                                                                "titanic": "unavailable"}

@@ -366,6 +366,27 @@ def print_status_line():
         print(f"snnbench status unavailable: {type(exc).__name__}: {exc}")
 
 
+def get_status_command():
+    """`snnbench status` for this run: the Snakefile's configfile first (Snakemake loads it first and
+    lays the --configfile files over it, although workflow.configfiles lists it last; dropped by
+    --replace-workflow-config), then the --configfile files in their order, and the --config values
+    with results_dir and data_dir."""
+    from snnbench.pipeline.status import status_command
+
+    given = [Path(f) for f in workflow.config_settings.configfiles]
+    own = (
+        []
+        if workflow.config_settings.replace_workflow_config
+        else [f for f in workflow.configfiles if Path(f).absolute() not in given]
+    )
+    overrides = {
+        **workflow.config_settings.config,
+        "results_dir": RESULTS,
+        "data_dir": config["data_dir"],
+    }
+    return status_command([*own, *given], overrides)
+
+
 def get_robustness_sources():
     """paper_check (the published numbers), always; uci (ours) when the run trains UCI and the
     reference method (robustness.reference)."""

@@ -53,9 +53,53 @@ def _card(prepared_dir: str | Path, benchmark: str, dataset: str) -> dict | None
         return None
 
 
+NOT_RUN = ("unavailable", "failed")  # a dataset in one of these states trains nothing: neither planned nor done
+
+
+def _missing_member(benchmark: str, dataset: str, raw_dir: Path) -> str | None:
+    """A file of ``dataset`` (a member under ``<dataset>/`` of one of its benchmark's sources) known
+    to be missing before preparation: its source's verified download says so or, not downloaded
+    yet, the shipped manifest has neither a size nor a checksum for it (the mirror has no copy,
+    see the mirror's SOURCES.md)."""
+    for source in benchmarks.get(benchmark).sources:
+        try:
+            report = json.loads((raw_dir / source.name / "_verified.json").read_text())
+        except (OSError, ValueError):
+            report = None
+        if report is not None:
+            missing = sorted(m for m, info in report.get("members", {}).items()
+                             if m.startswith(f"{dataset}/") and info.get("status") == "missing")
+        else:
+            try:
+                manifest = source.manifest
+            except Exception:  # noqa: BLE001 - a source without a shipped manifest: nothing known
+                continue
+            missing = sorted(m for m, e in manifest.items()
+                             if m.startswith(f"{dataset}/") and e.size is None and e.sha256 is None)
+        if missing:
+            origin = "its verified download lacks" if report is not None else "the shipped manifest has no copy of"
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            return f"{origin} {source.name}/{missing[0]}{more}"
+    return None
+
+
+def availability(config: dict[str, Any], benchmark: str, dataset: str) -> tuple[str, str]:
+    """(state, why) of a dataset of the run: its prepared card's status (ok, unavailable, failed)
+    where it is prepared; else unavailable where a file it needs is known to be missing (see
+    ``_missing_member``); else "expected" (not prepared yet, nothing known against it)."""
+    card = _card(Path(config["data_dir"]) / "prepared", benchmark, dataset)
+    if card is not None and card.get("status") in ("ok", *NOT_RUN):
+        return card["status"], str(card.get("reason") or "")
+    missing = _missing_member(benchmark, dataset, Path(config["data_dir"]) / "raw")
+    if missing:
+        return "unavailable", missing
+    return "expected", ""
+
+
 def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
     """One row per training job (benchmark, dataset, method, split)'s group: its splits, configurations,
-    configuration-steps and FLOPs of its splits, members per batched group. A torch method that
+    configuration-steps and FLOPs of its splits, members per batched group, and its dataset's
+    ``availability`` (a dataset in ``NOT_RUN`` is listed, never counted). A torch method that
     declares no layer shapes (a user's) is built on the meta device for its FLOPs; with ``build``
     False its FLOPs are left uncounted (NaN) instead: the workflow's own process runs no user code."""
     from snnbench.training.batched import group_configs  # torch, loaded only here
@@ -65,9 +109,13 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
     settings = TrainSettings.from_dict({k: train[k] for k in TrainSettings.__dataclass_fields__ if k in train})
     prepared = Path(config["data_dir"]) / "prepared"
     rows = []
+    known: dict[tuple[str, str], tuple[str, str]] = {}
     for job in train_jobs(config):
         spec = benchmarks.get(job.benchmark)
         card = _card(prepared, job.benchmark, job.dataset)
+        if (job.benchmark, job.dataset) not in known:
+            known[job.benchmark, job.dataset] = availability(config, job.benchmark, job.dataset)
+        state, why = known[job.benchmark, job.dataset]
         n_in, n_out, n_train, n_val, n_test = spec.plan_sizes(job.dataset, card)
         cap = train["subsample"].get(job.benchmark)
         n_train = min(n_train, cap) if cap else n_train
@@ -76,7 +124,7 @@ def plan_rows(config: dict[str, Any], *, build: bool = True) -> pd.DataFrame:
                "splits": list(job.splits), "jobs": len(job.splits), "configurations": len(configs) * len(job.splits),
                "sizes": "prepared" if card is not None and card.get("status") == "ok" else "planned",
                "n_in": n_in, "n_out": n_out, "n_train": n_train, "n_val": n_val, "n_test": n_test,
-               "grid": json.dumps(job.grid, sort_keys=True, default=str)}
+               "grid": json.dumps(job.grid, sort_keys=True, default=str), "availability": state, "why": why}
         if job.kind == "torch":
             steps = settings.epochs * math.ceil(n_train / settings.batch_size)
             counted = build or methods.get(job.method).shapes is not None
@@ -263,12 +311,13 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
               cores: int | None = None, build: bool = True) -> tuple[list[str], pd.DataFrame]:
     """The plan as printed, and its rows. Without ``calibration`` it is measured (or read from the
     cache); ``build``: see ``plan_rows``."""
-    rows = plan_rows(config, build=build)
+    every = plan_rows(config, build=build)
     threads = int(config["train"]["threads"])
     cores = cores or os.cpu_count() or 1
     lines = ["snnbench plan (every configuration at the protocol's maximum: all epochs, none diverging):"]
+    rows = every[~every["availability"].isin(NOT_RUN)] if len(every) else every
     if rows.empty:
-        return lines + ["  nothing to train"], rows
+        return lines + ["  nothing to train"] + not_run_lines(every), every
     calibration = calibration or calibrate(threads)
     run = gpu_run(config)
     hours = projected_hours(rows, config, calibration=calibration, cores=cores, threads=threads,
@@ -295,6 +344,11 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
                  f"{totals['config_steps']:>13.3g} {human_duration(totals['flops']) + 'FLOP':>9} "
                  f"{_hours(totals['cpu']):>13} "
                  f"{_range(totals['gpu_low'], totals['gpu_high']):>13}")
+    lines += not_run_lines(every)
+    expected = rows.loc[rows["availability"] == "expected", ["benchmark", "dataset"]].drop_duplicates()
+    if len(expected):
+        lines.append(f"  {len(expected)} dataset(s) not prepared yet, planned as available (known after their "
+                     "download; `snnbench status` then counts only the work that runs)")
     planned = rows[rows["sizes"] == "planned"]
     uncounted = (sorted(set(rows.loc[(rows["kind"] == "torch") & rows["flops"].isna(), "method"]))
                  if "flops" in rows else [])
@@ -311,4 +365,17 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
         lines.append(f"  WARNING: about {_hours(totals['cpu'])} on this machine. Ways out: the quick tour "
                      "(--configfile config/quick.yaml), a narrower grid (train.narrow), a GPU (train.gpus: 1), "
                      "or a SLURM cluster (--workflow-profile profiles/slurm); see README.")
-    return lines, rows
+    return lines, every
+
+
+def not_run_lines(rows: pd.DataFrame) -> list[str]:
+    """The datasets a run trains nothing on (unavailable or failed data), each with its reason."""
+    if rows.empty:
+        return []
+    out = []
+    skipped = rows[rows["availability"].isin(NOT_RUN)]
+    for (benchmark, dataset), part in skipped.groupby(["benchmark", "dataset"], sort=False):
+        why = str(part["why"].iloc[0]).splitlines()[0] if str(part["why"].iloc[0]) else ""
+        out.append(f"  not planned: {benchmark}/{dataset}, {part['availability'].iloc[0]} ({int(part['jobs'].sum())} "
+                   f"job(s)){': ' + why[:160] if why else ''}")
+    return out
