@@ -67,6 +67,9 @@ def test_the_slurm_profile_plans_the_quick_config(tmp_path):
         ({"train": {"methods": ["SNNN"]}}, "unknown method 'SNNN' in train.methods; the methods are SNN, MSRAinit"),
         ({"train": {"narrow": {"uci": {"ResNt": {"n_blocks": [2]}}}}}, "unknown method 'ResNt' in train.narrow.uci"),
         ({"train": {"narrow": {"ucl": {"*": {"lr": [0.01]}}}}}, "unknown benchmark 'ucl' in train.narrow"),
+        # issue 24 (4): a typo under "*" trained the full grid; ResNet's own keys under "*" are fine
+        ({"train": {"narrow": {"uci": {"*": {"n_layer": [2], "n_blocks": [2]}}}}},
+         'train.narrow.uci."*".n_layer: no method of this run has this hyperparameter on uci (did you mean n_layers?'),
         ({"train": {"subsample": {"tox": 2000}}}, "unknown benchmark 'tox' in train.subsample"),
         ({"train": {"methods": ["RF"]}}, "train.methods: RF is a sklearn method; list it under train.baselines"),
         ({"train": {"methods": ["MyNet"], "custom_methods": {"MyNet": {"kind": "torch", "build": "nope_module:f",
