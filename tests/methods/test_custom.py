@@ -14,7 +14,7 @@ import pytest
 from snnbench import methods
 from snnbench.benchmarks import BENCHMARKS
 from snnbench.errors import ConfigError
-from snnbench.methods.custom import custom_specs, register_custom
+from snnbench.methods.custom import check_networks, custom_specs, register_custom
 from snnbench.pipeline.runs import get_grid
 from snnbench.settings import TrainSettings
 from snnbench.training.estimators import run_baseline_grid
@@ -41,6 +41,28 @@ def build_dropout_mlp(*, n_in: int, n_out: int, p: float = 0.1):
 
 def build_anything(**kwargs):
     return nn.Linear(kwargs["n_in"], kwargs["n_out"])
+
+
+def build_dict(*, n_in: int, n_out: int):
+    return {"net": nn.Linear(n_in, n_out)}
+
+
+def build_no_parameters(*, n_in: int, n_out: int):
+    return nn.ReLU()
+
+
+def build_wrong_width(*, n_in: int, n_out: int, extra: int = 1):
+    return nn.Linear(n_in, n_out + extra)
+
+
+def build_failing(*, n_in: int, n_out: int, n_hidden: int = 4):
+    if n_hidden > 4:
+        raise ValueError("n_hidden above 4\\nis not supported")
+    return nn.Linear(n_in, n_out)
+
+
+def build_wrong_input(*, n_in: int, n_out: int):
+    return nn.Linear(n_in + 1, n_out)
 
 
 NOT_CALLABLE = 3
@@ -145,3 +167,32 @@ def test_a_custom_method_may_not_shadow_a_built_in_one(user_module):
     specs = custom_specs({"Any": {"kind": "torch", "build": f"{user_module}:build_anything",
                                   "grid": {"uci": {"whatever": [1], "lr": [0.1]}}}}, benchmarks=BENCHMARKS)
     assert specs[0].name == "Any"
+
+
+@pytest.mark.parametrize("builder,grid,message", [
+    ("build_dict", {}, r"must return a torch\.nn\.Module, however it returned a dict with n_in=4, n_out=3"),
+    ("build_no_parameters", {}, r"returned a ReLU without parameters"),
+    ("build_wrong_width", {"extra": [0, 2]},
+     r"returned a network whose output for a batch of shape \(2, 4\) is shape \(2, 5\), however the task needs "
+     r"\(2, 3\).*extra=2"),
+    ("build_failing", {"n_hidden": [4, 8]}, r"raised ValueError: n_hidden above 4 is not supported with n_in=4, "
+                                            r"n_out=3, n_hidden=8"),
+    ("build_wrong_input", {}, r"returned a network that fails on a batch of shape \(2, 4\): RuntimeError"),
+])
+def test_a_builders_network_is_checked_before_training(user_module, builder, grid, message):
+    """Issue 24 (8): what a builder returns is checked once per architecture before the job trains,
+    as one line naming the setting; a good builder passes and leaves torch's random state alone."""
+    import torch
+
+    entry = {"kind": "torch", "build": f"{user_module}:{builder}", "grid": {"uci": {**grid, "lr": [0.1, 0.01]}}}
+    (spec,) = custom_specs({"MyNet": entry}, benchmarks=BENCHMARKS)
+    configs = expand(spec.grids["uci"])
+    with pytest.raises(ConfigError, match=r"^train\.custom_methods\.MyNet\.build " + message) as caught:
+        check_networks(spec, configs, n_in=4, n_out=3)
+    assert "\n" not in str(caught.value)
+    good = custom_specs({"MyNet": {**entry, "build": f"{user_module}:build_mlp", "grid": {"uci": {"lr": [0.1]}}}},
+                        benchmarks=BENCHMARKS)[0]
+    torch.manual_seed(3)
+    before = torch.get_rng_state()
+    check_networks(good, [{"lr": 0.1}], n_in=4, n_out=3)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -4,6 +4,7 @@ verbs: rows, curves and summary, an unavailable dataset, a crashed job's record.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import pytest
 from helpers import REPO, blobs
 from snnbench import benchmarks
 from snnbench.contracts.prepared import write_prepared, write_status
+from snnbench.pipeline.job import failure_line, record_failure
 from snnbench.settings import TrainSettings
 
 
@@ -106,3 +108,51 @@ def test_a_crashed_job_is_recorded_as_failed(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["status"] == "failed" and "CUDA out of memory" in summary["reason"] and "exit 1" in summary["reason"]
+
+
+def test_a_custom_builders_mistake_stops_its_job_before_training_as_one_line(tmp_path, monkeypatch):
+    """Issue 24 (8): a builder returning a dict failed configuration by configuration with
+    AttributeError: 'dict' object has no attribute 'parameters'; now the job stops before it
+    trains, naming train.custom_methods.<name>, and its failure record's reason is that one line."""
+    task = blobs(n=200, seed=5)
+    X = np.concatenate([task.X[p] for p in ("train", "validation", "test")])
+    y = np.concatenate([task.y[p] for p in ("train", "validation", "test")])
+    val, test = np.zeros((200, 1), bool), np.zeros((200, 1), bool)
+    val[120:160, 0], test[160:, 0] = True, True
+    write_prepared(tmp_path, "uci", "iris", {"X": X, "y": y, "test_folds": test, "validation_folds": val},
+                   {"n": 200, "d": 8, "classes": 3})
+    (tmp_path / "dict_methods.py").write_text(
+        "from torch import nn\n\ndef build(*, n_in: int, n_out: int):\n    return {'net': nn.Linear(n_in, n_out)}\n")
+    entry = json.dumps({"MyMLP": {"kind": "torch", "build": "dict_methods:build", "grid": {"uci": {"lr": [0.1]}}}})
+    out, log = tmp_path / "out" / "split0.csv", tmp_path / "split0.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "snnbench", "train", "--benchmark", "uci", "--dataset", "iris",
+                             "--method", "MyMLP", "--custom-method", entry, "--prepared-dir", str(tmp_path),
+                             "--out", str(out), "--set", "epochs=2", "--threads", "1"],
+                            cwd=REPO, capture_output=True, text=True, env=env)
+    assert result.returncode == 2, result.stderr
+    assert ("snnbench: error: train.custom_methods.MyMLP.build must return a torch.nn.Module, however it returned "
+            "a dict with n_in=8, n_out=3") in result.stderr
+    assert "[1/1]" not in result.stderr and not out.exists()  # nothing trained, nothing written
+    log.write_text(result.stderr)
+    summary = record_failure(benchmark="uci", dataset="iris", method="MyMLP", split=0, out=out, log_path=log,
+                             reason="exit 2")
+    assert summary["reason"] == (f"the training job crashed (exit 2): train.custom_methods.MyMLP.build must return a "
+                                 f"torch.nn.Module, however it returned a dict with n_in=8, n_out=3, no "
+                                 f"hyperparameters; log {log}")
+
+
+def test_a_crash_reason_is_the_tracebacks_exception_in_one_line(tmp_path):
+    """A Python traceback (3.11+ marks expressions with ^^^^ rows) gives its exception and innermost
+    frame; snnbench's own error line wins; a log without either gives its last line."""
+    script = tmp_path / "crash.py"
+    script.write_text("def inner(d):\n    return sum(p for p in d.parameters())\n\n\n"
+                      "def outer():\n    return inner({'a': 1}) + 1\n\n\nprint('started')\nouter()\n")
+    text = subprocess.run([sys.executable, str(script)], capture_output=True, text=True).stderr
+    assert "Traceback" in text
+    assert failure_line("started\n" + text) == ("AttributeError: 'dict' object has no attribute 'parameters' "
+                                                 "(at crash.py:2, in inner)")
+    assert failure_line(text + "snnbench: error: uci.datasets: no such dataset\nmore\n") == \
+        "uci.datasets: no such dataset"
+    assert failure_line("loading\nkilled by signal 9\n   ^^^^\n") == "killed by signal 9"
+    assert failure_line("") == ""

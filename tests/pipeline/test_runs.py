@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO
 from snnbench.errors import ConfigError
 from snnbench.methods.paper import FAMILIES
-from snnbench.pipeline.runs import default_grids, load_grids
+from snnbench.pipeline.runs import check_shared_narrowing, default_grids, load_grids, narrowed_grid
 from snnbench.reference import paper_grids
 from snnbench.training.grids import expand, grid_size
 
@@ -48,3 +48,22 @@ def test_a_grid_file_overrides_one_method_on_one_benchmark(tmp_path):
     path.write_text("uic: {}\n")
     with pytest.raises(ConfigError, match="unknown benchmark 'uic'"):
         load_grids(path)
+
+
+def test_a_shared_narrowing_key_must_be_a_hyperparameter_of_some_method_of_the_run():
+    """Issue 24 (4): train.narrow.<benchmark>."*" narrows every method that has the key; a key that
+    none of the run's methods has is a typo (it narrowed nothing), named with the closest keys."""
+    grids = default_grids()
+    train = {"narrow": {"uci": {"*": {"n_layers": [2], "n_blocks": [2], "C": [8]}}}}
+    check_shared_narrowing(train, grids, "uci", ["SNN", "ResNet", "SVM"])  # each key is some method's
+    assert narrowed_grid(train, grids, "uci", "SNN")["n_layers"] == [2]
+    assert narrowed_grid(train, grids, "uci", "ResNet")["n_blocks"] == [2]
+    with pytest.raises(ConfigError, match=r'train\.narrow\.uci\."\*"\.n_blocks: no method of this run'):
+        check_shared_narrowing(train, grids, "uci", ["SNN", "SVM"])  # ResNet's key, ResNet not run
+    typo = {"narrow": {"uci": {"*": {"n_layer": [2]}}}}
+    with pytest.raises(ConfigError, match=r"\(did you mean n_layers\?\).*\(SNN, RF\) have"):
+        check_shared_narrowing(typo, grids, "uci", ["SNN", "RF"])
+    check_shared_narrowing(typo, grids, "uci", [])  # nothing trains on the benchmark: nothing to narrow
+    with pytest.raises(ConfigError, match=r"train\.narrow\.uci\.SNN\.n_layer: no such hyperparameter "
+                                          r"\(did you mean n_layers\?\)"):
+        narrowed_grid({"narrow": {"uci": {"SNN": {"n_layer": [2]}}}}, grids, "uci", "SNN")

@@ -67,6 +67,9 @@ def test_the_slurm_profile_plans_the_quick_config(tmp_path):
         ({"train": {"methods": ["SNNN"]}}, "unknown method 'SNNN' in train.methods; the methods are SNN, MSRAinit"),
         ({"train": {"narrow": {"uci": {"ResNt": {"n_blocks": [2]}}}}}, "unknown method 'ResNt' in train.narrow.uci"),
         ({"train": {"narrow": {"ucl": {"*": {"lr": [0.01]}}}}}, "unknown benchmark 'ucl' in train.narrow"),
+        # issue 24 (4): a typo under "*" trained the full grid; ResNet's own keys under "*" are fine
+        ({"train": {"narrow": {"uci": {"*": {"n_layer": [2], "n_blocks": [2]}}}}},
+         'train.narrow.uci."*".n_layer: no method of this run has this hyperparameter on uci (did you mean n_layers?'),
         ({"train": {"subsample": {"tox": 2000}}}, "unknown benchmark 'tox' in train.subsample"),
         ({"train": {"methods": ["RF"]}}, "train.methods: RF is a sklearn method; list it under train.baselines"),
         ({"train": {"methods": ["MyNet"], "custom_methods": {"MyNet": {"kind": "torch", "build": "nope_module:f",
@@ -335,6 +338,45 @@ def test_a_users_methods_by_config_through_the_pipeline(quick_local_run, mirror,
     for path in (results / "uci" / "leaderboard.csv", results / "REPORT.md",
                  results / "train" / "uci" / "iris" / "MyMLP" / "split0.json"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_builder_returning_a_dict_fails_its_jobs_in_one_line_and_the_report_names_it(mirror, tmp_path):
+    """Issue 24 (8): a custom builder returning a dict crashed each job with a traceback (AttributeError:
+    'dict' object has no attribute 'parameters') and failures.csv carried its ^^^^ rows. Through
+    Snakemake: each of its jobs stops before training, naming the setting; the reason in
+    failures.csv is that one line; the run goes on and its report lists the method as failed."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "dict_methods.py").write_text(
+        "from torch import nn\n\n\ndef build(*, n_in: int, n_out: int, hidden: int = 8):\n"
+        "    return {'net': nn.Linear(n_in, n_out)}\n")
+    config = write_config(
+        tmp_path, mirror=str(mirror), benchmarks=["uci"], uci={"datasets": ["iris", "balloons"]},
+        train={"methods": ["SNN", "MSRAinit", "MyMLP"], "baselines": [], "epochs": 3, "threads": 1,
+               "narrow": {"uci": {"*": {"n_hidden": [256], "n_layers": [2], "lr": [0.01],
+                                        "layer_form": ["rectangular"], "dropout": [0]}}},
+               "custom_methods": {"MyMLP": {"kind": "torch", "build": "dict_methods:build",
+                                            "grid": {"uci": {"hidden": [8], "lr": [0.01]}}}}})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "pkg"), os.environ.get("PYTHONPATH", "")])}
+    result = snakemake("--cores", "2", "--configfile", str(config), env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results"
+    failures = list(csv.DictReader(open(results / "uci" / "failures.csv")))
+    assert {(f["dataset"], f["method"]) for f in failures} == {("iris", "MyMLP"), ("balloons", "MyMLP")}
+    line = ("train.custom_methods.MyMLP.build must return a torch.nn.Module, however it returned a dict with "
+            "n_in=4, n_out=3, hidden=8")
+    iris = next(f["reason"] for f in failures if f["dataset"] == "iris")
+    assert iris.startswith(f"the training job crashed (exit 2): {line}; log "), iris
+    assert all("\n" not in f["reason"] and "^^" not in f["reason"] and "Traceback" not in f["reason"]
+               for f in failures)
+    assert "[1/1]" not in (results / "logs" / "train" / "uci" / "iris" / "MyMLP" / "split0.log").read_text()
+    report = (results / "REPORT.md").read_text()
+    assert "- UCI, **MyMLP** (FAILED): failed on 2 of 2 datasets: the training job crashed (exit 2): " \
+           "train.custom_methods.MyMLP.build must return a torch.nn.Module" in report
+    assert "- UCI, **SNN**: results on 2 of 2 datasets" in report
+    page = (results / "report.html").read_text()
+    assert '<b>MyMLP</b>: <span class="failed">failed on 2 of 2 datasets' in page
 
 
 KILLED_PACKAGE = '''

@@ -187,7 +187,7 @@ from snnbench import methods as method_registry
 from snnbench.training.devices import device_problem, gpu_resource_problem, resolve_gpus, run_start_line
 from snnbench.settings import StatsSettings, TrainSettings
 from snnbench.pipeline.runs import load_grids
-from snnbench.pipeline.runs import grid_json, narrowed_grid, train_jobs, train_methods
+from snnbench.pipeline.runs import check_shared_narrowing, grid_json, narrowed_grid, train_jobs, train_methods
 from snnbench.methods.custom import ORIGIN as CUSTOM_ORIGIN
 
 TRAIN = config["train"]
@@ -351,6 +351,7 @@ def check_per_benchmark_settings():
 check_per_benchmark_settings()
 # Validate every grid and narrowing now: a typo stops the run before any job starts.
 for _b in BENCHMARKS:
+    check_shared_narrowing(TRAIN, _GRIDS, _b, methods_for(_b))
     for _m in methods_for(_b):
         get_method_grid(_b, _m)
 

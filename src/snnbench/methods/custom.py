@@ -40,6 +40,10 @@ def _fail(setting: str, why: str) -> ConfigError:
     return ConfigError(f"{setting} {why}")
 
 
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _accepted(func: Callable, *, skip: tuple[str, ...]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(keyword -> annotation, or None when it takes **kwargs; keyword -> default) of ``func``."""
     signature = inspect.signature(func)
@@ -148,6 +152,55 @@ def torch_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, ..
     return MethodSpec(name=name, kind="torch", build=build, grids=grids, batched=batched, origin=ORIGIN,
                       depth=None if depth_key is None else (lambda config: int(config[depth_key])),
                       summary=f"{entry['build']} (train.custom_methods)")
+
+
+def builder_setting(spec: MethodSpec) -> str:
+    """The setting a torch method's builder comes from: a config's, else the spec's origin."""
+    return f"train.custom_methods.{spec.name}.build" if spec.origin == ORIGIN else f"{spec.name} ({spec.origin})"
+
+
+def check_networks(spec: MethodSpec, configs: list[Mapping[str, Any]], *, n_in: int, n_out: int,
+                   architecture: Mapping[str, Any] | None = None) -> None:
+    """Build each architecture of ``configs`` once (on the CPU, torch's random state left as it was)
+    and run two rows of zeros through it: a ``ConfigError`` naming the builder's setting when it
+    raises, returns something other than an ``nn.Module``, one without parameters, or one whose
+    output is not (rows, n_out). The training job calls it before it trains, so a builder's mistake
+    is one readable line instead of the same traceback per configuration."""
+    import torch  # the job's process only: the workflow does not load torch while it parses
+
+    setting = builder_setting(spec)
+    seen = set()
+    for config in configs:
+        hp = {k: v for k, v in config.items() if k not in TRAINING_KEYS}
+        key = repr(sorted(hp.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        shown = ", ".join(f"{k}={v!r}" for k, v in hp.items()) or "no hyperparameters"
+        call = f"with n_in={n_in}, n_out={n_out}, {shown}"
+        with torch.random.fork_rng(devices=[]):
+            try:
+                model = spec.build_model(n_in=n_in, n_out=n_out, config=config, architecture=architecture)
+            except Exception as exc:
+                raise _fail(setting, f"raised {_one_line(exc)} {call}") from exc
+            if not isinstance(model, torch.nn.Module):
+                raise _fail(setting, f"must return a torch.nn.Module, however it returned a {type(model).__name__} "
+                            f"{call}")
+            if not any(True for _ in model.parameters()):
+                raise _fail(setting, f"returned a {type(model).__name__} without parameters {call}: there is "
+                            "nothing to train")
+            model.eval()
+            try:
+                with torch.no_grad():
+                    out = model(torch.zeros(2, n_in))
+            except Exception as exc:
+                raise _fail(setting, f"returned a network that fails on a batch of shape (2, {n_in}): "
+                            f"{_one_line(exc)} ({call})") from exc
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+        if shape != (2, n_out):
+            got = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
+            raise _fail(setting, f"returned a network whose output for a batch of shape (2, {n_in}) is {got}, "
+                        f"however the task needs (2, {n_out}): one score per row and output ({call})")
 
 
 def sklearn_spec(name: str, entry: Mapping[str, Any], *, benchmarks: tuple[str, ...], setting: str) -> MethodSpec:

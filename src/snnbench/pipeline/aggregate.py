@@ -72,6 +72,39 @@ def failure_rows(scores: pd.DataFrame) -> pd.DataFrame:
     return bad[["benchmark", "dataset", "method", "split", "status", "what", "reason"]]
 
 
+def _names(datasets: list[str], most: int = 3) -> str:
+    return ", ".join(datasets[:most]) + (f" and {len(datasets) - most} more" if len(datasets) > most else "")
+
+
+def method_status(scores: pd.DataFrame) -> pd.DataFrame:
+    """What happened to each method of our score rows, a row each in the scores' order: on how
+    many datasets it has a result (a job finished with a score), on which it failed or was
+    unavailable, and ``what``, that said in one line with the first failure's reason (the
+    report lists every method the run trained, a method that failed everywhere included)."""
+    ours = ours_rows(scores, per_job=True)
+    rows = []
+    for method, jobs in ours.groupby("method", sort=False):
+        per_dataset = jobs.groupby("dataset", sort=False)
+        done = [d for d, j in per_dataset if ((j["status"] == "ok") & j["value"].notna()).any()]
+        unavailable = [d for d, j in per_dataset if d not in done and (j["status"] == "unavailable").all()]
+        failed = [d for d, _ in per_dataset if d not in done and d not in unavailable]
+        n = per_dataset.ngroups
+        bad = jobs[jobs["dataset"].isin(failed) & (jobs["status"] != "ok") & jobs["reason"].notna()]
+        reason = " ".join(str(bad["reason"].iloc[0]).split()) if len(bad) else ""
+        parts = [f"results on {len(done)} of {n} datasets"] if done else []
+        if failed:
+            where = f"{len(failed)} of {n} datasets" if not done else _names(failed)
+            parts.append(f"failed on {where}" + (f": {reason}" if reason else ""))
+        if unavailable:
+            parts.append(f"{_names(unavailable)} unavailable")
+        status = "failed" if failed and not done else ("partly failed" if failed else "ok")
+        rows.append({"method": method, "kind": jobs["kind"].iloc[0], "status": status, "n_datasets": n,
+                     "n_with_result": len(done), "failed": ", ".join(failed), "unavailable": ", ".join(unavailable),
+                     "what": "; ".join(parts) or "no results"})
+    return pd.DataFrame(rows, columns=["method", "kind", "status", "n_datasets", "n_with_result", "failed",
+                                       "unavailable", "what"])
+
+
 def aggregate(summaries: list[str | Path], *, benchmark: str, scores_out: str | Path,
               failures_out: str | Path | None = None) -> pd.DataFrame:
     """Our score rows from the training summaries, the benchmark's published rows and its extra

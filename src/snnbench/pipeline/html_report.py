@@ -25,6 +25,7 @@ from snnbench import benchmarks
 from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.uci.robustness import FIGURES, SOURCES, read_verdict
 from snnbench.contracts.scores import ours as ours_rows
+from snnbench.pipeline.report import method_lines
 
 STYLE = """
 .snnbench-report { font-family: system-ui, sans-serif; font-size: 14px; color: #1a1a1a; max-width: 1200px; }
@@ -134,6 +135,17 @@ def _what_was_run(results: Path, summary_link: str) -> list[str]:
     return items
 
 
+def _methods_section(results: Path) -> list[str]:
+    """Every method the run trained and what happened to it (``report.method_lines``)."""
+    lines = method_lines(results)
+    if not lines:
+        return []
+    items = [f"<li>{_esc(title)}, <b>{_esc(method)}</b>: "
+             + (f'<span class="failed">{_esc(what)}</span>' if status != "ok" else _esc(what)) + "</li>"
+             for title, method, status, what in lines]
+    return ['<h2 id="methods">Methods</h2>', "<ul>", *items, "</ul>"]
+
+
 def _robustness_section(folder: Path, whose: str, rel) -> list[str]:
     """The robustness report of one source: its verdict, the multiple comparisons on all datasets,
     its figures, and links (snnbench.benchmarks.uci.robustness)."""
@@ -166,7 +178,7 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
             "data used, the statistics and every deviation from the paper's protocol (narrowed grids, subsamples, "
             "changed settings); docs/protocol.md lists them all.</p>",
             '<h2 id="what-was-run">What was run</h2>', "<ul>",
-            *_what_was_run(results, rel(results / "data" / "summary.csv")), "</ul>"]
+            *_what_was_run(results, rel(results / "data" / "summary.csv")), "</ul>", *_methods_section(results)]
     for name in benchmarks.BENCHMARKS:
         spec = benchmarks.get(name)
         folder = results / name

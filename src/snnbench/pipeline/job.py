@@ -4,6 +4,7 @@ validation, written as the job's results (``snnbench train`` parses its argument
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from snnbench import benchmarks, methods
 from snnbench.contracts.prepared import PreparedDataset, card_path, checked_card
 from snnbench.contracts.results import output_paths, write_outputs
 from snnbench.errors import ConfigError
+from snnbench.methods.custom import check_networks
 from snnbench.settings import TrainSettings
 from snnbench.training.devices import claim_gpu, device_problem, job_device, mps_status, resolve_gpus
 from snnbench.training.grids import expand, grid_size
@@ -64,6 +66,13 @@ def run_training_job(*, benchmark: str, dataset: str, method: str, split: int, g
     extra.update(metric=task.metric, task=task.kind, sizes=task.sizes(), split_info=task.info)
     log.info("%s/%s/%s split %d: %d configurations, %s %s", benchmark, dataset, method, split, len(configs),
              task.metric, task.sizes())
+    if spec.kind == "torch" and spec.origin != "snnbench":  # a user's builder: checked before any training
+        try:
+            check_networks(spec, configs, n_in=task.n_in, n_out=task.n_out, architecture=settings.architecture())
+        except ConfigError as exc:
+            if exc.__cause__ is not None:
+                log.error("the builder's traceback", exc_info=exc.__cause__)
+            raise
     if spec.kind == "sklearn":
         from snnbench.training.estimators import run_baseline_grid  # sklearn, loaded only here
 
@@ -108,20 +117,51 @@ def job_out(benchmark: str, dataset: str, method: str, split: int) -> str:
     return f"results/train/{benchmark}/{dataset}/{method}/split{split}.csv"
 
 
+ERROR_PREFIX = "snnbench: error: "  # how snnbench.cli.main prints an error it raised on purpose
+FRAME = re.compile(r'\s+File "(?P<path>.+)", line (?P<line>\d+), in (?P<func>.+)')
+MAX_REASON = 300
+
+
+def failure_line(log_text: str) -> str:
+    """The one line of a crashed job's log that says why: snnbench's own error, else the last
+    traceback's exception with its innermost frame, else the log's last line that is not a
+    traceback's marker row (``^^^^``); '' for an empty log. The log keeps the whole traceback."""
+    lines = [line.rstrip() for line in log_text.splitlines()]
+    for line in reversed(lines):
+        if line.startswith(ERROR_PREFIX):
+            return line[len(ERROR_PREFIX):]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if starts:
+        frame = None
+        for line in lines[starts[-1] + 1:]:
+            match = FRAME.match(line)
+            if match:
+                frame = match
+            elif line and not line[0].isspace():
+                where = f" (at {Path(frame['path']).name}:{frame['line']}, in {frame['func']})" if frame else ""
+                return line + where
+    for line in reversed(lines):
+        if line.strip(" ^~"):
+            return line.strip()
+    return ""
+
+
 def record_failure(*, benchmark: str, dataset: str, method: str, split: int, out: str | Path,
                    log_path: str | Path | None, reason: str) -> dict[str, Any]:
-    """Write the outputs of a training job that crashed (its log's last lines in the reason), so
-    the run records it and goes on; returns the summary."""
-    tail = ""
+    """Write the outputs of a training job that crashed (the line of its log that says why, in
+    the reason: one line, ``failure_line``), so the run records it and goes on; returns the summary."""
+    why = ""
     if log_path and Path(log_path).is_file():
-        lines = Path(log_path).read_text(errors="replace").splitlines()
-        tail = " | ".join(line.strip() for line in lines[-5:] if line.strip())
+        why = failure_line(Path(log_path).read_text(errors="replace"))
+    if len(why) > MAX_REASON:
+        why = why[:MAX_REASON - 1] + "…"
     try:
         kind = methods.get(method).kind
     except ConfigError:  # a custom method the workflow registered; this process does not know it
         kind = None
     summary = {"benchmark": benchmark, "dataset": dataset, "method": method, "kind": kind, "split": split,
-               "status": "failed", "reason": f"the training job crashed ({reason}); log {log_path}: {tail}",
+               "status": "failed",
+               "reason": f"the training job crashed ({reason})" + (f": {why}" if why else "") + f"; log {log_path}",
                "n_configs": 0, "selected": None}
     write_outputs(out, pd.DataFrame(), pd.DataFrame(), summary)
     return summary

@@ -11,6 +11,7 @@ from snnbench import benchmarks
 from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.uci.robustness import SOURCES, read_verdict
 from snnbench.contracts.prepared import checked_card
+from snnbench.pipeline.aggregate import method_status
 
 
 def _link(path: Path, base: Path) -> str:
@@ -40,6 +41,7 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         links = sorted({p for pattern in spec.report_links for p in folder.glob(pattern)})
         lines += [f"- {_link(p, out.parent)}" for p in links]
         lines += [f"- Scores of every job: {_link(folder / 'scores.csv', out.parent)}", ""]
+    lines += methods_section(results)
     if failure_files:
         lines += ["## Failures", "",
                   "Jobs with a failed or unavailable dataset, or with diverged / failed configurations:", ""]
@@ -66,6 +68,28 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         lines += ["## Data", "", f"One row per dataset: {_link(summary, out.parent)}", ""]
     atomic_write_bytes(out, lambda f: f.write("\n".join(lines).encode()))
     return out
+
+
+def method_lines(results: Path) -> list[tuple[str, str, str]]:
+    """(benchmark title, method, what happened to it: ``aggregate.method_status``) for every method
+    of every benchmark's scores, in the benchmarks' order."""
+    out = []
+    for name in benchmarks.BENCHMARKS:
+        path = results / name / "scores.csv"
+        if path.is_file():
+            status = method_status(pd.read_csv(path))
+            out += [(benchmarks.get(name).title, r.method, r.status, r.what) for r in status.itertuples()]
+    return out
+
+
+def methods_section(results: Path) -> list[str]:
+    """REPORT.md's "Methods": a line per method and benchmark, what happened to it."""
+    lines = method_lines(results)
+    if not lines:
+        return []
+    return ["## Methods", "", "Every method the run trained, and what happened to it:", "",
+            *(f"- {title}, **{method}**" + (" (FAILED)" if status == "failed" else "") + f": {what}"
+              for title, method, status, what in lines), ""]
 
 
 def run_summary(cards: list[str | Path], failure_files: list[str | Path], report: str | Path) -> tuple[list[str], bool]:

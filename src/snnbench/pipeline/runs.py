@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,14 +48,39 @@ def load_config(files: list[str | Path], overrides: dict[str, Any] | None = None
     return config
 
 
+def shared_setting(benchmark: str) -> str:
+    """The setting of a benchmark's narrowing for every method, as a user writes it in YAML."""
+    return f'train.narrow.{benchmark}."*"'
+
+
 def narrowed_grid(train: dict[str, Any], grids: dict, benchmark: str, method: str) -> dict[str, list]:
-    """The method's grid after train.narrow ('*' first, then the method's own entry)."""
+    """The method's grid after train.narrow ('*' first, with the keys the method has, then the
+    method's own entry); ``check_shared_narrowing`` refuses a '*' key no method has."""
 
     grid = get_grid(grids, benchmark, method)
     rules_for = train["narrow"].get(benchmark, {})
     shared = {k: v for k, v in rules_for.get("*", {}).items() if k in grid}
-    grid = narrow(grid, shared, setting=f"train.narrow.{benchmark}.*")
+    grid = narrow(grid, shared, setting=shared_setting(benchmark))
     return narrow(grid, rules_for.get(method, {}), setting=f"train.narrow.{benchmark}.{method}")
+
+
+def check_shared_narrowing(train: dict[str, Any], grids: dict, benchmark: str, selected: list[str]) -> None:
+    """A key of train.narrow.<benchmark>."*" must be a hyperparameter of at least one of the run's
+    ``selected`` methods (the families differ: ResNet has no n_layers, RF no lr), else it is a
+    typo that would narrow nothing: a ``ConfigError`` naming it, with the closest keys."""
+
+    shared = train["narrow"].get(benchmark, {}).get("*") or {}
+    if not selected:
+        return
+    keys = sorted({k for m in selected for k in get_grid(grids, benchmark, m)})
+    for key in shared:
+        if key in keys:
+            continue
+        close = difflib.get_close_matches(str(key), keys, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ConfigError(f"{shared_setting(benchmark)}.{key}: no method of this run has this hyperparameter on "
+                          f"{benchmark}{hint}; '*' narrows every method that has the key, and the methods "
+                          f"({', '.join(selected)}) have {', '.join(keys)}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +111,7 @@ def train_jobs(config: dict[str, Any]) -> list[Job]:
     jobs = []
     for b in config["benchmarks"]:
         spec = benchmarks.get(b)
+        check_shared_narrowing(train, grids, b, torch_methods + sklearn_methods)
         for d in spec.run_datasets(config):
             for m in torch_methods + sklearn_methods:
                 jobs.append(Job(b, d, m, methods.get(m).kind, tuple(spec.run_splits(config, m)),

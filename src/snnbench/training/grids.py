@@ -6,6 +6,7 @@ hyperparameter, and configurations come in ``itertools.product`` order over the 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -21,7 +22,9 @@ def narrow(grid: Grid, subset: dict[str, Any] | None, *, setting: str) -> Grid:
     out = dict(grid)
     for key, values in (subset or {}).items():
         if key not in grid:
-            raise ConfigError(f"{setting}.{key}: no such hyperparameter; the grid has {', '.join(grid)}")
+            close = difflib.get_close_matches(str(key), list(grid), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ConfigError(f"{setting}.{key}: no such hyperparameter{hint}; the grid has {', '.join(grid)}")
         values = values if isinstance(values, list) else [values]
         unknown = [v for v in values if v not in grid[key]]
         if unknown or not values:
