@@ -38,6 +38,7 @@ overflow-wrap: anywhere; }
 .snnbench-report table { border-collapse: collapse; margin: 0.4em 0 0.8em; font-size: 13px; }
 .snnbench-report th, .snnbench-report td { border: 1px solid #d0d0d0; padding: 2px 6px; text-align: right; }
 .snnbench-report td { white-space: nowrap; }
+.snnbench-report th { overflow-wrap: normal; }
 /* a table wider than the page scrolls inside its own box: the page itself never scrolls sideways */
 .snnbench-report .table-box { max-width: 100%; overflow-x: auto; }
 .snnbench-report details { font-size: 12.5px; color: #333; margin: 0 0 1em; max-width: 1100px; }
@@ -45,8 +46,8 @@ overflow-wrap: anywhere; }
 .snnbench-report th { background: #f2f2f2; }
 .snnbench-report td:first-child, .snnbench-report th:first-child { text-align: left; }
 .snnbench-report .caption { font-size: 12.5px; color: #333; max-width: 1100px; }
-.snnbench-report figure { display: inline-block; max-width: 100%; margin: 0.4em 1em 0.4em 0; vertical-align: top; }
-.snnbench-report figure img { max-width: min(560px, 100%); border: 1px solid #eee; }
+.snnbench-report figure { display: inline-block; margin: 0.4em 1em 0.4em 0; vertical-align: top; }
+.snnbench-report figure img { max-width: 560px; border: 1px solid #eee; }
 .snnbench-report figcaption { font-size: 12px; color: #555; }
 .snnbench-report .failed { color: #a00000; }
 /* inside `snakemake --report` the page is the workflow description: a narrow column in a content

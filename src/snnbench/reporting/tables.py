@@ -66,7 +66,8 @@ MISSING = "—"
 LABELS = {"avg_rank_minus_expected": "avg rank − expected", "avg_rank": "avg rank", "n_datasets": "datasets",
           "n_pairs": "pairs", "n_folds": "folds", "n_repeats": "repeats", "p_holm": "p (Holm)",
           "method_group": "group", "difference": "difference", "auc_mean": "AUC", "auc_std": "AUC sd",
-          "published_mean": "published AUC", "published_std": "published sd"}
+          "published_mean": "published AUC", "published_std": "published sd",
+          "p_value_vs_SNN": "p, SNN vs method (ours)", "published_p": "p, published"}
 
 
 def is_missing(value: object) -> bool:
@@ -76,7 +77,7 @@ def is_missing(value: object) -> bool:
 def human_cell(value: object, column: str = "") -> str:
     """One value as a reader reads it: yes/no (stars: *), '—' where there is none, p-values to two
     significant digits, other numbers to three decimals."""
-    if is_missing(value):
+    if is_missing(value) or value == "":
         return MISSING
     star = "star" in column
     if isinstance(value, (bool, np.bool_)) or (isinstance(value, str) and value in ("True", "False")):
