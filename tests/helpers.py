@@ -42,6 +42,32 @@ def render_page(browser: str, page: Path, screenshot: Path, *, width: int = 1400
     return dom.stdout
 
 
+OVERFLOW_PROBE = """<script>window.addEventListener("load", () => setTimeout(() => {
+  const wide = [], root = document.documentElement, report = document.querySelector(".snnbench-report");
+  if (root.scrollWidth > root.clientWidth + 1) wide.push("html " + root.scrollWidth + " > " + root.clientWidth);
+  for (let e = report && report.parentElement; e; e = e.parentElement)
+    if (e.scrollWidth > e.clientWidth + 1)
+      wide.push(e.tagName + "." + e.className + " " + e.scrollWidth + " > " + e.clientWidth);
+  document.body.setAttribute("data-overflow", report ? (wide.join("; ") || "none") : "no report");
+}, 2000));</script>"""
+
+
+def sideways_overflow(browser: str, page: Path, tmp: Path, *, width: int = 1280) -> str:
+    """What scrolls sideways when a real browser shows ``page`` in a window ``width`` pixels wide: the
+    page itself and every element around the report ('none' if nothing; tables scrolling inside their
+    own box do not count). A copy of the page with a probe script is loaded, beside the original."""
+    import re
+
+    probe = page.with_name(f"{page.stem}.probe.html")
+    text = page.read_text()
+    end = text.rindex("</body>")  # the last: the Snakemake report carries report.html, body and all, in a script
+    probe.write_text(text[:end] + OVERFLOW_PROBE + text[end:])
+    dom = render_page(browser, probe, tmp / f"{page.stem}_{width}.png", width=width, height=900)
+    probe.unlink()
+    found = re.search(r'data-overflow="([^"]*)"', dom)
+    return found.group(1) if found else "probe did not run"
+
+
 # --------------------------------------------------------------------------- pipeline runs
 
 def run_snakemake(*args, cwd=REPO, env=None, timeout=None):

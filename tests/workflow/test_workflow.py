@@ -13,7 +13,7 @@ import tarfile
 import pytest
 import yaml
 
-from helpers import REPO, render_page
+from helpers import REPO, render_page, sideways_overflow
 from helpers import run_snakemake as snakemake
 
 
@@ -193,10 +193,12 @@ def non_white_share(png) -> float:
 @pytest.mark.slow
 def test_the_report_opens_on_the_rendered_tables_in_a_real_browser(quick_local_run, browser, tmp_path):
     """results/report.html, and the report of `snakemake --report`, which opens on the same page:
-    rendered by headless Chromium, screenshot taken, every front table's first row on the page."""
-    import pandas as pd
+    rendered by headless Chromium, screenshot taken, every front table's first row on the page;
+    at 1280 px nothing but a table's own box scrolls sideways, and no table cell shows JSON, a
+    Python boolean or nan (issue 24)."""
+    import re
 
-    from snnbench.pipeline.html_report import table_html
+    from snnbench.pipeline.html_report import front_table_html
 
     results = quick_local_run.results
     made = snakemake("--report", str(tmp_path / "snakemake_report.html"), *quick_local_run.config)
@@ -211,9 +213,13 @@ def test_the_report_opens_on_the_rendered_tables_in_a_real_browser(quick_local_r
         for benchmark, tables in fronts.items():
             for table in tables:
                 assert captions[benchmark][table].split(":")[0] in dom  # the caption's title, e.g. Table 1 (left)
-                first = table_html(pd.read_csv(results / benchmark / f"{table}.csv").head(1))
-                row = first[first.index("<tbody>") + 7:first.index("</tbody>")]
+                shown = front_table_html(results, benchmark, table)
+                row = shown[shown.index("<tbody>") + 7:shown.index("</tr>") + 5]
                 assert row in dom, (page.name, table, row)
+        cells = " ".join(re.findall(r"<t[hd]>(.*?)</t[hd]>", dom[dom.index('class="snnbench-report"'):], flags=re.S))
+        assert cells and not re.search(r'\{&quot;|\{"|\bFalse\b|\bTrue\b|\bnan\b', cells), page.name
+        assert "{&quot;" not in dom and "not ok: {" not in dom
+        assert sideways_overflow(browser, page, tmp_path) == "none", page.name
         assert "grids narrowed" in dom or "narrowed" in dom  # the captions name the narrowing
         assert dom.count('src="data:image/png;base64,') >= 6  # UCI's four figures, Tox21's and HTRU2's
         assert non_white_share(shot) > 0.02, f"{shot} is nearly blank"

@@ -29,7 +29,8 @@ class Benchmark:
     """One benchmark: subclass it in ``benchmarks/<name>/__init__.py`` and ``register`` an instance.
 
     Set the class attributes; override the methods that have no default. The optional hooks
-    (``statistics``, ``extra_score_rows``, ``published_metric``, ``check_dataset``, ``plan_sizes``)
+    (``statistics``, ``extra_score_rows``, ``published_metric``, ``check_dataset``, ``plan_sizes``,
+    ``front_frame``)
     are None where the benchmark has none; define them as methods where it has.
     """
 
@@ -51,6 +52,7 @@ class Benchmark:
     published_metric = None  # (dataset, method) -> the published test metric, or None
     check_dataset = None  # (name, setting) -> None: an unknown dataset's error, with suggestions
     plan_sizes = None  # (dataset, card or None) -> (n_in, n_out, train, validation, test rows), for the plan
+    front_frame = None  # (results folder, table) -> what report.html shows of a front table (default: its .csv)
 
     def dataset_names(self) -> tuple[str, ...]:
         """Every dataset of the benchmark, in its order."""

@@ -17,24 +17,33 @@ import base64
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from snnbench import benchmarks
 from snnbench.atomic import atomic_write_bytes
+from snnbench.benchmarks.uci.paper_check import agreement
 from snnbench.benchmarks.uci.robustness import FIGURES, SOURCES, read_verdict
 from snnbench.contracts.scores import ours as ours_rows
 from snnbench.pipeline.report import method_lines
+from snnbench.reporting.tables import LABELS, human_cell, ours_published_difference
 
 STYLE = """
-.snnbench-report { font-family: system-ui, sans-serif; font-size: 14px; color: #1a1a1a; max-width: 1200px; }
+.snnbench-report { font-family: system-ui, sans-serif; font-size: 14px; color: #1a1a1a; max-width: 1200px; \
+overflow-wrap: anywhere; }
 .snnbench-report h1 { font-size: 1.6em; margin: 0.4em 0; }
 .snnbench-report h2 { font-size: 1.3em; margin: 1.2em 0 0.4em; border-bottom: 1px solid #ccc; }
 .snnbench-report h3 { font-size: 1.05em; margin: 1em 0 0.3em; }
 .snnbench-report table { border-collapse: collapse; margin: 0.4em 0 0.8em; font-size: 13px; }
-.snnbench-report th, .snnbench-report td { border: 1px solid #d0d0d0; padding: 2px 6px; text-align: right; \
-white-space: nowrap; }
+.snnbench-report th, .snnbench-report td { border: 1px solid #d0d0d0; padding: 2px 6px; text-align: right; }
+.snnbench-report td { white-space: nowrap; }
+.snnbench-report th { overflow-wrap: normal; }
+/* a table wider than the page scrolls inside its own box: the page itself never scrolls sideways */
+.snnbench-report .table-box { max-width: 100%; overflow-x: auto; }
+.snnbench-report details { font-size: 12.5px; color: #333; margin: 0 0 1em; max-width: 1100px; }
+.snnbench-report details ul { margin: 0.2em 0; padding-left: 1.4em; }
 .snnbench-report th { background: #f2f2f2; }
 .snnbench-report td:first-child, .snnbench-report th:first-child { text-align: left; }
 .snnbench-report .caption { font-size: 12.5px; color: #333; max-width: 1100px; }
@@ -44,7 +53,9 @@ white-space: nowrap; }
 .snnbench-report .failed { color: #a00000; }
 /* inside `snakemake --report` the page is the workflow description: a narrow column in a content
    pane that centres it (a page taller than the window would lose its top); widen it, start at the top */
-.prose.max-w-lg:has(.snnbench-report) { max-width: none !important; }
+.prose.max-w-lg:has(.snnbench-report) { max-width: 100% !important; }
+/* and every box around the page may shrink to the pane's width (flex items otherwise keep their content's) */
+div.h-screen.overflow-auto:has(.snnbench-report) div:has(.snnbench-report) { min-width: 0; max-width: 100%; }
 div.h-screen.overflow-auto:has(.snnbench-report) { align-items: flex-start !important; \
 justify-content: flex-start !important; }
 """
@@ -54,38 +65,44 @@ def _esc(value: object) -> str:
     return html.escape(str(value))
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}".rstrip("0").rstrip(".")
-    return "" if value is None else str(value)
-
-
-def _ours_published_difference(frame: pd.DataFrame) -> pd.DataFrame:
-    """A table with one value, its published value and the difference (UCI Table 1: the first value
-    column and 'published'; HTRU2 Table 3: 'auc_mean', 'auc_std' and 'published_mean',
-    'published_std'): those side by side after the labels, so that a narrow window shows ours, the
-    paper's and the difference first."""
-    if "difference" not in frame.columns:
-        return frame
-    labels = [c for c in frame.columns[:2] if not pd.api.types.is_numeric_dtype(frame[c])]
-    if "published" in frame.columns:
-        ours, published = [next(c for c in frame.columns if c not in labels)], ["published"]
-    elif {"auc_mean", "published_mean"} <= set(frame.columns):
-        ours, published = ["auc_mean", "auc_std"], ["published_mean", "published_std"]
-    else:
-        return frame
-    first = [*labels, *ours, *published, "difference"]
-    return frame[[c for c in first if c in frame.columns] + [c for c in frame.columns if c not in first]]
-
-
 def table_html(frame: pd.DataFrame) -> str:
-    frame = _ours_published_difference(frame)
-    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_esc(_cell(v))}</td>" for v in row) + "</tr>"
+    frame = ours_published_difference(frame)
+    head = "".join(f"<th>{_esc(LABELS.get(c, c.replace('_', ' ')))}</th>" for c in frame.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{_esc(human_cell(v, c))}</td>" for v, c in zip(row, frame.columns)) + "</tr>"
                    for row in frame.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    return f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def front_table_html(results: Path, benchmark: str, table: str) -> str:
+    """One front table as report.html shows it (the benchmark's ``front_frame`` where it has one: UCI's rank
+    tables in the paper's layout)."""
+    spec, folder = benchmarks.get(benchmark), Path(results) / benchmark
+    return table_html(spec.front_frame(folder, table) if spec.front_frame else pd.read_csv(folder / f"{table}.csv"))
+
+
+def _top_level(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` outside parentheses."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
+def captioned(caption: str, table: str) -> str:
+    """A table under its caption's first sentence, the rest of the caption (data, statistics, every
+    deviation) in a collapsible block under it, the deviations one per line."""
+    head, rest = (re.split(r"(?<!\bal)\.\s+(?=[A-Z])", caption, maxsplit=1) + [""])[:2]
+    rest, _, deviations = rest.partition("Deviations: ")
+    items = [d.strip() for d in _top_level(deviations.removesuffix("."), "; ") if d.strip()]
+    listed = ("<ul>" + "".join(f"<li>{_esc(d)}</li>" for d in items) + "</ul>") if items else ""
+    more = (f'<details><summary>Data, statistics and deviations from the paper</summary><p>{_esc(rest)}</p>'
+            f"{listed}</details>") if rest or listed else ""
+    return f'<p class="caption">{_esc(head)}{"." if rest or listed else ""}</p>{table}{more}'
 
 
 def _figure(path: Path) -> str:
@@ -99,6 +116,11 @@ def _captions(folder: Path) -> dict[str, str]:
         return json.loads((folder / "captions.json").read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _counts(counts: dict) -> str:
+    """{"unavailable": 9, "ok": 2} as '2 ok, 9 unavailable'."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
 def _what_was_run(results: Path, summary_link: str) -> list[str]:
@@ -121,7 +143,7 @@ def _what_was_run(results: Path, summary_link: str) -> list[str]:
             f"<li><b>{_esc(benchmarks.get(name).title)}</b>: {ok['dataset'].nunique()} of "
             f"{ours['dataset'].nunique()} datasets trained, {len(ours)} training jobs "
             f"(splits {_esc(', '.join(map(str, sorted(ours['split'].unique()))))}); methods ({methods})"
-            + (f'; <span class="failed">not ok: {_esc(json.dumps(not_ok))}</span>' if not_ok else "") + "</li>")
+            + (f'; <span class="failed">not ok: {_esc(_counts(not_ok))}</span>' if not_ok else "") + "</li>")
     summary = results / "data" / "summary.csv"
     if summary.is_file():
         data = pd.read_csv(summary)
@@ -129,7 +151,7 @@ def _what_was_run(results: Path, summary_link: str) -> list[str]:
         failed = data.loc[data["status"] != "ok", ["benchmark", "dataset", "status"]]
         detail = ", ".join(f"{r.benchmark}/{r.dataset} {r.status}" for r in failed.itertuples())
         items.append(f"<li><b>Data</b>: {len(data)} datasets prepared from the raw downloads: "
-                     f"{_esc(json.dumps(counts))}"
+                     f"{_esc(_counts(counts))}"
                      + (f' (<span class="failed">{_esc(detail)}</span>)' if detail else "")
                      + f' — <a href="{_esc(summary_link)}">data/summary.csv</a></li>')
     return items
@@ -190,7 +212,7 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
         for table in shown:
             caption = captions.get(table, "")
             body += [f"<h3>{_esc(caption.split(':')[0] if caption else table)}</h3>",
-                     f'<p class="caption">{_esc(caption)}</p>', table_html(pd.read_csv(folder / f"{table}.csv"))]
+                     captioned(caption, front_table_html(results, name, table))]
         figures = sorted((folder / "figures").glob("*.png"))
         if figures:
             body += ["<h3>Figures</h3>", "<div>", *map(_figure, figures), "</div>"]
@@ -202,10 +224,12 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
         body += _robustness_section(results / source, whose, rel)
     check = results / "paper_check" / "table1.csv"
     if check.is_file():
+        frame = pd.read_csv(check)
         body += ['<h2 id="paper-check">Paper check</h2>',
                  "<p>The same statistics computed on the paper's own published accuracies (Table A11 and "
-                 "Fernandez-Delgado et al.'s), next to the published Table 1: the statistics stage reproduces "
-                 "the paper's numbers from its inputs.</p>", table_html(pd.read_csv(check))]
+                 "Fernandez-Delgado et al.'s), next to the published Table 1 (every p-value against the "
+                 f"best-ranked, SNN in both halves, as the paper's): {_esc(agreement(frame))}.</p>",
+                 table_html(frame)]
     page = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>snnbench report</title></head>"
             f"<body><div class=\"snnbench-report\"><style>{STYLE}</style>\n" + "\n".join(body)
             + "\n</div></body></html>\n")

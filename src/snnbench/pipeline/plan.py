@@ -264,9 +264,11 @@ def projected_hours(rows: pd.DataFrame, config: dict[str, Any], *, calibration: 
 
 
 def human_duration(x: float) -> str:
-    for unit, size in (("P", 1e15), ("T", 1e12), ("G", 1e9)):
+    """A count with an SI prefix, three significant digits, to be followed by its unit ('617 G' + 'FLOP'):
+    never a raw integer of ten digits (issue 24)."""
+    for unit, size in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if x >= size:
-            return f"{x / size:.1f} {unit}"
+            return f"{x / size:.3g} {unit}"
     return f"{x:.0f} "
 
 

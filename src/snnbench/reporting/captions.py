@@ -26,6 +26,11 @@ def narrowed_text(scores: pd.DataFrame | None, benchmark: str) -> str | None:
     return f"grids narrowed (train.narrow; configurations run of the paper's): {', '.join(cut)}" if cut else None
 
 
+def _setting(value: Any) -> str:
+    """A setting's value as the config file writes it (booleans as YAML's true/false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...],
                     scores: pd.DataFrame | None, benchmark: str) -> str:
     """The caption's list of deviations: the benchmark's data notes, what the run changed of the
@@ -36,14 +41,14 @@ def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...],
     if narrowed:
         parts.append(narrowed)
     if settings:
-        changed = [f"{k}={settings[k]} (the paper: {v})" for k, v in STATED_SETTINGS.items()
+        changed = [f"{k}={_setting(settings[k])} (the paper: {_setting(v)})" for k, v in STATED_SETTINGS.items()
                    if k in settings and settings[k] != v]
         if changed:
             parts.append(f"changed from the paper's stated protocol: {', '.join(changed)}")
         if settings.get("max_train_rows"):
             parts.append(f"trained on a seeded subset of at most {settings['max_train_rows']} training rows "
                          "(train.subsample: a quick tour, not a reproduction)")
-        chosen = ", ".join(f"{k}={settings[k]}" for k in CAPTION_SETTINGS if k in settings)
+        chosen = ", ".join(f"{k}={_setting(settings[k])}" for k in CAPTION_SETTINGS if k in settings)
         parts.append(f"settings the paper leaves open: {chosen}")
     return "Deviations: " + "; ".join(parts) + " (every entry: docs/protocol.md)."
 

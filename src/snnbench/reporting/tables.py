@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from snnbench import methods
@@ -59,3 +60,63 @@ def write_table(frame: pd.DataFrame, stem: Path, caption: str, *, decimals: int 
     tex = shown.to_latex(index=False, caption=caption, label=f"tab:{stem.name}", escape=True)
     atomic_write_bytes(paths[2], lambda f: f.write(tex.encode()))
     return paths
+
+
+MISSING = "—"
+LABELS = {"avg_rank_minus_expected": "avg rank − expected", "avg_rank": "avg rank", "n_datasets": "datasets",
+          "n_pairs": "pairs", "n_folds": "folds", "n_repeats": "repeats", "p_holm": "p (Holm)",
+          "method_group": "group", "difference": "difference", "auc_mean": "AUC", "auc_std": "AUC sd",
+          "published_mean": "published AUC", "published_std": "published sd",
+          "p_value_vs_SNN": "p, SNN vs method (ours)", "published_p": "p, published"}
+
+
+def is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def human_cell(value: object, column: str = "") -> str:
+    """One value as a reader reads it: yes/no (stars: *), '—' where there is none, p-values to two
+    significant digits, other numbers to three decimals."""
+    if is_missing(value) or value == "":
+        return MISSING
+    star = "star" in column
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, str) and value in ("True", "False")):
+        value = value in (True, "True")
+        return ("*" if value else "") if star else ("yes" if value else "no")
+    if star and value in ("yes", "no"):
+        return "*" if value == "yes" else ""
+    if isinstance(value, (float, np.floating)):
+        if column.startswith("p") and ("p_" in column or column.endswith("_p") or column.startswith("p ")):
+            return f"{value:.2g}"
+        if float(value).is_integer() and abs(value) < 1e6:
+            return f"{value:.0f}"
+        return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def ours_published_difference(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table with one value, its published value and the difference (UCI Table 1: the first value
+    column and 'published'; HTRU2 Table 3: 'auc_mean', 'auc_std' and 'published_mean',
+    'published_std'): those side by side after the labels, so that a narrow window shows ours, the
+    paper's and the difference first."""
+    if "difference" not in frame.columns:
+        return frame
+    labels = [c for c in frame.columns[:2] if not pd.api.types.is_numeric_dtype(frame[c])]
+    if "published" in frame.columns:
+        ours, published = [next(c for c in frame.columns if c not in labels)], ["published"]
+    elif {"auc_mean", "published_mean"} <= set(frame.columns):
+        ours, published = ["auc_mean", "auc_std"], ["published_mean", "published_std"]
+    else:
+        return frame
+    first = [*labels, *ours, *published, "difference"]
+    return frame[[c for c in first if c in frame.columns] + [c for c in frame.columns if c not in first]]
+
+
+def with_star(p: object, star: object) -> str:
+    text = human_cell(p, "p_value")
+    return text + (" *" if text != MISSING and human_cell(star, "star") == "*" else "")
+
+
+def single(values: pd.Series) -> str | None:
+    found = values.dropna().unique()
+    return str(found[0]) if len(found) == 1 else None

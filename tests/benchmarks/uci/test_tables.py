@@ -276,3 +276,51 @@ def test_captions_name_a_narrowed_grid_a_changed_stated_setting_and_too_few_data
     assert t1["p_value"].isna().all() and not t1["star"].any()
     kept = result["statistics"]
     assert kept.loc[kept["table"] == "table1", "p_value"].notna().any()  # the statistics keep the numbers
+
+
+def test_report_html_shows_table1_against_snn_in_the_papers_layout_and_values_for_people(tmp_path):
+    """Issue 24 (problems 9, 10): report.html's Table 1 sets our p-values of SNN against each method
+    beside the published ones (also against SNN), each column naming its reference, the best-ranked
+    comparison in its own labelled column; cells show yes/no, stars and '—', never JSON, Python
+    booleans or nan; the deviations are a list in a collapsible block; the paper check states its
+    measured agreement."""
+    import re
+
+    from snnbench.pipeline.html_report import write_html_report
+
+    datasets = list(table_a11().index[:12])
+    summaries = fake_run(tmp_path, datasets)
+    aggregate(summaries, benchmark="uci", scores_out=tmp_path / "uci" / "scores.csv",
+              failures_out=tmp_path / "uci" / "failures.csv")
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": [*datasets, "miniboone"],
+                            "status": ["ok"] * 12 + ["unavailable"]})
+    (tmp_path / "data").mkdir()
+    summary.to_csv(tmp_path / "data" / "summary.csv", index=False)
+    build_uci_tables(pd.read_csv(tmp_path / "uci" / "scores.csv", dtype={"split": str}), summary, tmp_path / "uci",
+                     settings={"optimizer": "sgd", "refit": False})
+    others = ["MSRAinit", "BatchNorm", "WeightNorm", "LayerNorm", "Highway", "ResNet"]
+    pd.DataFrame({"source": "ours", "reference": "SNN", "section": "multiple_comparisons", "group": "all",
+                  "method": others, "p_value": [0.0123, 0.5, 0.6, 0.7, 0.8, 0.9],
+                  "star": [True, False, False, False, False, False]}).to_csv(tmp_path / "uci" / "robustness.csv",
+                                                                             index=False)
+    paper_check(tmp_path / "paper_check")
+    page = write_html_report(tmp_path, tmp_path / "report.html").read_text()
+
+    t1 = pd.read_csv(tmp_path / "uci" / "table1.csv")
+    best = t1["vs"].iloc[0]
+    table1 = page[page.index("<h3>Table 1 (left)</h3>"):]
+    table1 = table1[:table1.index("</table>")]
+    headers = re.findall(r"<th>(.*?)</th>", table1)
+    assert headers[:4] == ["method", "avg rank − expected (ours)", "avg rank − expected (published)", "difference"]
+    assert headers[4:7] == ["p, SNN vs method (ours)", "p, SNN vs method (published)",
+                            f"p, best-ranked ({best}) vs method (ours)"]
+    msra = re.search(r"<tr><td>MSRAinit</td>(.*?)</tr>", table1).group(1)
+    assert "<td>0.012 *</td><td>0.027 *</td>" in msra  # ours against SNN (starred), the paper's against SNN
+    assert re.search(r"<tr><td>SNN</td>.*?<td>—</td><td>—</td>", table1)  # SNN is the reference: no p-value
+
+    cells = " ".join(re.findall(r"<t[hd]>(.*?)</t[hd]>", page))
+    assert not re.search(r'\{&quot;|\{"|\bFalse\b|\bTrue\b|\bnan\b', cells)
+    assert "12 ok, 1 unavailable" in page and "{&quot;" not in page
+    deviations = page[page.index("<details>"):page.index("</details>")]
+    assert "<li>settings the paper leaves open: optimizer=sgd, refit=false" in deviations
+    assert "reproduces" not in page and "Table1-left: ranks within 0.021 of the published" in page

@@ -83,6 +83,19 @@ class Tox21(Benchmark):
     def extra_score_rows(self, summaries: list) -> list:
         return [row for path in summaries for row in depth_rows(path)]
 
+    def front_frame(self, folder, table):
+        """Table 2 as the paper prints it: per depth, ours / published / difference in one cell."""
+        from pathlib import Path
+
+        from snnbench.benchmarks.tox21.tables import table2_shown
+
+        frame = pd.read_csv(Path(folder) / f"{table}.csv")
+        depths = [int(c) for c in frame.columns if c.isdigit()]
+        if table != "table2" or not depths:
+            return frame
+        shown = table2_shown(frame, depths)
+        return shown.rename(columns={str(d): f"depth {d}: ours / published / difference" for d in depths})
+
     def tables(self, scores, out_dir, *, statistics, settings, context) -> dict:
         result = build_tox21_tables(scores, out_dir, settings=settings)
         with pd.option_context("display.width", 250, "display.max_columns", 30):

@@ -203,5 +203,6 @@ def auc_depth_plot(table: pd.DataFrame, depths: list[int], stem: Path) -> list[P
     ax.set_xlabel("depth (layers; blocks for ResNet)", fontsize=8)
     ax.set_ylabel("test ROC-AUC x 100 (mean over tasks)", fontsize=8)
     ax.set_title("Tox21: ours (solid, ± std over repeats) and Table 2 (dashed)", fontsize=9)
-    ax.legend(fontsize=7, ncol=2)
+    # beside the axes, not on them: inside, the legend of nine methods covered two methods' lines (issue 24)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     return save_figure(fig, stem)

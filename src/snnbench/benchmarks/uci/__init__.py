@@ -66,6 +66,11 @@ class Uci(Benchmark):
     def statistics(self, scores, *, stats):
         return uci_statistics(scores, stats=stats)
 
+    def front_frame(self, folder, table):
+        from snnbench.benchmarks.uci.front import front_frame
+
+        return front_frame(folder, table)
+
     def tables(self, scores, out_dir, *, statistics, settings, context) -> dict:
         if context.get("data_summary") is None:
             raise SnnbenchError("tables for uci need --data-summary (results/data/summary.csv)")

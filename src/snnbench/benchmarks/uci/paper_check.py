@@ -82,3 +82,21 @@ def paper_check(out_dir: str | Path, *, stats: StatsSettings = DEFAULTS) -> dict
     for stem, frame in results.items():
         atomic_write_csv(out / f"{stem}.csv", frame)
     return results
+
+
+def agreement(table: pd.DataFrame) -> str:
+    """How close a paper-check table (``compare_with_published``'s rows, one or more published tables) comes
+    to the published numbers, measured: e.g. 'Table1-left: ranks within 0.021 of the published, p-values
+    within 6.6 % (relative), 6 of 6 stars as published'."""
+    parts = []
+    for name, rows in table.groupby("table", sort=False):
+        text = f"{name}: ranks within {rows['rank_diff'].abs().max():.3f} of the published"
+        rel = rows["p_rel_diff"].abs().dropna()
+        if len(rel):
+            text += f", p-values within {rel.max():.1%} (relative, {len(rel)} published)"
+        starred = rows[rows["published_star"].notna()]
+        if len(starred):
+            same = int((starred["star"].astype(bool) == starred["published_star"].astype(bool)).sum())
+            text += f", {same} of {len(starred)} stars as published"
+        parts.append(text)
+    return "; ".join(parts) if parts else "no published rows to compare"
