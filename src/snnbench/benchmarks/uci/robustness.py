@@ -37,6 +37,7 @@ import pandas as pd
 
 from snnbench import reference
 from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.benchmarks.uci.selection_sensitivity import selection_sensitivity
 from snnbench.benchmarks.uci.split_table import split_soundness
 from snnbench.benchmarks.uci.stats import uci_data
 from snnbench.errors import DataError
@@ -175,6 +176,8 @@ class Robustness:
     conventions: pd.DataFrame
     per_dataset: pd.DataFrame
     wins: pd.DataFrame
+    selection: pd.DataFrame | None = None  # selection_sensitivity's per-variant table (our runs only)
+    selection_jobs: pd.DataFrame | None = None  # ... and its per-job test metrics
 
     def rows(self) -> pd.DataFrame:
         """Every number as one long table: robustness.csv."""
@@ -204,6 +207,9 @@ class Robustness:
             family="7 FNNs", group="all")
         add("conventions", self.conventions)
         add("granularity", self.wins, family="7 FNNs", group="all")
+        if self.selection is not None:
+            add("selection_sensitivity", self.selection, family="7 FNNs", group="all")
+            add("selection_sensitivity_jobs", self.selection_jobs, family="7 FNNs", group="all")
         out = pd.concat(parts, ignore_index=True)
         out.insert(0, "source", self.table.source)
         out.insert(1, "reference", self.reference)
@@ -397,9 +403,30 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
               f"Test rows between {r.reference} and each competitor: accuracy difference x test rows (data_py "
               "split column 0), rounded. Wins decided by one or two test rows could flip with one or two "
               "predictions. Per dataset: robustness_per_dataset.csv.", "", _md(r.wins), ""]
+    if r.selection is not None:
+        lines += selection_lines(r)
     atomic_write_bytes(paths["md"], lambda f: f.write("\n".join(lines).encode()))
     paths.update(write_robustness_figures(r, out / FIGURES))
     return paths
+
+
+def selection_lines(r: Robustness) -> list[str]:
+    """The selection-sensitivity section of robustness.md."""
+    frame = r.selection
+    lacking = frame.loc[frame["jobs_lacking_test"] > 0, "variant"].tolist()
+    curve = ", ".join(sorted(set(r.selection_jobs["test_curve"].dropna().astype(str))))
+    text = (f"Every training job of the FNNs re-selected from its saved curves, without retraining "
+            f"(docs/protocol.md F16): the smoothing window and alignment, the tie rule between configurations, "
+            f"the last epoch instead of the early-stopping one, and the test-set oracle as an upper bound. Per "
+            f"variant: the jobs whose selected test metric changed from the run's own selection, the datasets "
+            f"they are on, and {r.reference}'s average rank, place and unadjusted stars over the FNNs. "
+            f"The runs saved test_curve: {curve}.")
+    if lacking:
+        text += (f" The curves lack the test value some jobs need under: {', '.join(lacking)} (not ranked; "
+                 "`train.test_curve: every_epoch` saves the test metric after every epoch and gives all).")
+    shown = frame.drop(columns=[c for c in ("window", "align", "tie_rule", "epoch") if c in frame])
+    return ["## Selection sensitivity (our runs' saved curves)", "", text + " Per job: robustness.csv "
+            "(section selection_sensitivity_jobs).", "", _md(shown), ""]
 
 
 def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
@@ -479,9 +506,16 @@ def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
 
 
 def robustness_report(scores: pd.DataFrame | None, *, settings: RobustnessSettings, stats: StatsSettings,
-                      out_dir: str | Path) -> tuple[Robustness, dict[str, Path]]:
+                      out_dir: str | Path, train_dir: str | Path | None = None) -> tuple[Robustness, dict[str, Path]]:
     """The robustness report on our ``scores`` (None: the paper's published numbers), written
-    under ``out_dir``; the report and the paths written."""
+    under ``out_dir``; the report and the paths written. ``train_dir`` (our runs' UCI training
+    results, ``results/train/uci``) adds the selection sensitivity."""
+    from dataclasses import replace
+
     table = published_table() if scores is None else ours_table(scores)
     report = robustness(table, settings=settings, stats=stats)
+    if train_dir is not None:
+        found, jobs = selection_sensitivity(train_dir, reference_method=report.reference, stats=stats,
+                                            seed=settings.seed)
+        report = replace(report, selection=found, selection_jobs=jobs)
     return report, write_robustness(report, out_dir)
