@@ -252,7 +252,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
                             "results/uci/scores.csv (ours), one of them")
     settings = RobustnessSettings.from_dict(_json_option(args.robustness_settings, "--robustness-settings"))
     report, paths = robustness_report(None if args.published else _read_scores(args.scores), settings=settings,
-                                      stats=_stats_option(args.stats), out_dir=args.out_dir)
+                                      stats=_stats_option(args.stats), out_dir=args.out_dir,
+                                      train_dir=None if args.published else args.train_dir)
     print(verdict(report))
     print("-> " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -436,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "robustness_per_dataset.csv, robustness_figures/*.png")
     p.add_argument("--scores", help="scores.csv of our UCI run (results/uci/scores.csv)")
     p.add_argument("--published", action="store_true", help="the paper's published numbers instead")
+    p.add_argument("--train-dir", help="with --scores: our UCI training results (results/train/uci); adds the "
+                                       "selection sensitivity, re-selected from the saved curves")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--stats", help=STATS_HELP)
     p.add_argument("--robustness-settings", metavar="JSON",

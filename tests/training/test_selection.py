@@ -53,3 +53,19 @@ def test_selection_tie_break_more_layers_then_lower_lr_then_higher_dropout():
     no_dropout = grid_rows({**base, "depth": 2, "lr": 0.1}, {**base, "depth": 2, "lr": 0.01})
     assert select(no_dropout)["config_id"] == 1
     assert select(grid_rows({**base, "depth": 2, "lr": 0.01, "status": "failed"})) is None
+
+
+def test_other_tie_rules_grid_order_shallower_first_and_seeded_random():
+    base = {"status": "ok", "val_metric": 0.9}
+    rows = grid_rows({**base, "depth": 8, "lr": 0.1, "dropout": 0.0}, {**base, "depth": 2, "lr": 0.01, "dropout": 0.0},
+                     {**base, "depth": 2, "lr": 0.1, "dropout": 0.0}, {**base, "depth": 32, "lr": 0.01, "dropout": 0.0},
+                     {**base, "depth": 32, "lr": 0.01, "val_metric": 0.8})
+    assert select(rows)["config_id"] == 3  # the paper's: more layers
+    assert select(rows, tie_rule="grid_order")["config_id"] == 0
+    assert select(rows, tie_rule="shallower")["config_id"] == 1  # fewer layers, then the lower lr
+    drawn = {int(select(rows, tie_rule="random", seed=s)["config_id"]) for s in range(40)}
+    assert drawn == {0, 1, 2, 3}  # every tied configuration can be drawn, the worse one never
+    assert select(rows, tie_rule="random", seed=7)["config_id"] == select(rows, tie_rule="random", seed=7)["config_id"]
+    assert "_random" not in select(rows, tie_rule="random").index
+    with pytest.raises(ValueError, match="tie_rule must be one of"):
+        select(rows, tie_rule="coin")

@@ -116,6 +116,7 @@ def test_quick_pipeline_from_the_mirror(quick_local_run):
     assert by_name["iris"]["status"] == "ok" and (by_name["iris"]["n"], by_name["iris"]["d"]) == ("150", "4")
     assert by_name["miniboone"]["status"] == "unavailable"
     assert by_name["htru2"]["n"] == "17898"
+    assert by_name["iris"]["split_sound"] == "True" and by_name["htru2"]["split_sound"] == ""
     assert (tmp_path / "results" / "logs" / "download" / "uci121.log").is_file()
     train = tmp_path / "results" / "train"
     summaries = {p.relative_to(train).as_posix(): json.loads(p.read_text()) for p in train.glob("*/*/*/*.json")}
@@ -156,7 +157,12 @@ def test_quick_pipeline_from_the_mirror(quick_local_run):
     assert "## Robustness of the UCI conclusion: the paper's published numbers" in report
     assert "On the published scores (121 UCI datasets" in report and "On our scores (5 UCI datasets" in report
     robust = list(csv.DictReader(open(tmp_path / "results" / "uci" / "robustness.csv")))
-    assert {r["section"] for r in robust} >= {"multiple_comparisons", "omnibus", "bayesian", "bootstrap", "granularity"}
+    assert {r["section"] for r in robust} >= {"multiple_comparisons", "omnibus", "bayesian", "bootstrap", "granularity",
+                                              "selection_sensitivity", "selection_sensitivity_jobs"}
+    ours_md = (tmp_path / "results" / "uci" / "robustness.md").read_text()
+    assert "## Selection sensitivity (our runs' saved curves)" in ours_md
+    assert "`train.test_curve: every_epoch`" in ours_md
+    assert "sound splits only" in (tmp_path / "results" / "paper_check" / "robustness.md").read_text()
     assert (tmp_path / "results" / "paper_check" / "robustness_figures" / "robustness_posterior.png").is_file()
     table3 = {r["method"]: r for r in csv.DictReader(open(tmp_path / "results" / "htru2" / "table3.csv"))}
     assert table3["SNN"]["n_folds"] == "2" and float(table3["SNN"]["auc_mean"]) > 0.9

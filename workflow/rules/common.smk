@@ -400,7 +400,9 @@ def get_robustness_inputs(wildcards):
 
 
 def get_robustness_scores_option(wildcards, input):
-    return f"--scores {input.scores}" if wildcards.source == "uci" else "--published"
+    if wildcards.source != "uci":
+        return "--published"
+    return f"--scores {input.scores} --train-dir {RESULTS}/train/uci"
 
 
 def get_robustness_settings():

@@ -5,7 +5,10 @@ Every dataset of every benchmark is prepared into two files under ``<prepared_di
 * ``<dataset>.json``, the *card*: always written, whatever happened. It holds the status
   (``ok`` / ``unavailable`` / ``failed``), the reason when not ok, and for an ok dataset its
   metadata (n, d, classes, size group, feature set, provenance checksums, notes) and the name
-  and sha256 of the arrays file. The card is the Snakemake output of a prepare step.
+  and sha256 of the arrays file. A benchmark with published split columns (UCI) adds
+  ``split_classes``: per column, ``sound`` and the classes ``missing`` from each of training,
+  validation and test (``results/data/summary.csv`` shows column 0's).
+  The card is the Snakemake output of a prepare step.
 * ``<dataset>.npz``, the *arrays*: written only when the dataset is ok, uncompressed, loaded with
   ``allow_pickle=False``. The card's checksum ties the two together.
 

@@ -12,7 +12,9 @@ from snnbench.atomic import atomic_write_csv
 from snnbench.contracts.prepared import card_path, read_card
 from snnbench.errors import SnnbenchError
 
-COLUMNS = ("benchmark", "dataset", "n", "d", "classes", "size_group", "status", "reason", "feature_set", "checksum")
+COLUMNS = ("benchmark", "dataset", "n", "d", "classes", "size_group", "status", "reason", "feature_set", "checksum",
+           "split_sound", "missing_training", "missing_validation", "missing_test")
+SPLIT_PARTS = ("training", "validation", "test")
 BENCHMARK_ORDER = {name: i for i, name in enumerate(benchmarks.BENCHMARKS)}
 
 
@@ -28,6 +30,16 @@ def summary_cards(prepared_dir: str | os.PathLike, *, datasets: dict | None = No
     if not paths:
         raise SnnbenchError(f"no dataset cards under {prepared_dir}; run `snnbench data prepare` first")
     return paths
+
+
+def split_fields(card: dict, column: int = 0) -> dict:
+    """``split_sound`` and the classes missing per part ("2 5": class ids) of split column ``column``
+    (the paper's) from the card's ``split_classes``; empty for a benchmark whose cards have none."""
+    entry = next((e for e in card.get("split_classes") or () if e["column"] == column), None)
+    if entry is None:
+        return {"split_sound": None, **{f"missing_{p}": "" for p in SPLIT_PARTS}}
+    return {"split_sound": entry["sound"],
+            **{f"missing_{p}": " ".join(str(c) for c in entry["missing"][p]) for p in SPLIT_PARTS}}
 
 
 def summarize(cards: list[str | os.PathLike]):
@@ -46,10 +58,12 @@ def summarize(cards: list[str | os.PathLike]):
             "reason": card.get("reason") or "",
             "feature_set": card.get("feature_set") or "",
             "checksum": card.get("arrays_sha256") or "",
+            **split_fields(card),
         })
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("n", "d", "classes"):
         frame[col] = frame[col].astype("Int64")
+    frame["split_sound"] = frame["split_sound"].astype("boolean")
     order = frame["benchmark"].map(BENCHMARK_ORDER).fillna(len(BENCHMARK_ORDER))
     return frame.assign(_o=order).sort_values(["_o", "dataset"]).drop(columns="_o").reset_index(drop=True)
 

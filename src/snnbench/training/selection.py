@@ -62,21 +62,35 @@ def tie_break_columns(frame: pd.DataFrame) -> list[tuple[str, bool]]:
     return keys
 
 
-def select(rows: pd.DataFrame) -> pd.Series | None:
+TIE_RULES = ("paper", "grid_order", "shallower", "random")  # the paper's; the alternatives selection_sensitivity tries
+
+
+def select(rows: pd.DataFrame, *, tie_rule: str = "paper", seed: int = 0) -> pd.Series | None:
     """The selected configuration among rows with status ``ok`` of one grid run, or None.
 
     Highest (smoothed) validation metric; ties, to ``TIE_DECIMALS`` decimals, go to more layers
     (blocks for ResNet), then the lower learning rate, then the higher dropout (the paper's
     rule), and last to the earlier configuration in grid order (the only rule for RF and SVM).
+    Other ``tie_rule`` values (the robustness report's selection sensitivity): ``grid_order``
+    (the earlier configuration), ``shallower`` (fewer layers first, then the paper's lr and
+    dropout), ``random`` (a uniformly random order drawn with ``seed``).
     """
+    if tie_rule not in TIE_RULES:
+        raise ValueError(f"tie_rule must be one of {', '.join(TIE_RULES)}, however: {tie_rule=}")
     ok = rows[(rows["status"] == "ok") & (rows["phase"] == "grid")].copy()
     ok = ok[np.isfinite(ok["val_metric"].astype(float))]
     if ok.empty:
         return None
     ok["_val"] = ok["val_metric"].astype(float).round(TIE_DECIMALS)
-    keys = [("_val", False), *tie_break_columns(ok), ("config_id", True)]
+    paper = tie_break_columns(ok)
+    if tie_rule == "random":
+        ok["_random"] = np.random.default_rng(seed).permutation(len(ok))
+    ties = {"paper": paper, "grid_order": [],
+            "shallower": [(c, True if c == "depth" else a) for c, a in paper],
+            "random": [("_random", True)]}[tie_rule]
+    keys = [("_val", False), *ties, ("config_id", True)]
     ordered = ok.sort_values([k for k, _ in keys], ascending=[a for _, a in keys], kind="mergesort")
-    return ordered.iloc[0].drop("_val")
+    return ordered.iloc[0].drop(["_val", "_random"], errors="ignore")
 
 
 def hyperparameters(row: pd.Series, names: list[str]) -> dict[str, Any]:

@@ -7,14 +7,17 @@ import io
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import write_verified_source
 from snnbench import benchmarks
 from snnbench.benchmarks.uci.data import dataset_names, paper_split, prepare, read_metadata
+from snnbench.benchmarks.uci.split_table import split_soundness, split_table, table_rows
 from snnbench.contracts.prepared import PreparedDataset, read_card
 from snnbench.data.prepare import prepare_dataset
 from snnbench.errors import ConfigError, DataError, UnavailableError
+from snnbench.pipeline.data_summary import summarize
 
 NAME = "iris"  # a real name (the registry comes from the shipped manifest); the content is synthetic
 
@@ -87,6 +90,46 @@ def test_synthetic_dataset_is_prepared_with_both_protocols(tmp_path):
     assert "X_fd" not in arrays
     with pytest.raises(ValueError, match="column=4"):
         paper_split(arrays, 4)
+
+
+def test_a_class_absent_from_a_part_makes_the_split_unsound_in_card_and_summary(tmp_path):
+    def drop_validation_row(files):  # column 0's validation keeps rows 21, 22 (classes 0, 1): class 2 is absent
+        key = f"{NAME}/validation_folds_py.dat"
+        files["py"][key] = _replace_line(files["py"][key], 21, "0,0,0,0")
+
+    make_uci(tmp_path / "raw", edit=drop_validation_row)
+    status, card = prepare_dataset(benchmarks.get("uci"), NAME, raw_dir=tmp_path / "raw", prepared_dir=tmp_path)
+    assert status == "ok"
+    entries = read_card(card)["split_classes"]
+    assert entries[0] == {"column": 0, "sound": False,
+                          "missing": {"training": [], "validation": [2], "test": []}}
+    assert all(e["sound"] for e in entries[1:])
+    row = summarize([card]).iloc[0]
+    assert bool(row["split_sound"]) is False
+    assert (row["missing_training"], row["missing_validation"], row["missing_test"]) == ("", "2", "")
+
+    make_uci(tmp_path / "raw2")
+    status, card = prepare_dataset(benchmarks.get("uci"), NAME, raw_dir=tmp_path / "raw2", prepared_dir=tmp_path)
+    assert bool(summarize([card]).iloc[0]["split_sound"]) is True
+
+
+def test_shipped_split_table_counts_the_unsound_splits():
+    assert split_soundness().value_counts().to_dict() == {True: 101, False: 19}
+    assert split_soundness((0, 1, 2, 3)).value_counts().to_dict() == {True: 92, False: 28}
+    assert split_soundness().isna().sum() == 1 and pd.isna(split_soundness()["miniboone"])
+    low = split_table().set_index(["dataset", "column"]).loc[("low-res-spect", 1)]
+    assert low["missing_training"] == "5"
+
+
+@pytest.mark.mirror
+def test_shipped_split_table_matches_preparation(mirror_raw, tmp_path):
+    table = split_table().astype({"sound": bool})
+    for name in ("audiology-std", "low-res-spect", "ecoli", "iris"):
+        status, card = prepare_dataset(benchmarks.get("uci"), name, raw_dir=mirror_raw, prepared_dir=tmp_path)
+        assert status == "ok"
+        expected = pd.DataFrame(table_rows(name, read_card(card)["split_classes"]))
+        shipped = table[table["dataset"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(shipped, expected, check_dtype=False)
 
 
 def test_two_file_dataset_with_unstandardised_test_file_keeps_fd_values(tmp_path):
@@ -204,6 +247,9 @@ def test_all_available_uci_datasets_from_the_mirror(mirror_raw, tmp_path):
         assert (meta["d"], meta["classes"]) == (info["n_entradas"], info["n_clases"]), name
         assert meta["n"] == int(published[name]["N"]) and meta["d"] + 1 == int(published[name]["M"]), name
         assert meta["size_group"] == ("small" if meta["n"] < 1000 else "large")
+        shipped = split_table()
+        assert table_rows(name, meta["split_classes"]) == [
+            {**r, "sound": bool(r["sound"])} for r in shipped[shipped["dataset"] == name].to_dict("records")], name
     assert sum(s == "ok" for s in statuses.values()) == 120
     assert statuses["miniboone"] == "unavailable"
     assert "miniboone_R.dat is not in" in read_card(tmp_path / "uci" / "miniboone.json")["reason"]

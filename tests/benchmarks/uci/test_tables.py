@@ -65,6 +65,10 @@ def test_aggregate_tables_figures_and_report(tmp_path):
     assert np.isnan(best["p_value"]) and t1["p_value"].iloc[1:].between(0, 1).all()
     caption = (tmp_path / "uci" / "table1.md").read_text().splitlines()[0]
     assert "40 of 121 UCI datasets; miniboone unavailable" in caption and "failures.csv" in caption
+    from snnbench.benchmarks.uci.split_table import split_soundness
+
+    unsound = int((split_soundness().reindex(datasets) == False).sum())  # noqa: E712
+    assert unsound > 0 and f"; {unsound} of them with a split that leaves a class out" in caption
     assert "settings the paper leaves open: optimizer=sgd, batch_size=128 (every entry" in caption
     a12 = pd.read_csv(tmp_path / "uci" / "tableA12.csv")
     assert len(a12) == 24 and (a12["source"] == "published (FD 2014)").sum() == 17

@@ -239,11 +239,25 @@ def prepare(name: str, raw_dir: str | Path) -> tuple[dict[str, np.ndarray], dict
              "validation": int(val_folds[:, k].sum()), "test": int(test_folds[:, k].sum())}
             for k in range(N_SPLIT_COLUMNS)
         ],
+        "split_classes": split_classes(y, test_folds, val_folds),
         "provenance": ([fd.provenance(m) for m in [f"{name}/{name}.txt", *fd_members]]
                        + [py.provenance(m) for m in py_members]),
         "notes": notes,
     }
     return arrays, meta
+
+
+def split_classes(y: np.ndarray, test_folds: np.ndarray, val_folds: np.ndarray) -> list[dict]:
+    """Per split column: the classes of the dataset absent from its training, validation and test
+    parts, and ``sound`` (no class absent from any part). Classes are those present in ``y``."""
+    classes = np.unique(y)
+    out = []
+    for k in range(test_folds.shape[1]):
+        test, val = test_folds[:, k], val_folds[:, k]
+        parts = {"training": ~test & ~val, "validation": val, "test": test}
+        missing = {part: [int(c) for c in np.setdiff1d(classes, np.unique(y[rows]))] for part, rows in parts.items()}
+        out.append({"column": k, "sound": not any(missing.values()), "missing": missing})
+    return out
 
 
 def paper_split(data, column: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -37,6 +37,8 @@ import pandas as pd
 
 from snnbench import reference
 from snnbench.atomic import atomic_write_bytes, atomic_write_csv
+from snnbench.benchmarks.uci.selection_sensitivity import selection_sensitivity
+from snnbench.benchmarks.uci.split_table import split_soundness
 from snnbench.benchmarks.uci.stats import uci_data
 from snnbench.errors import DataError
 from snnbench.evaluation.comparisons import (
@@ -73,6 +75,7 @@ class ScoreTable:
     sizes: pd.Series
     test_rows: pd.Series
     notes: list[str] = field(default_factory=list)
+    split_columns: tuple[int, ...] = (0,)  # the data_py split columns the scores come from
 
 
 def published_table() -> ScoreTable:
@@ -92,7 +95,8 @@ def ours_table(scores: pd.DataFrame) -> ScoreTable:
                       reference.uci_test_rows().reindex(data.acc.index),
                       [f"our runs: {len(data.acc)} UCI datasets with a result, split column(s) "
                        f"{', '.join(data.splits)}; "
-                       "the 24-method comparisons add Fernandez-Delgado et al.'s 17 published representatives"])
+                       "the 24-method comparisons add Fernandez-Delgado et al.'s 17 published representatives"],
+                      split_columns=tuple(int(c) for c in data.splits))
 
 
 # --- sections ------------------------------------------------------------------------------------
@@ -118,7 +122,39 @@ def conventions(table: ScoreTable, ref: str, *, settings: RobustnessSettings, st
         if keep.sum() >= 2:
             rows.append({"convention": "minimum test rows", "variant": f">= {minimum} test rows", "family": "7 FNNs",
                          "group": "all", **rank_summary(table.fnn.loc[keep], ref, stats=stats)})
+    rows += sound_splits(table, ref, stats=stats)
     return pd.DataFrame(rows)
+
+
+def unsound_datasets(table: ScoreTable) -> tuple[list[str], list[str]]:
+    """The datasets of ``table`` whose split (its columns) leaves a class out of training, validation
+    or test, and those the shipped split table cannot say (``split_table.split_soundness``)."""
+    sound = split_soundness(table.split_columns).reindex(table.fnn.dropna(how="all").index)
+    return sorted(sound.index[sound == False]), sorted(sound.index[sound.isna()])  # noqa: E712 (nullable)
+
+
+def sound_splits(table: ScoreTable, ref: str, *, stats: StatsSettings) -> list[dict]:
+    """The reference's rank, place and stars on the datasets whose splits keep every class in
+    every part, for the 7 FNNs and (where available) the 24 methods; unknown soundness is dropped."""
+    unsound, unknown = unsound_datasets(table)
+    keep = table.fnn.index.difference(unsound + unknown)
+    rows = []
+    for family, acc in (("7 FNNs", table.fnn), ("24 methods", table.all24)):
+        if acc is None or len(acc.reindex(keep).dropna(how="all")) < 2:
+            continue
+        rows.append({"convention": "sound splits only",
+                     "variant": f"{len(unsound)} unsound and {len(unknown)} unknown dropped", "family": family,
+                     "group": "all", **rank_summary(acc.reindex(keep).dropna(how="all"), ref, stats=stats)})
+    return rows
+
+
+def unsound_caption(table: ScoreTable) -> str:
+    """What a caption says about the splits of the datasets used."""
+    unsound, unknown = unsound_datasets(table)
+    columns = ", ".join(map(str, table.split_columns))
+    text = (f"{len(unsound)} of the {len(table.fnn.dropna(how='all'))} datasets used have a split (data_py column "
+            f"{columns}) that leaves a class out of training, validation or test")
+    return text + (f"; soundness unknown for {', '.join(unknown)} (not prepared)" if unknown else "")
 
 
 # --- the whole report ----------------------------------------------------------------------------
@@ -140,6 +176,8 @@ class Robustness:
     conventions: pd.DataFrame
     per_dataset: pd.DataFrame
     wins: pd.DataFrame
+    selection: pd.DataFrame | None = None  # selection_sensitivity's per-variant table (our runs only)
+    selection_jobs: pd.DataFrame | None = None  # ... and its per-job test metrics
 
     def rows(self) -> pd.DataFrame:
         """Every number as one long table: robustness.csv."""
@@ -169,6 +207,9 @@ class Robustness:
             family="7 FNNs", group="all")
         add("conventions", self.conventions)
         add("granularity", self.wins, family="7 FNNs", group="all")
+        if self.selection is not None:
+            add("selection_sensitivity", self.selection, family="7 FNNs", group="all")
+            add("selection_sensitivity_jobs", self.selection_jobs, family="7 FNNs", group="all")
         out = pd.concat(parts, ignore_index=True)
         out.insert(0, "source", self.table.source)
         out.insert(1, "reference", self.reference)
@@ -267,6 +308,13 @@ def verdict(r: Robustness) -> str:
     if w["wins"]:
         text.append(f"Of its {int(w['wins'])} wins over the best competitor, {int(w['wins_by_1_or_2_rows'])} "
                     f"({w['share_of_wins_by_1_or_2_rows']:.0%}) are by one or two test rows. ")
+    sound = r.conventions[(r.conventions["convention"] == "sound splits only")
+                          & (r.conventions["family"] == "7 FNNs")] if len(r.conventions) else r.conventions
+    if len(sound):
+        c = sound.iloc[0]
+        text.append(f"On the {int(c['n_datasets'])} datasets whose splits keep every class in every part, {ref} has "
+                    f"average rank {c['avg_rank']:.2f} (place {int(c['place'])}) and {int(c['stars'])} of "
+                    f"{int(c['of'])} stars. ")
     short = []
     if not m["star_bonferroni"].all():
         short.append(f"loses significance under Bonferroni against {_names(m, ~m['star_bonferroni'])}")
@@ -308,7 +356,8 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
              f"Source: {cite}. Reference: {r.reference}. Statistics settings: wilcoxon={r.stats.wilcoxon}, "
              f"alpha={alpha:g}, missing={r.stats.missing}; robustness settings: rope={r.settings.rope:g}, "
              f"bayes_samples={r.settings.bayes_samples}, draws={r.settings.draws}, seed={r.settings.seed} "
-             "(docs/protocol.md S9). Every number: robustness.csv.", ""]
+             f"(docs/protocol.md S9). {unsound_caption(r.table)} (results/data/summary.csv's split_sound). "
+             "Every number: robustness.csv.", ""]
     for group, frame in r.multiple.items():
         lines += [f"## Multiple comparisons, {group} datasets", "",
                   f"{r.reference} against each FNN: one-sided paired Wilcoxon p (the paper's test, unadjusted star at "
@@ -347,14 +396,37 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
     lines += ["## Conventions the paper leaves open", "",
               f"{r.reference}'s average rank, place and unadjusted stars under each: the missing-result rule "
               "(shared last places, in column order, or the dataset dropped), the small / large threshold, and a "
-              "minimum test-set size.", "", _md(r.conventions), ""]
+              "minimum test-set size, and sound splits only (the datasets whose split keeps every class in "
+              "training, validation and test; src/snnbench/benchmarks/uci/split_classes.tsv).", "",
+              _md(r.conventions), ""]
     lines += ["## Granularity", "",
               f"Test rows between {r.reference} and each competitor: accuracy difference x test rows (data_py "
               "split column 0), rounded. Wins decided by one or two test rows could flip with one or two "
               "predictions. Per dataset: robustness_per_dataset.csv.", "", _md(r.wins), ""]
+    if r.selection is not None:
+        lines += selection_lines(r)
     atomic_write_bytes(paths["md"], lambda f: f.write("\n".join(lines).encode()))
     paths.update(write_robustness_figures(r, out / FIGURES))
     return paths
+
+
+def selection_lines(r: Robustness) -> list[str]:
+    """The selection-sensitivity section of robustness.md."""
+    frame = r.selection
+    lacking = frame.loc[frame["jobs_lacking_test"] > 0, "variant"].tolist()
+    curve = ", ".join(sorted(set(r.selection_jobs["test_curve"].dropna().astype(str))))
+    text = (f"Every training job of the FNNs re-selected from its saved curves, without retraining "
+            f"(docs/protocol.md F16): the smoothing window and alignment, the tie rule between configurations, "
+            f"the last epoch instead of the early-stopping one, and the test-set oracle as an upper bound. Per "
+            f"variant: the jobs whose selected test metric changed from the run's own selection, the datasets "
+            f"they are on, and {r.reference}'s average rank, place and unadjusted stars over the FNNs. "
+            f"The runs saved test_curve: {curve}.")
+    if lacking:
+        text += (f" The curves lack the test value some jobs need under: {', '.join(lacking)} (not ranked; "
+                 "`train.test_curve: every_epoch` saves the test metric after every epoch and gives all).")
+    shown = frame.drop(columns=[c for c in ("window", "align", "tie_rule", "epoch") if c in frame])
+    return ["## Selection sensitivity (our runs' saved curves)", "", text + " Per job: robustness.csv "
+            "(section selection_sensitivity_jobs).", "", _md(shown), ""]
 
 
 def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
@@ -434,9 +506,16 @@ def write_robustness_figures(r: Robustness, folder: Path) -> dict[str, Path]:
 
 
 def robustness_report(scores: pd.DataFrame | None, *, settings: RobustnessSettings, stats: StatsSettings,
-                      out_dir: str | Path) -> tuple[Robustness, dict[str, Path]]:
+                      out_dir: str | Path, train_dir: str | Path | None = None) -> tuple[Robustness, dict[str, Path]]:
     """The robustness report on our ``scores`` (None: the paper's published numbers), written
-    under ``out_dir``; the report and the paths written."""
+    under ``out_dir``; the report and the paths written. ``train_dir`` (our runs' UCI training
+    results, ``results/train/uci``) adds the selection sensitivity."""
+    from dataclasses import replace
+
     table = published_table() if scores is None else ours_table(scores)
     report = robustness(table, settings=settings, stats=stats)
+    if train_dir is not None:
+        found, jobs = selection_sensitivity(train_dir, reference_method=report.reference, stats=stats,
+                                            seed=settings.seed)
+        report = replace(report, selection=found, selection_jobs=jobs)
     return report, write_robustness(report, out_dir)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from snnbench.atomic import atomic_write_bytes
+from snnbench.benchmarks.uci.split_table import split_soundness
 from snnbench.benchmarks.uci.stats import (
     COMPARE_TABLES,
     LEADERBOARD_REFERENCE,
@@ -65,13 +66,15 @@ def rank_comparison(rows: pd.DataFrame, *, published_table: str | None, statisti
     return table
 
 
-def data_caption(summary: pd.DataFrame, used: list[str]) -> str:
+def data_caption(summary: pd.DataFrame, used: list[str], splits: list[str] = ("0",)) -> str:
     uci = summary[summary["benchmark"] == "uci"]
     missing = uci[uci["status"] != "ok"]
     text = f"{len(used)} of 121 UCI datasets"
     if len(missing):
         text += "; " + ", ".join(f"{r.dataset} {r.status}" for r in missing.itertuples())
-    return text
+    sound = split_soundness(tuple(int(s) for s in splits)).reindex(used)
+    return text + (f"; {int((sound == False).sum())} of them with a split that leaves a class out of training, "  # noqa: E712
+                   "validation or test (docs/protocol.md U8)")
 
 
 def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
@@ -94,7 +97,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         per = failures.groupby(["dataset", "status"]).size()
         listed = ", ".join(f"{dataset} {n} {status}" for (dataset, status), n in per.items())
         failed_text = f" Failed or unavailable jobs (recorded in failures.csv): {len(failures)} ({listed})."
-    base = (f"{data_caption(data_summary, used)}; {protocol}.{failed_text} {stats_text(stats)} "
+    base = (f"{data_caption(data_summary, used, splits)}; {protocol}.{failed_text} {stats_text(stats)} "
             f"{deviations_text(settings, notes=UCI_NOTES, scores=scores, benchmark='uci')}")
     captions: dict[str, str] = {}
 
