@@ -189,3 +189,18 @@ def test_equal_accuracies_from_different_sources_tie_exactly():
     drifted = pd.DataFrame({"FD": [0.9, 0.1 * 7, 0.3], "FNN": [9 / 10, 7 / 10, 3 / 10]}, index=["a", "b", "c"])
     assert drifted.at["b", "FD"] != drifted.at["b", "FNN"]
     assert np.isnan(stats.paired_wilcoxon_greater(drifted["FD"], drifted["FNN"])[0])
+
+
+def test_leaderboard_orders_by_the_paired_verdict_before_the_ranks():
+    # "strong" beats REF on every dataset, "weak" loses on every one, "equal" ties everywhere
+    rng = np.random.default_rng(1)
+    ref = pd.Series(rng.uniform(0.6, 0.8, 20), index=[f"d{i}" for i in range(20)])
+    acc = pd.DataFrame({"REF": ref, "strong": ref + 0.05, "weak": ref - 0.05, "equal": ref})
+    board = stats.leaderboard(acc, reference="REF").set_index("method")
+    assert board.loc["strong", "verdict"] == "better" and board.loc["weak", "verdict"] == "worse"
+    assert board.loc["equal", "verdict"] == "no difference" and board.loc["REF", "verdict"] == "reference"
+    assert board.index.tolist()[0] == "strong" and board.index.tolist()[-1] == "weak"
+    published = stats.average_ranks(acc)
+    assert stats.pool_difference(acc, published) == 0
+    assert stats.pool_difference(acc[["REF", "strong", "weak"]], published) == pytest.approx(
+        float((stats.average_ranks(acc[["REF", "strong", "weak"]]) - published.drop("equal")).abs().max()))

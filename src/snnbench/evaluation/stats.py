@@ -250,7 +250,12 @@ def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEF
     where both have a result; equal to ``decimals`` decimals is a tie), ``p_value`` (one-sided
     paired Wilcoxon: the reference is better, as in the paper's tables), ``p_holm``, ``p_better``
     (one-sided: the method is better than the reference), ``p_better_holm`` (each Holm-adjusted
-    over the methods), ``star`` (``p_value < alpha``), ``n_datasets`` (pairs), ``vs``."""
+    over the methods), ``star`` (``p_value < alpha``), ``n_datasets`` (pairs), ``vs``, and
+    ``verdict``: ``better`` / ``worse`` than the reference where the Holm-adjusted paired test says
+    so at ``alpha``, else ``no difference`` (``reference`` for itself). Rows are ordered by the
+    verdict first (better, no difference, worse) and by average rank second: the paired tests do
+    not depend on which other methods are in the pool, the average ranks do (Benavoli, Corani &
+    Mangili 2016)."""
     values = _check_acc(acc)
     if reference not in values.columns:
         raise ValueError(f"the reference method {reference!r} has no column here: {', '.join(values.columns)}")
@@ -276,7 +281,20 @@ def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEF
     table["vs"] = reference
     for column in ("wins", "ties", "losses"):
         table[column] = table[column].astype("Int64")
-    return table
+    table["verdict"] = np.select([table["method"] == reference, table["p_better_holm"] < alpha,
+                                  table["p_holm"] < alpha], ["reference", "better", "worse"], "no difference")
+    order = table["verdict"].map(VERDICT_ORDER)
+    return table.assign(_order=order).sort_values(["_order", "place"], kind="stable").drop(columns="_order")
+
+
+VERDICT_ORDER = {"better": 0, "reference": 1, "no difference": 1, "worse": 2}
+
+
+def pool_difference(acc: pd.DataFrame, published: pd.Series, *, missing: MissingRule = DEFAULTS.missing) -> float:
+    """The largest absolute difference between the average ranks of ``acc`` (the published methods
+    on the datasets of a run) and ``published`` (the paper's average ranks of the same methods)."""
+    ours = average_ranks(acc, missing=missing)
+    return float((ours - published.reindex(ours.index)).abs().max())
 
 
 def friedman(acc: pd.DataFrame) -> dict:

@@ -142,6 +142,7 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     ties = int((snn == 1.0).sum())
     assert (board.at["MyNet", "wins"], board.at["MyNet", "ties"], board.at["MyNet", "losses"]) == (n - ties, ties, 0)
     assert board.at["MyNet", "place"] == 1 and board.at["MyNet", "p_better_holm"] < 1e-10
+    assert board.at["MyNet", "verdict"] == "better" and board.index[0] == "MyNet"
     assert board.at["LogReg", "losses"] == n and board.at["LogReg", "p_holm"] < 1e-10
     table1 = statistics[statistics["table"] == "compare_table1"]
     assert set(table1["method"]) == {"SNN", "MyNet", "LogReg", *(f"{m} (Table A11)" for m in reference.FNN_METHODS)}
@@ -149,6 +150,7 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     build_uci_tables(scores, summary, tmp_path / "uci", statistics=statistics)
     text = (tmp_path / "uci" / "leaderboard.md").read_text()
     assert "their own protocol (4-fold cross-validation" in text and "| MyNet " in text
+    assert "largest average-rank difference from the paper's: TableA12 (" in text and "depend on the pool" in text
     assert (tmp_path / "uci" / "compare_tableA12.csv").is_file()
     # compare_with: none leaves the paper's tables only
     from snnbench.settings import StatsSettings
