@@ -16,27 +16,14 @@ import dataclasses
 import pandas as pd
 
 from snnbench import reference
-from snnbench.benchmarks.uci.paper_check import paper_check
+from snnbench.benchmarks.uci.paper_check import agreement, paper_check
 from snnbench.settings import WILCOXON_METHODS, StatsSettings
-
-TOLERANCE = 0.05
-TABLES = (("table1", "Table1-left"), ("tableA12", "TableA12"), ("tableA13", "TableA13"))
 
 
 def as_printed() -> pd.DataFrame:
     fnn = reference.table_a11().loc[:, list(reference.FNN_METHODS)]
     fd = reference._parse_fd_table(reference.read_text(reference._FD_FILE)) / 100.0
     return pd.concat([fnn, fd.loc[fnn.index, list(reference.FD_REPRESENTATIVES)]], axis=1)
-
-
-def agreement(results: dict[str, pd.DataFrame]) -> dict[str, str]:
-    out = {}
-    for stem, table in TABLES:
-        frame = results[stem]
-        frame = frame.loc[(frame["table"] == table) & frame["published_p_value"].notna()]
-        within = int((frame["p_rel_diff"].abs() <= TOLERANCE).sum())
-        out[table] = f"{within} / {len(frame)}"
-    return out
 
 
 def main() -> None:
@@ -46,7 +33,8 @@ def main() -> None:
         stats = dataclasses.replace(StatsSettings(), wilcoxon=method)
         for label, acc in inputs.items():
             rows.append({"stats.wilcoxon": method, "accuracies": label,
-                         **agreement(paper_check(None, stats=stats, acc24=acc))})
+                         **{table: f"{within} / {n}" for table, (within, n)
+                            in agreement(paper_check(None, stats=stats, acc24=acc)).items()}})
     print(pd.DataFrame(rows).to_markdown(index=False))
 
 

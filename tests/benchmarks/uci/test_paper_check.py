@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from snnbench import reference
-from snnbench.benchmarks.uci.paper_check import paper_check
+from snnbench.benchmarks.uci.paper_check import agreement, paper_check
 from snnbench.evaluation import stats
 
 
@@ -55,12 +55,9 @@ def test_tables_a12_a13_ranks_reproduced(paper, stem):
 
 
 def _within_5_percent(results: dict[str, pd.DataFrame]) -> dict[str, int]:
-    counts = {}
-    for stem, table in (("table1", "Table1-left"), ("tableA12", "TableA12"), ("tableA13", "TableA13")):
-        frame = results[stem].query("table == @table").dropna(subset=["published_p_value"])
-        assert len(frame) == (6 if table == "Table1-left" else 23)
-        counts[table] = int((frame["p_rel_diff"].abs() <= 0.05).sum())
-    return counts
+    counts = agreement(results)
+    assert {table: n for table, (_, n) in counts.items()} == {"Table1-left": 6, "TableA12": 23, "TableA13": 23}
+    return {table: k for table, (k, _) in counts.items()}
 
 
 def test_default_convention_reproduces_the_published_p_values(paper):

@@ -34,6 +34,21 @@ def compare_with_published(ours: pd.DataFrame, published: pd.DataFrame, *, table
     return out.reset_index(drop=True)
 
 
+P_TOLERANCE = 0.05  # a p-value "reproduces" the published one within this relative difference
+P_TABLES = (("table1", "Table1-left"), ("tableA12", "TableA12"), ("tableA13", "TableA13"))
+
+
+def agreement(results: dict[str, pd.DataFrame]) -> dict[str, tuple[int, int]]:
+    """Per table (Table 1 left, A12, A13): (rows within ``P_TOLERANCE`` of the published p-value,
+    rows with a published p-value)."""
+    out = {}
+    for stem, table in P_TABLES:
+        frame = results[stem]
+        frame = frame.loc[(frame["table"] == table) & frame["published_p_value"].notna()]
+        out[table] = (int((frame["p_rel_diff"].abs() <= P_TOLERANCE).sum()), len(frame))
+    return out
+
+
 def paper_check(out_dir: str | Path | None, *, stats: StatsSettings = DEFAULTS,
                 acc24: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Run these statistics on the paper's own numbers and set them next to the published ones.
