@@ -18,7 +18,8 @@ def test_settings_reject_unknown_and_bad_values():
 
 
 def test_stats_settings_name_the_setting():
-    with pytest.raises(ConfigError, match="stats.wilcoxon must be one of exact-if-small, exact, asymptotic, auto"):
+    with pytest.raises(ConfigError,
+                       match="stats.wilcoxon must be one of auto, r-default, exact-if-small, exact, asymptotic"):
         StatsSettings.from_dict({"wilcoxon": "permutation"})
     with pytest.raises(ConfigError, match=r"stats.alpha must be a number in \(0, 1\)"):
         StatsSettings.from_dict({"alpha": 5})

@@ -13,7 +13,7 @@ import pandas as pd
 from snnbench import __version__, benchmarks, methods
 from snnbench.atomic import CANNOT_WRITE, atomic_write_csv
 from snnbench.benchmarks import BENCHMARKS, SOURCES, get_source
-from snnbench.benchmarks.uci.paper_check import paper_check
+from snnbench.benchmarks.uci.paper_check import P_TOLERANCE, agreement, paper_check
 from snnbench.benchmarks.uci.robustness import robustness_report, verdict
 from snnbench.contracts.results import output_paths
 from snnbench.contracts.scores import ours
@@ -242,6 +242,8 @@ def cmd_paper_check(args: argparse.Namespace) -> int:
         for name, frame in tables.items():
             print(f"== {name} (recomputed from the paper's published accuracies)")
             print(frame.to_string(index=False))
+    within = ", ".join(f"{table} {k} of {n}" for table, (k, n) in agreement(tables).items())
+    print(f"p-values within {P_TOLERANCE:.0%} of the published ones: {within}")
     print(f"-> {args.out_dir}")
     return 0
 

@@ -87,14 +87,17 @@ def test_wilcoxon_is_one_sided_best_greater_and_matches_scipy(three_methods):
     assert result.index.tolist() == ["best", "mid", "weak"]
     assert math.isnan(result.at["best", "p_value"])
     pairs = three_methods[["best", "mid"]].dropna()
-    # the default null distribution is exact up to 50 non-zero differences (config stats.wilcoxon)
+    # the default null distribution (config stats.wilcoxon: auto) is exact without ties or zeros
     expected = sps.wilcoxon(pairs["best"], pairs["mid"], zero_method="wilcox", alternative="greater", method="exact")
     assert result.at["mid", "p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
     assert result.at["mid", "n_datasets"] == 29
     assert result.at["weak", "n_datasets"] == 30
+    # ... and the normal approximation with a zero difference (best = weak on d5)
     weak = sps.wilcoxon(three_methods["best"], three_methods["weak"], zero_method="wilcox", alternative="greater",
-                        method="exact")
+                        method="asymptotic")
     assert result.at["weak", "p_value"] == pytest.approx(weak.pvalue, rel=1e-12)
+    exact_if_small = stats.wilcoxon_vs_best(three_methods, method="exact-if-small").set_index("method")
+    assert exact_if_small.at["weak", "p_value"] < result.at["weak", "p_value"] / 100
     # one-sided in the right direction: the opposite alternative is the one near 1
     reverse, _ = stats.paired_wilcoxon_greater(three_methods["weak"], three_methods["best"])
     assert result.at["weak", "p_value"] < 1e-4 < 0.99 < reverse
@@ -163,3 +166,41 @@ def test_size_groups_split_at_1000():
     assert list(toy["small"]) == ["a"] and list(toy["large"]) == ["b"]
     with pytest.raises(ValueError, match="-3"):
         stats.size_groups(pd.Series({"a": -3}))
+
+
+def test_r_default_matches_a_hand_computed_normal_approximation():
+    # d = (1, 2, 2, -3, 0): zero dropped, n = 4, |d| ranks 1, 2.5, 2.5, 4, V = 6, mean 5,
+    # variance 4*5*9/24 - (2^3 - 2)/48 = 7.375, z = (6 - 5 - 0.5) / sqrt(7.375)
+    p = stats.r_wilcoxon_greater(np.array([1.0, 2.0, 2.0, -3.0, 0.0]))
+    assert p == pytest.approx(sps.norm.sf(0.5 / np.sqrt(7.375)), rel=1e-12)
+    # no ties or zeros and n < 50: the exact distribution, P(V >= 9 | n = 4) = 2 / 16 (V in {9, 10})
+    assert stats.r_wilcoxon_greater(np.array([1.0, 2.0, 3.0, -0.5])) == pytest.approx(2 / 16)
+
+
+def test_equal_accuracies_from_different_sources_tie_exactly():
+    # 90.0 % from Fernandez-Delgado's file and 9 of 10 correct test rows are the same accuracy
+    fd = reference.exact_tenths_of_percent(pd.DataFrame({"FD": [90.0, 70.0, 30.0]}, index=["a", "b", "c"]))
+    counts = reference.exact_counts(pd.DataFrame({"FNN": [0.9, 0.7, 0.3]}, index=["a", "b", "c"]),
+                                    pd.Series({"a": 10, "b": 10, "c": 10}))
+    acc = pd.concat([fd, counts], axis=1)
+    assert (acc["FD"] - acc["FNN"] == 0).all()
+    assert stats.rank_table(acc).to_numpy().tolist() == [[1.5, 1.5]] * 3
+    # a float-built pair that differs by 1 ulp (0.1 * 7 != 0.7) still gives zero differences
+    drifted = pd.DataFrame({"FD": [0.9, 0.1 * 7, 0.3], "FNN": [9 / 10, 7 / 10, 3 / 10]}, index=["a", "b", "c"])
+    assert drifted.at["b", "FD"] != drifted.at["b", "FNN"]
+    assert np.isnan(stats.paired_wilcoxon_greater(drifted["FD"], drifted["FNN"])[0])
+
+
+def test_leaderboard_orders_by_the_paired_verdict_before_the_ranks():
+    # "strong" beats REF on every dataset, "weak" loses on every one, "equal" ties everywhere
+    rng = np.random.default_rng(1)
+    ref = pd.Series(rng.uniform(0.6, 0.8, 20), index=[f"d{i}" for i in range(20)])
+    acc = pd.DataFrame({"REF": ref, "strong": ref + 0.05, "weak": ref - 0.05, "equal": ref})
+    board = stats.leaderboard(acc, reference="REF").set_index("method")
+    assert board.loc["strong", "verdict"] == "better" and board.loc["weak", "verdict"] == "worse"
+    assert board.loc["equal", "verdict"] == "no difference" and board.loc["REF", "verdict"] == "reference"
+    assert board.index.tolist()[0] == "strong" and board.index.tolist()[-1] == "weak"
+    published = stats.average_ranks(acc)
+    assert stats.pool_difference(acc, published) == 0
+    assert stats.pool_difference(acc[["REF", "strong", "weak"]], published) == pytest.approx(
+        float((stats.average_ranks(acc[["REF", "strong", "weak"]]) - published.drop("equal")).abs().max()))

@@ -24,7 +24,7 @@ import pandas as pd
 
 from snnbench import benchmarks
 from snnbench.atomic import atomic_write_bytes
-from snnbench.benchmarks.uci.paper_check import agreement
+from snnbench.benchmarks.uci.paper_check import agreement_text
 from snnbench.benchmarks.uci.robustness import FIGURES, SOURCES, read_verdict
 from snnbench.contracts.scores import ours as ours_rows
 from snnbench.pipeline.report import method_lines
@@ -228,7 +228,7 @@ def write_html_report(results_dir: str | Path, out: str | Path) -> Path:
         body += ['<h2 id="paper-check">Paper check</h2>',
                  "<p>The same statistics computed on the paper's own published accuracies (Table A11 and "
                  "Fernandez-Delgado et al.'s), next to the published Table 1 (every p-value against the "
-                 f"best-ranked, SNN in both halves, as the paper's): {_esc(agreement(frame))}.</p>",
+                 f"best-ranked, SNN in both halves, as the paper's): {_esc(agreement_text(frame))}.</p>",
                  table_html(frame)]
     page = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>snnbench report</title></head>"
             f"<body><div class=\"snnbench-report\"><style>{STYLE}</style>\n" + "\n".join(body)

@@ -56,7 +56,10 @@ def deviations_text(settings: dict[str, Any] | None, *, notes: tuple[str, ...],
 NULL_DISTRIBUTIONS = {"exact-if-small": ("exact null distribution up to 50 non-zero differences, "
                                          "normal approximation above"),
                       "exact": "exact null distribution", "asymptotic": "normal approximation",
-                      "auto": "scipy's auto choice (normal approximation whenever there are ties or zeros)"}
+                      "auto": ("exact null distribution up to 50 non-zero differences without ties or zeros, "
+                               "normal approximation otherwise (scipy's auto)"),
+                      "r-default": ("R's wilcox.test rule: exact below 50 non-zero differences without ties or "
+                                    "zeros, normal approximation with continuity correction otherwise")}
 
 
 def stats_text(stats: StatsSettings, *, against: str = "the best-ranked method") -> str:

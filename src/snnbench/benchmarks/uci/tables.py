@@ -23,9 +23,9 @@ from snnbench.benchmarks.uci.stats import (
     uci_statistics,
 )
 from snnbench.contracts.scores import ours as ours_rows
-from snnbench.evaluation.stats import settings_of
+from snnbench.evaluation.stats import pool_difference, settings_of
 from snnbench.methods.paper import FAMILIES
-from snnbench.reference import FD_REPRESENTATIVES, published_ranks, table_a11
+from snnbench.reference import FD_REPRESENTATIVES, published_24_accuracies, published_ranks, table_a11
 from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
 from snnbench.reporting.tables import write_table
 
@@ -36,8 +36,8 @@ PUBLISHED_NOTE = ("Rows whose source says 'published' were not trained here: Tab
                   "on data_py split column 0; Fernandez-Delgado et al.'s 17 come from their own protocol (4-fold "
                   "cross-validation on their own partitions, Fernandez-Delgado et al. 2014), not from our splits, so "
                   "comparisons with them mix protocols.")
-LEADERBOARD_COLUMNS = ["group", "place", "method", "source", "avg_rank", "avg_rank_minus_expected", "wins", "ties",
-                       "losses", "p_value", "p_holm", "p_better", "p_better_holm", "star", "n_datasets", "vs"]
+LEADERBOARD_COLUMNS = ["group", "verdict", "place", "method", "source", "avg_rank", "avg_rank_minus_expected", "wins",
+                       "ties", "losses", "p_value", "p_holm", "p_better", "p_better_holm", "star", "n_datasets", "vs"]
 
 UCI_NOTES = ("validation folds as the authors published them (median 20.1 % of the non-test rows, not 15 %; U3)",
              "RF and SVM are ours, the other 17 methods Fernandez-Delgado et al.'s published results")
@@ -75,6 +75,20 @@ def data_caption(summary: pd.DataFrame, used: list[str], splits: list[str] = ("0
     sound = split_soundness(tuple(int(s) for s in splits)).reindex(used)
     return text + (f"; {int((sound == False).sum())} of them with a split that leaves a class out of training, "  # noqa: E712
                    "validation or test (docs/protocol.md U8)")
+
+
+def pool_caption(groups: dict[str, pd.Index]) -> str:
+    """How far the published methods' average ranks, recomputed on this run's datasets, lie from
+    the published Tables A12 / A13 (the pool check before a user's method is ranked)."""
+    acc24, ranks, parts = published_24_accuracies(), published_ranks(), []
+    for group, table in (("small", "TableA12"), ("large", "TableA13")):
+        datasets = [d for d in groups.get(group, []) if d in acc24.index]
+        if datasets:
+            published = ranks.query("table == @table").set_index("method")["value"]
+            gap = pool_difference(acc24.loc[datasets], published)
+            parts.append(f"{table} ({len(datasets)} datasets): {gap:.3f}")
+    return ("Published methods alone on these datasets, largest average-rank difference from the paper's: "
+            + "; ".join(parts) + ". ") if parts else ""
 
 
 def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: str | Path,
@@ -219,7 +233,9 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             f"large), by average rank; wins / ties / losses against {LEADERBOARD_REFERENCE} (ties: equal to 9 "
             "decimals) on the datasets both have; p_value: one-sided paired Wilcoxon that SNN is better, p_better: "
             "that the method is better, each Holm-adjusted over the methods (p_holm, p_better_holm); star at "
-            f"p_value < {stats.alpha:g}.{untestable} {PUBLISHED_NOTE} {base}")
+            f"p_value < {stats.alpha:g}. Rows are ordered by verdict (the Holm-adjusted paired tests, which do not "
+            f"depend on the pool of methods) first; the average ranks and places depend on the pool (Benavoli et al. "
+            f"2016). {pool_caption(data.groups)}{untestable} {PUBLISHED_NOTE} {base}")
         write_table(board, out_dir / "leaderboard", captions["leaderboard"])
 
     # Friedman test per group (beyond the paper), on the datasets where every method has a result.
