@@ -355,7 +355,7 @@ def missing_results(scores: pd.DataFrame) -> str:
     bad = rows[rows["status"] != "ok"]
     parts = []
     for (dataset, status), group in bad.groupby(["dataset", "status"], sort=True):
-        reasons = sorted({str(r).strip().splitlines()[0][:200] for r in group["reason"].dropna() if str(r).strip()})
+        reasons = sorted({str(r).strip().splitlines()[0] for r in group["reason"].dropna() if str(r).strip()})
         parts.append(f"{dataset} {status}" + (f" ({'; '.join(reasons)})" if reasons else "")
                      + f" for {', '.join(sorted(set(group['method'])))}")
     return "; ".join(parts)
