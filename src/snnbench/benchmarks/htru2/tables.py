@@ -104,5 +104,6 @@ def per_fold_plot(folds: pd.DataFrame, stem: Path, *, published: pd.Series | Non
     ax.set_xlabel("method", fontsize=8)
     ax.set_ylabel("test ROC-AUC", fontsize=8)
     ax.set_title(f"HTRU2: test ROC-AUC over {len(folds)} outer folds, ours and the paper's means", fontsize=9)
-    ax.legend(fontsize=7)
+    if methods:  # no method with a result: an empty figure, the caption says why
+        ax.legend(fontsize=7)
     return save_figure(fig, stem)
