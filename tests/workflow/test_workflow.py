@@ -310,6 +310,13 @@ def test_a_benchmark_whose_data_failed_still_gets_its_report_and_the_console_nam
     assert (results / "report.html").is_file() and "checksum mismatch" in (results / "REPORT.md").read_text()
     assert (results / "uci" / "table1.csv").is_file()  # the other benchmark's tables are complete
     assert f"report: {results / 'REPORT.md'}" in said
+    # a run that ends through onerror (here the report job fails: a folder where REPORT.md goes)
+    # names the failed dataset and its reason too
+    (results / "REPORT.md").unlink()
+    (results / "REPORT.md" / "in_the_way").mkdir(parents=True)
+    failed = snakemake("--cores", "2", "--configfile", str(config))
+    assert failed.returncode == 1 and "Error in rule write_report" in failed.stdout + failed.stderr
+    assert "FAILED: htru2/htru2" in failed.stdout and "checksum mismatch for HTRU_2.csv" in failed.stdout
 
 
 USER_PACKAGE = '''
