@@ -132,7 +132,7 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             lacking = missing_results(scores)
             captions[name] = (f"{published}: not computed: fewer than two methods have a result on the {group} "
                               f"datasets of this run ({len(data.groups[group])} datasets; torch methods run: "
-                              f"{', '.join(fnns)}" + (f"; without a result: {lacking}" if lacking else "")
+                              f"{', '.join(fnns) or 'none'}" + (f"; without a result: {lacking}" if lacking else "")
                               + f"). {base}")
         elif name == "table1":
             captions[name] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
