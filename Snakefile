@@ -33,10 +33,10 @@ onstart:
         print(f"snnbench plan unavailable: {type(exc).__name__}: {exc}")
 
 
-# The end of a run says how much of the training is done, names what failed or was unavailable
-# and where to look; a dataset whose data failed (a checksum, a malformed file) makes the exit
-# code non-zero. `snnbench status` prints the same at any time (a rerun with "Nothing to be done"
-# runs no hook).
+# The end of a run (onsuccess, and onerror after a failed job) says how much of the training is
+# done, names what failed or was unavailable, with the reason, and where to look; a dataset whose
+# data failed (a checksum, a malformed file) makes the exit code non-zero. `snnbench status`
+# prints the same at any time (a rerun with "Nothing to be done" runs no hook).
 onsuccess:
     from snnbench.pipeline.report import run_summary
 
@@ -51,5 +51,16 @@ onsuccess:
 
 # The hint names this run's own config files, in its order, and its --config values.
 onerror:
+    from snnbench.pipeline.report import run_summary
+
     print_status_line()
+    print(
+        "\n".join(
+            run_summary(
+                get_prepared_cards(),
+                [f"{RESULTS}/{b}/failures.csv" for b in BENCHMARKS],
+                f"{RESULTS}/REPORT.md",
+            )[0]
+        )
+    )
     print(f"the state at any time: {get_status_command()}; the same snakemake command again resumes the run")

@@ -266,6 +266,74 @@ def test_a_corrupt_file_fails_its_dataset_only(tmp_path, mirror):
     assert rows["wine"]["status"] == "ok" and rows["iris"]["status"] == "ok"
 
 
+# A tiny UCI grid (one configuration, a few epochs): what the end-of-run tests need is a result, not accuracy.
+TINY_TRAIN = {"baselines": [], "epochs": 3, "threads": 1, "htru2_folds": [0],
+              "narrow": {b: {"*": {"n_hidden": [256], "n_layers": [2], "lr": [0.01], "layer_form": ["rectangular"],
+                                   "dropout": [0]}} for b in ("uci", "htru2")}}
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_run_with_one_fnn_ends_with_the_report_saying_what_was_not_computed(tmp_path, mirror):
+    """train.methods: [SNN] (issue 24, problem 1): the robustness report of our scores needs two
+    FNNs; it says so, and the run still writes REPORT.md and report.html (it raised KeyError before)."""
+    config = write_config(tmp_path, mirror=str(mirror), benchmarks=["uci"], uci={"datasets": ["iris"]},
+                          train={**TINY_TRAIN, "methods": ["SNN"]})
+    result = snakemake("--cores", "2", "--configfile", str(config))
+    said = result.stdout + result.stderr
+    print("final console lines (rc %d):\n%s" % (result.returncode, "\n".join(result.stdout.splitlines()[-4:])))
+    assert result.returncode == 0, said[-3000:]
+    results = tmp_path / "results"
+    why = "needs at least two FNN methods with results; only SNN has results in our scores"
+    assert why in (results / "uci" / "robustness.md").read_text()
+    rows = list(csv.DictReader(open(results / "uci" / "robustness.csv")))
+    assert [(r["section"], r["error"]) for r in rows] == [("not_computed", why)]
+    assert why in (results / "REPORT.md").read_text()
+    assert why in (results / "report.html").read_text()
+    captions = json.loads((results / "uci" / "captions.json").read_text())
+    assert "not computed: fewer than two methods have a result" in captions["table1"]
+    assert f"report: {results / 'REPORT.md'}" in said
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_a_benchmark_whose_data_failed_still_gets_its_report_and_the_console_names_the_checksum(tmp_path, mirror):
+    """HTRU2 from a mirror whose HTRU_2.csv is corrupt (issue 24, problem 2): its statistics and
+    Table 3 say why they are empty (tables raised ValueError before), the report is written, the
+    console names the checksum mismatch and the run exits 1."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    for archive in ("uci121.tar.gz", "uci121_data_py.tar.gz"):
+        (folder / archive).symlink_to(mirror / archive)
+    shutil.copytree(mirror / "htru2", folder / "htru2")
+    damaged = folder / "htru2" / "HTRU_2.csv"
+    damaged.chmod(0o644)
+    damaged.write_bytes(damaged.read_bytes().replace(b"0", b"1", 1))
+    config = write_config(tmp_path, mirror=str(folder), benchmarks=["uci", "htru2"], uci={"datasets": ["iris"]},
+                          train={**TINY_TRAIN, "methods": ["SNN", "MSRAinit"]})
+    result = snakemake("--cores", "2", "--configfile", str(config))
+    said = result.stdout + result.stderr
+    print("final console lines (rc %d):\n%s" % (result.returncode, "\n".join(result.stdout.splitlines()[-8:])))
+    assert result.returncode == 1, said[-3000:]
+    assert "FAILED: htru2/htru2" in said and "checksum mismatch for HTRU_2.csv" in said
+    results = tmp_path / "results"
+    stats = list(csv.DictReader(open(results / "htru2" / "stats.csv")))
+    assert stats[0]["table"] == "not_computed" and "checksum mismatch for HTRU_2.csv" in stats[0]["error"]
+    caption = json.loads((results / "htru2" / "captions.json").read_text())["table3"]
+    assert "Not computed: no method has a result on any HTRU2 outer fold" in caption
+    assert "checksum mismatch for HTRU_2.csv" in caption
+    assert (results / "report.html").is_file() and "checksum mismatch" in (results / "REPORT.md").read_text()
+    assert (results / "uci" / "table1.csv").is_file()  # the other benchmark's tables are complete
+    assert f"report: {results / 'REPORT.md'}" in said
+    # a run that ends through onerror (here the report job fails: a folder where REPORT.md goes)
+    # names the failed dataset and its reason too
+    (results / "REPORT.md").unlink()
+    (results / "REPORT.md" / "in_the_way").mkdir(parents=True)
+    failed = snakemake("--cores", "2", "--configfile", str(config))
+    assert failed.returncode == 1 and "Error in rule write_report" in failed.stdout + failed.stderr
+    assert "FAILED: htru2/htru2" in failed.stdout and "checksum mismatch for HTRU_2.csv" in failed.stdout
+
+
 USER_PACKAGE = '''
 """A user's methods, outside snnbench: a torch builder and a scikit-learn estimator."""
 import numpy as np

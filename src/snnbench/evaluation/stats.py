@@ -382,6 +382,37 @@ def stamped(frame: pd.DataFrame, stats: StatsSettings) -> pd.DataFrame:
     return frame.assign(**asdict(stats))
 
 
+NOT_COMPUTED = "not_computed"  # the ``table`` of a stats.csv row saying why a benchmark's statistics are missing
+
+
+def not_computed(reason: str, stats: StatsSettings) -> pd.DataFrame:
+    """The statistics of a benchmark none of whose statistics could be computed: one row saying
+    why (``table = not_computed``, ``error``), with the settings, so the tables can say it."""
+    return stamped(pd.DataFrame([{"table": NOT_COMPUTED, "group": "", "split": "", "method": "", "error": reason}]),
+                   stats)
+
+
+def why_not_computed(statistics: pd.DataFrame) -> str:
+    """The reason a :func:`not_computed` row gives, or ''."""
+    rows = statistics[statistics["table"] == NOT_COMPUTED] if "table" in statistics else statistics.iloc[:0]
+    return "; ".join(str(e) for e in rows["error"]) if len(rows) else ""
+
+
+def missing_results(scores: pd.DataFrame) -> str:
+    """Our jobs without a result, in one line: per dataset and status, the reason (its first line)
+    and the methods; '' when every job has one."""
+    rows = scores[scores["source"] == "ours"] if "source" in scores else scores.iloc[:0]
+    if rows.empty:
+        return "no training job gave a summary"
+    bad = rows[rows["status"] != "ok"]
+    parts = []
+    for (dataset, status), group in bad.groupby(["dataset", "status"], sort=True):
+        reasons = sorted({str(r).strip().splitlines()[0] for r in group["reason"].dropna() if str(r).strip()})
+        parts.append(f"{dataset} {status}" + (f" ({'; '.join(reasons)})" if reasons else "")
+                     + f" for {', '.join(sorted(set(group['method'])))}")
+    return "; ".join(parts)
+
+
 def settings_of(statistics: pd.DataFrame) -> StatsSettings:
     """How ``statistics`` (a ``stats.csv``: ``benchmarks.uci.stats.uci_statistics``' or
     ``benchmarks.htru2.stats.htru2_statistics``' rows) were computed."""

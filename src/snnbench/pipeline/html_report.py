@@ -177,6 +177,9 @@ def _robustness_section(folder: Path, whose: str, rel) -> list[str]:
         return []
     verdict = read_verdict(md)
     rows = pd.read_csv(csv)
+    if not rows["section"].eq("multiple_comparisons").any():  # not computed: the verdict says why
+        return [f'<h2 id="robustness-{_esc(folder.name)}">Robustness of the UCI conclusion: {_esc(whose)}</h2>',
+                f"<p>{_esc(verdict)}</p>"]
     multiple = rows[(rows["section"] == "multiple_comparisons") & (rows["group"] == "all")]
     multiple = multiple[["method", "n_datasets", "p_value", "p_holm", "p_bonferroni", "star", "star_holm",
                          "star_bonferroni"]]

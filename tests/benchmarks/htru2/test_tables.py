@@ -74,3 +74,25 @@ def test_table3_from_fold_results(tmp_path):
     other = pd.read_csv(tmp_path / "other" / "table3.csv").set_index("method")
     assert "p_value_vs_MSRAinit" in other and np.isnan(other.at["MSRAinit", "p_value_vs_MSRAinit"])
     assert other.at["SNN", "p_value_vs_MSRAinit"] > 0.5
+
+
+def test_a_failed_dataset_gives_table3_saying_why_through_stats_csv(tmp_path):
+    """Every fold failed (HTRU_2.csv failed its checksum; issue 24): stats.csv holds one row saying
+    why, and Table 3 is written from it with the reason in its caption (ValueError before)."""
+    from snnbench.benchmarks.htru2.stats import htru2_statistics
+    from snnbench.evaluation.stats import read_statistics, write_statistics
+
+    reason = "dataset failed: HTRU_2.csv: checksum mismatch for HTRU_2.csv from mirror m: sha256 a, expected b"
+    out = tmp_path / "train" / "SNN" / "split0.csv"
+    write_outputs(out, pd.DataFrame(), pd.DataFrame(),
+                  {"benchmark": "htru2", "dataset": "htru2", "method": "SNN", "split": 0, "metric": "roc_auc",
+                   "status": "failed", "reason": reason, "n_configs": 0, "counts": {}, "selected": None})
+    scores = aggregate([out.with_suffix(".json")], benchmark="htru2", scores_out=tmp_path / "scores.csv")
+    write_statistics(htru2_statistics(scores), tmp_path / "stats.csv")
+    statistics = read_statistics(tmp_path / "stats.csv")
+    assert statistics["table"].tolist() == ["not_computed"] and reason in statistics["error"][0]
+    result = build_htru2_tables(scores, tmp_path / "tables", statistics=statistics)
+    assert f"Not computed: no method has a result on any HTRU2 outer fold: htru2 failed ({reason}) for SNN" \
+        in result["caption"]
+    assert (tmp_path / "tables" / "table3.csv").is_file()
+    assert result["table3"]["source"].eq("published (quoted by the paper)").all()  # only the quoted rows

@@ -102,3 +102,25 @@ def test_the_cli_writes_the_published_report(tmp_path, capsys):
     assert "is now `snnbench robustness`" in capsys.readouterr().err
 
 
+
+
+@pytest.mark.parametrize("columns, why", [
+    (["A"], "needs at least two FNN methods with results; only A has results in our scores"),
+    (["A", "B"], "needs at least two FNN methods with results; only A has results in our scores (B: no result)"),
+    (["B", "C"], "robustness.reference=A has no result in our scores; FNNs with results: B, C"),
+])
+def test_a_report_that_cannot_be_computed_says_why_instead_of_raising(tmp_path, columns, why):
+    """One FNN, or a second without any result (a custom method that failed everywhere; issue 24)."""
+    acc = synthetic()[columns].copy()
+    if columns == ["A", "B"]:
+        acc["B"] = float("nan")
+    report = robustness(table_of(acc), settings=FAST_A)
+    assert report.not_computed == why and verdict(report) == f"Not computed on our scores: {why}."
+    paths = write_robustness(report, tmp_path)
+    assert why in paths["md"].read_text() and (tmp_path / "robustness_figures").is_dir()
+    assert pd.read_csv(paths["csv"])[["section", "error"]].values.tolist() == [["not_computed", why]]
+
+
+def test_one_dataset_is_not_enough_and_says_so():
+    report = robustness(table_of(synthetic().iloc[:1]), settings=FAST_A)
+    assert report.not_computed.startswith("needs at least two datasets where A has a result; our scores have 1")

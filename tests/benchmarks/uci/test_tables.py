@@ -331,3 +331,24 @@ def test_report_html_shows_table1_against_snn_in_the_papers_layout_and_values_fo
     deviations = page[page.index("<details>"):page.index("</details>")]
     assert "<li>settings the paper leaves open: optimizer=sgd, refit=false" in deviations
     assert "reproduces" not in page and "Table1-left: ranks within 0.021 of the published" in page
+
+
+@pytest.mark.parametrize("kind, status", [("torch", "failed"), ("sklearn", "ok")])
+def test_tables_are_written_when_no_fnn_has_a_result(tmp_path, kind, status):
+    """Every UCI dataset failed, or only baselines were trained (issue 24): the statistics and
+    the tables are written, Table 1's caption saying why it is empty (DataError before)."""
+    from snnbench.benchmarks.uci.stats import uci_statistics
+    from snnbench.contracts.scores import SCORE_COLUMNS
+
+    method = "SNN" if kind == "torch" else "RF"
+    scores = pd.DataFrame([{"benchmark": "uci", "dataset": d, "method": method, "kind": kind, "split": "0",
+                            "source": "ours", "status": status, "value": 0.9 if status == "ok" else np.nan,
+                            "reason": None if status == "ok" else "dataset failed: checksum mismatch for x"}
+                           for d in ("iris", "wine")]).reindex(columns=SCORE_COLUMNS)
+    summary = pd.DataFrame({"benchmark": "uci", "dataset": ["iris", "wine"], "status": status})
+    result = build_uci_tables(scores, summary, tmp_path, statistics=uci_statistics(scores))
+    caption = result["captions"]["table1"]
+    assert "not computed: fewer than two methods have a result" in caption
+    if status == "failed":
+        assert "without a result: iris failed (dataset failed: checksum mismatch for x) for SNN" in caption
+    assert (tmp_path / "table1.csv").is_file() and (tmp_path / "captions.json").is_file()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from snnbench.contracts.scores import ours as ours_rows
-from snnbench.evaluation.stats import paired_wilcoxon_greater, stamped
+from snnbench.evaluation.stats import missing_results, not_computed, paired_wilcoxon_greater, stamped
 from snnbench.methods.paper import FAMILIES
 from snnbench.settings import StatsSettings
 
@@ -25,6 +25,8 @@ def fold_table(scores: pd.DataFrame) -> pd.DataFrame:
 def htru2_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings()) -> pd.DataFrame:
     reference = stats.against(REFERENCE)
     folds = fold_table(scores)
+    if folds.empty:
+        return not_computed(f"no method has a result on any HTRU2 outer fold: {missing_results(scores)}", stats)
     rows = []
     for method in [m for m in FAMILIES if m in folds] + [m for m in folds if m not in FAMILIES]:
         values = folds[method].dropna()

@@ -12,7 +12,7 @@ import pandas as pd
 from snnbench.atomic import atomic_write_bytes
 from snnbench.benchmarks.htru2.stats import REFERENCE, fold_table, htru2_statistics
 from snnbench.contracts.scores import ours as ours_rows
-from snnbench.evaluation.stats import settings_of
+from snnbench.evaluation.stats import NOT_COMPUTED, settings_of, why_not_computed
 from snnbench.reference import published_htru2_table3
 from snnbench.reporting.captions import deviations_text, stats_text
 from snnbench.reporting.plots import pyplot, save_figure
@@ -40,7 +40,9 @@ def table3(statistics: pd.DataFrame) -> pd.DataFrame:
             "published_p": None if pub is None else pub["p_value_vs_SNN"],
             "published_star": "" if pub is None or pd.isna(pub["starred_in_paper"]) else pub["starred_in_paper"],
         })
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["method", "source", "n_folds", "auc_mean", "auc_std", f"p_value_vs_{reference}",
+                                        "n_pairs", "star", "published_mean", "published_std", "published_p",
+                                        "published_star"])
     table["difference"] = table["auc_mean"] - table["published_mean"]
     lyon = published[published["kind"] != "FNN"]
     quoted = pd.DataFrame({"method": lyon["method"] + " (Lyon et al. 2016)",
@@ -61,7 +63,8 @@ def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, statistics:
     out_dir = Path(out_dir)
     statistics = htru2_statistics(scores) if statistics is None else statistics
     stats = settings_of(statistics)
-    table = table3(statistics)
+    missing = why_not_computed(statistics)
+    table = table3(statistics[statistics["table"] != NOT_COMPUTED])
     folds = sorted(fold_table(scores).index, key=int)
     ours = ours_rows(scores)
     failed = ours[ours["status"] != "ok"]
@@ -71,6 +74,7 @@ def build_htru2_tables(scores: pd.DataFrame, out_dir: str | Path, *, statistics:
                "published_p: the paper's p-values against SNN; RF and SVM "
                "are our baselines; Naive Bayes, C4.5 and SVM of Lyon et al. 2016 are quoted by the paper. "
                + stats_text(stats, against="SNN (as the paper)")
+               + (f" Not computed: {missing}." if missing else "")
                + (f" Failed jobs: {len(failed)} (see failures.csv)." if len(failed) else "")
                + " " + deviations_text(settings, notes=HTRU2_NOTES, scores=scores, benchmark="htru2"))
     write_table(table, out_dir / "table3", caption, decimals=4)
@@ -100,5 +104,6 @@ def per_fold_plot(folds: pd.DataFrame, stem: Path, *, published: pd.Series | Non
     ax.set_xlabel("method", fontsize=8)
     ax.set_ylabel("test ROC-AUC", fontsize=8)
     ax.set_title(f"HTRU2: test ROC-AUC over {len(folds)} outer folds, ours and the paper's means", fontsize=9)
-    ax.legend(fontsize=7)
+    if methods:  # no method with a result: an empty figure, the caption says why
+        ax.legend(fontsize=7)
     return save_figure(fig, stem)

@@ -40,7 +40,6 @@ from snnbench.atomic import atomic_write_bytes, atomic_write_csv
 from snnbench.benchmarks.uci.selection_sensitivity import selection_sensitivity
 from snnbench.benchmarks.uci.split_table import split_soundness
 from snnbench.benchmarks.uci.stats import uci_data
-from snnbench.errors import DataError
 from snnbench.evaluation.comparisons import (
     bayesian,
     bootstrap,
@@ -166,21 +165,25 @@ class Robustness:
     reference: str
     settings: RobustnessSettings
     stats: StatsSettings
-    multiple: dict[str, pd.DataFrame]  # size group -> the reference against each FNN
-    omnibus: dict[tuple[str, str], tuple[dict, pd.DataFrame] | str]  # (family, group) -> results, or why not
-    diagrams: dict[tuple[str, str], dict]  # (family, group) -> stats.critical_difference's output
-    bayes: pd.DataFrame
-    posterior: dict[str, np.ndarray]
-    boot: dict[tuple[str, str], tuple[dict, pd.DataFrame]]
-    loo: tuple[dict, pd.DataFrame]
-    conventions: pd.DataFrame
-    per_dataset: pd.DataFrame
-    wins: pd.DataFrame
+    multiple: dict[str, pd.DataFrame] = field(default_factory=dict)  # size group -> the reference against each FNN
+    omnibus: dict[tuple[str, str], tuple[dict, pd.DataFrame] | str] = field(default_factory=dict)  # or why not
+    diagrams: dict[tuple[str, str], dict] = field(default_factory=dict)  # stats.critical_difference's outputs
+    bayes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    posterior: dict[str, np.ndarray] = field(default_factory=dict)
+    boot: dict[tuple[str, str], tuple[dict, pd.DataFrame]] = field(default_factory=dict)
+    loo: tuple[dict, pd.DataFrame] | None = None
+    conventions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    per_dataset: pd.DataFrame = field(default_factory=pd.DataFrame)
+    wins: pd.DataFrame = field(default_factory=pd.DataFrame)
     selection: pd.DataFrame | None = None  # selection_sensitivity's per-variant table (our runs only)
     selection_jobs: pd.DataFrame | None = None  # ... and its per-job test metrics
+    not_computed: str = ""  # why no section could be computed (not_computable), else empty
 
     def rows(self) -> pd.DataFrame:
-        """Every number as one long table: robustness.csv."""
+        """Every number as one long table: robustness.csv (one ``not_computed`` row saying why, if none)."""
+        if self.not_computed:
+            return pd.DataFrame([{"source": self.table.source, "reference": self.reference,
+                                  "section": "not_computed", "error": self.not_computed}])
         parts = []
 
         def add(section: str, frame: pd.DataFrame, **labels) -> None:
@@ -216,13 +219,32 @@ class Robustness:
         return out
 
 
+def not_computable(table: ScoreTable, ref: str) -> str:
+    """Why the robustness report cannot be computed on ``table`` with reference ``ref`` (every
+    section compares the reference with another FNN over at least two datasets), or ''."""
+    whose = "the published scores" if table.source == "published" else "our scores"
+    having = [m for m in table.fnn.columns if table.fnn[m].notna().any()]
+    without = [m for m in table.fnn.columns if m not in having]
+    lacking = f" ({', '.join(without)}: no result)" if without else ""
+    if ref not in having:
+        return (f"robustness.reference={ref} has no result in {whose}; FNNs with results: "
+                f"{', '.join(having) or 'none'}{lacking}")
+    if len(having) < 2:
+        return f"needs at least two FNN methods with results; only {ref} has results in {whose}{lacking}"
+    n_ref = int(table.fnn[ref].notna().sum())
+    if n_ref < 2:
+        return (f"needs at least two datasets where {ref} has a result; {whose} have {n_ref} "
+                f"({', '.join(table.fnn.index[table.fnn[ref].notna()])})")
+    return ""
+
+
 def robustness(table: ScoreTable, *, settings: RobustnessSettings = RobustnessSettings(),
                stats: StatsSettings = StatsSettings()) -> Robustness:
 
     ref = settings.reference
-    if ref not in table.fnn.columns or table.fnn[ref].notna().sum() < 2:
-        raise DataError(f"the robustness report tests robustness.reference={ref!r}, which has fewer than 2 "
-                        f"datasets with a result in the {table.source} scores ({', '.join(table.fnn.columns)})")
+    why = not_computable(table, ref)
+    if why:
+        return Robustness(table, ref, settings, stats, not_computed=why)
     from dataclasses import replace
 
     fnn = table.fnn[[ref, *others_than(table.fnn, ref)]]
@@ -248,9 +270,10 @@ def robustness(table: ScoreTable, *, settings: RobustnessSettings = RobustnessSe
             boot[(family, group)] = bootstrap(sub, ref, settings=settings, missing=stats.missing)
     bayes, posterior = bayesian(fnn, ref, settings=settings)
     per_dataset, wins = granularity(fnn, ref, table.test_rows)
-    return Robustness(table, ref, settings, stats, multiple, omni, diagrams, bayes, posterior, boot,
-                      leave_one_out(fnn, ref, stats=stats), conventions(table, ref, settings=settings, stats=stats),
-                      per_dataset, wins)
+    return Robustness(table, ref, settings, stats, multiple=multiple, omnibus=omni, diagrams=diagrams, bayes=bayes,
+                      posterior=posterior, boot=boot, loo=leave_one_out(fnn, ref, stats=stats),
+                      conventions=conventions(table, ref, settings=settings, stats=stats), per_dataset=per_dataset,
+                      wins=wins)
 
 
 # --- the verdict, the markdown and the figures --------------------------------------------------
@@ -264,6 +287,8 @@ def _names(frame: pd.DataFrame, mask) -> str:
 def verdict(r: Robustness) -> str:
     """One plain-language paragraph, every figure in it read from ``r``."""
     ref, table = r.reference, r.table
+    if r.not_computed:
+        return f"Not computed on {'the published' if table.source == 'published' else 'our'} scores: {r.not_computed}."
     m = r.multiple["all"]
     n, n_ref = len(table.fnn.dropna(how="all")), int(table.fnn[ref].notna().sum())
     k = len(m)
@@ -352,6 +377,11 @@ def write_robustness(r: Robustness, out_dir: str | Path) -> dict[str, Path]:
     atomic_write_csv(paths["per_dataset"], r.per_dataset)
     alpha = r.stats.alpha
     whose = "the published scores" if source == "published" else "our scores"
+    if r.not_computed:
+        (out / FIGURES).mkdir(parents=True, exist_ok=True)  # the workflow's output, empty
+        lines = [f"# Robustness of the UCI conclusion ({whose})", "", verdict(r), "", f"Source: {cite}.", ""]
+        atomic_write_bytes(paths["md"], lambda f: f.write("\n".join(lines).encode()))
+        return paths
     lines = [f"# Robustness of the UCI conclusion ({whose})", "", verdict(r), "",
              f"Source: {cite}. Reference: {r.reference}. Statistics settings: wilcoxon={r.stats.wilcoxon}, "
              f"alpha={alpha:g}, missing={r.stats.missing}; robustness settings: rope={r.settings.rope:g}, "
@@ -514,7 +544,7 @@ def robustness_report(scores: pd.DataFrame | None, *, settings: RobustnessSettin
 
     table = published_table() if scores is None else ours_table(scores)
     report = robustness(table, settings=settings, stats=stats)
-    if train_dir is not None:
+    if train_dir is not None and not report.not_computed:
         found, jobs = selection_sensitivity(train_dir, reference_method=report.reference, stats=stats,
                                             seed=settings.seed)
         report = replace(report, selection=found, selection_jobs=jobs)

@@ -23,7 +23,7 @@ from snnbench.benchmarks.uci.stats import (
     uci_statistics,
 )
 from snnbench.contracts.scores import ours as ours_rows
-from snnbench.evaluation.stats import pool_difference, settings_of
+from snnbench.evaluation.stats import missing_results, pool_difference, settings_of
 from snnbench.methods.paper import FAMILIES
 from snnbench.reference import FD_REPRESENTATIVES, published_24_accuracies, published_ranks, table_a11
 from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
@@ -144,11 +144,13 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
         frame, untestable = hide_untestable(rank_comparison(rows, published_table=published, statistic=stat),
                                             stats.alpha)
         if name != "table1":
-            frame.insert(1, "source", rows["source"].to_numpy())
+            frame.insert(1, "source", rows.reindex(columns=["source"])["source"].to_numpy())
         if rows.empty:
+            lacking = missing_results(scores)
             captions[name] = (f"{published}: not computed: fewer than two methods have a result on the {group} "
                               f"datasets of this run ({len(data.groups[group])} datasets; torch methods run: "
-                              f"{', '.join(fnns)}). {base}")
+                              f"{', '.join(fnns) or 'none'}" + (f"; without a result: {lacking}" if lacking else "")
+                              + f"). {base}")
         elif name == "table1":
             captions[name] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
                               f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the published values "
