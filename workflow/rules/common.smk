@@ -17,6 +17,12 @@ _PYTHON_ON_PATH = "" if _USES_CONDA else f'export PATH="{Path(sys.executable).pa
 shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}')
 
 from snnbench import benchmarks as benchmark_registry
+
+if not workflow.dryrun and not workflow.remote_exec:  # a dry run keeps Snakemake's own listing
+    from snakemake.logging import logger as _snakemake_logger
+    from snnbench.pipeline.console import ConsoleFilter
+
+    _snakemake_logger.addFilter(ConsoleFilter())
 from snnbench.errors import ConfigError
 from snnbench.benchmarks import BENCHMARK_SOURCES
 

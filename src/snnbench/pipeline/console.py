@@ -1,0 +1,44 @@
+"""The console of a Snakemake run: one short line per job started and one per job finished, the
+progress every tenth of the run, no line over MAX_LINE characters (issue 24). A logging filter
+that Snakefile installs on Snakemake's logger for real runs (a dry run keeps Snakemake's listing);
+it reads the records' ``event`` (the logger plugin interface's LogEvent) by name only."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+MAX_LINE = 300
+_SILENT = "Select jobs to execute..."  # Snakemake's scheduler, once per round: says nothing a job line does not
+
+
+def clip(text: str, limit: int = MAX_LINE) -> str:
+    """Each line of ``text`` cut to ``limit`` characters (the cut marked with …)."""
+    return "\n".join(line if len(line) <= limit else line[: limit - 1] + "…" for line in text.split("\n"))
+
+
+class ConsoleFilter(logging.Filter):
+    def __init__(self, steps: int = 10):
+        super().__init__()
+        self.steps = steps
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        event = getattr(getattr(record, "event", None), "name", None)
+        stamp = time.strftime("%H:%M:%S")
+        if event == "JOB_STARTED" or (event is None and record.getMessage() == _SILENT):
+            return False
+        if event == "JOB_INFO":
+            wildcards = ", ".join(f"{k}={v}" for k, v in dict(record.__dict__.get("wildcards") or {}).items())
+            record.msg, record.args = f"[{stamp}] rule {record.rule_name}: {wildcards} (jobid {record.jobid})", ()
+            record.event = None
+        elif event == "JOB_FINISHED":
+            record.msg, record.args, record.event = f"[{stamp}] {record.getMessage()}", (), None
+        elif event == "PROGRESS":
+            done, total = record.done, record.total
+            return done == total or done % max(1, -(-total // self.steps)) == 0
+        elif event == "JOB_ERROR" and getattr(record, "shellcmd", None):
+            record.shellcmd = clip(" ".join(str(record.shellcmd).split()), MAX_LINE - 8)
+        elif event in (None, "ERROR") and isinstance(record.msg, str):
+            record.msg = clip(record.getMessage())
+            record.args = ()
+        return True
