@@ -4,25 +4,26 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.logging import logger as _snakemake_logger
 from snakemake.utils import validate
-
-validate(config, schema="../schemas/config.schema.yaml")
 
 # The rules run the snnbench of this checkout (src/), with the Python of the project's virtual
 # environment that runs Snakemake, or with a rule's conda environment when conda deployment is on.
 SRC_DIR = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC_DIR)
+from snnbench.pipeline.console import ConfigErrorFilter, ConsoleFilter
+
+_snakemake_logger.addFilter(ConfigErrorFilter())  # a config mistake prints its message, no traceback
+validate(config, schema="../schemas/config.schema.yaml")
+
 _USES_CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
 _PYTHON_ON_PATH = "" if _USES_CONDA else f'export PATH="{Path(sys.executable).parent}:$PATH"; '
 shell.prefix(f'set -euo pipefail; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}')
 
-from snnbench import benchmarks as benchmark_registry
-
 if not workflow.dryrun and not workflow.remote_exec:  # a dry run keeps Snakemake's own listing
-    from snakemake.logging import logger as _snakemake_logger
-    from snnbench.pipeline.console import ConsoleFilter
-
     _snakemake_logger.addFilter(ConsoleFilter())
+
+from snnbench import benchmarks as benchmark_registry
 from snnbench.errors import ConfigError
 from snnbench.benchmarks import BENCHMARK_SOURCES
 

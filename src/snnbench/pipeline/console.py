@@ -17,6 +17,27 @@ def clip(text: str, limit: int = MAX_LINE) -> str:
     return "\n".join(line if len(line) <= limit else line[: limit - 1] + "…" for line in text.split("\n"))
 
 
+# A configuration mistake is the user's to fix: its message says what and where; the traceback into
+# snnbench that Snakemake appends to it says nothing more to them.
+_USER_ERRORS = ("ConfigError", "WorkflowError")
+
+
+class ConfigErrorFilter(logging.Filter):
+    """Drops the traceback lines ('  File "...", line N, in ...') from Snakemake's report of a
+    ConfigError (or a WorkflowError, the config schema's) raised while it reads the workflow."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "exception", None) in _USER_ERRORS and isinstance(record.msg, str):
+            text = record.getMessage().split("\n\nFailed validating")[0]  # not the schema's dump
+            lines = [line for line in text.split("\n") if not line.startswith('  File "')]
+            config_error = record.exception == "ConfigError" or "Error validating config file" in text
+            if config_error and " in file " in lines[0]:  # where in the workflow it was found: not the user's file
+                lines[0] = "snnbench: configuration error:"
+            record.msg = "\n".join(lines)
+            record.args = ()
+        return True
+
+
 class ConsoleFilter(logging.Filter):
     def __init__(self, steps: int = 10):
         super().__init__()
