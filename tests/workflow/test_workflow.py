@@ -97,6 +97,14 @@ def test_workflow_config_narrowing_errors_name_the_setting(tmp_path):
     assert "train.narrow.uci.SNN.lr: [0.3] not in the grid [0.01, 0.1, 1]" in result.stdout + result.stderr
 
 
+def test_a_malformed_yaml_config_is_named_with_its_line_by_the_cli(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("train:\n  methods: [SNN\n  epochs: 3\n")
+    result = snnbench("status", "--configfile", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{bad}, line 3, column 9: not valid YAML" in result.stderr, result.stderr
+
+
 def test_cli_rejects_unknown_dataset_and_lists_names():
     result = snnbench("data", "prepare", "uci", "--dataset", "abalon")
     assert result.returncode == 2
