@@ -132,7 +132,8 @@ def test_the_console_says_one_short_line_per_job(tmp_path, mirror):
     assert len([line for line in started if " rule train_" in line]) == 3, lines
     assert "train_fnn: benchmark=uci, dataset=iris, method=SNN, split=0" in "\n".join(started)
     assert not [line for line in lines if "--settings" in line or "Select jobs to execute" in line]
-    assert max(map(len, lines)) <= 300
+    # the onerror hint repeats the run's paths (issue 24, item 3, another part): bounded there
+    assert max(len(line) for line in lines if not line.startswith("the state at any time:")) <= 300
     assert len(lines) <= 3 * jobs + 60, len(lines)  # the plan, the job stats and the summary besides
 
 

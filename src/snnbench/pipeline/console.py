@@ -57,8 +57,13 @@ class ConsoleFilter(logging.Filter):
         elif event == "PROGRESS":
             done, total = record.done, record.total
             return done == total or done % max(1, -(-total // self.steps)) == 0
-        elif event == "JOB_ERROR" and getattr(record, "shellcmd", None):
-            record.shellcmd = clip(" ".join(str(record.shellcmd).split()), MAX_LINE - 8)
+        elif event == "JOB_ERROR":
+            if getattr(record, "shellcmd", None):
+                record.shellcmd = clip(" ".join(str(record.shellcmd).split()), MAX_LINE - 8)
+            for item in ("input", "output"):  # Snakemake joins each list on one line (the log: shown whole)
+                files = [str(f) for f in getattr(record, item, None) or []]
+                if len(", ".join(files)) > MAX_LINE - 60:
+                    setattr(record, item, [clip(files[0], MAX_LINE - 80), f"and {len(files) - 1} more"])
         elif event in (None, "ERROR") and isinstance(record.msg, str):
             record.msg = clip(record.getMessage())
             record.args = ()
