@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import tarfile
 import pytest
 import yaml
 
-from helpers import REPO, render_page, sideways_overflow
+from helpers import REPO, finished_jobs, render_page, sideways_overflow
 from helpers import run_snakemake as snakemake
 
 
@@ -84,7 +85,9 @@ def test_the_slurm_profile_plans_the_quick_config(tmp_path):
 def test_bad_config_stops_before_any_job_and_names_the_setting(tmp_path, body, message):
     result = snakemake("-n", "--configfile", str(write_config(tmp_path, **body)))
     assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    console = result.stdout + result.stderr
+    assert message in console
+    assert 'File "' not in console and "Traceback" not in console, console  # the message, not snnbench's insides
 
 
 def test_workflow_config_narrowing_errors_name_the_setting(tmp_path):
@@ -97,12 +100,44 @@ def test_workflow_config_narrowing_errors_name_the_setting(tmp_path):
     assert "train.narrow.uci.SNN.lr: [0.3] not in the grid [0.01, 0.1, 1]" in result.stdout + result.stderr
 
 
+def test_a_malformed_yaml_config_is_named_with_its_line_by_the_cli(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("train:\n  methods: [SNN\n  epochs: 3\n")
+    result = snnbench("status", "--configfile", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{bad}, line 3, column 9: not valid YAML" in result.stderr, result.stderr
+
+
 def test_cli_rejects_unknown_dataset_and_lists_names():
     result = snnbench("data", "prepare", "uci", "--dataset", "abalon")
     assert result.returncode == 2
     assert "unknown UCI dataset(s) in setting `--dataset`: 'abalon' (did you mean abalone" in result.stderr
     listing = snnbench("data", "list", "uci")
     assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 121
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_the_console_says_one_short_line_per_job(tmp_path, mirror):
+    """A real run through the workflow profile: each job a line when it starts and one when it
+    finishes, progress every tenth, no shell command or settings JSON, no line over 300 characters."""
+    config = write_config(tmp_path, benchmarks=["uci"], uci={"datasets": ["iris"]}, mirror=str(mirror),
+                          train={"methods": ["SNN", "MSRAinit"], "baselines": ["RF"], "epochs": 2, "threads": 1,
+                                 "narrow": {"uci": {"*": {"n_hidden": [256], "n_layers": [2], "lr": [0.01],
+                                                          "layer_form": ["rectangular"], "dropout": [0]},
+                                                    "RF": {"n_estimators": [500], "max_features": ["sqrt"],
+                                                           "min_samples_leaf": [1]}}}})
+    result = snakemake("--cores", "2", "--configfile", str(config))
+    lines = (result.stdout + result.stderr).splitlines()
+    jobs = int(re.search(r"^total\s+(\d+)", result.stdout + result.stderr, re.M).group(1))
+    started = [line for line in lines if re.match(r"\[\d\d:\d\d:\d\d\] rule \w+: ", line)]
+    assert len(started) <= jobs and len(finished_jobs("\n".join(lines))) <= jobs, lines
+    assert len([line for line in started if " rule train_" in line]) == 3, lines
+    assert "train_fnn: benchmark=uci, dataset=iris, method=SNN, split=0" in "\n".join(started)
+    assert not [line for line in lines if "--settings" in line or "Select jobs to execute" in line]
+    # the onerror hint repeats the run's paths (issue 24, item 3, another part): bounded there
+    assert max(len(line) for line in lines if not line.startswith("the state at any time:")) <= 300
+    assert len(lines) <= 3 * jobs + 60, len(lines)  # the plan, the job stats and the summary besides
 
 
 @pytest.mark.mirror

@@ -4,14 +4,18 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.logging import logger as _snakemake_logger
 from snakemake.utils import validate
-
-validate(config, schema="../schemas/config.schema.yaml")
 
 # The rules run the snnbench of this checkout (src/), with the Python of the project's virtual
 # environment that runs Snakemake, or with a rule's conda environment when conda deployment is on.
 SRC_DIR = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC_DIR)
+from snnbench.pipeline.console import ConfigErrorFilter, ConsoleFilter
+
+_snakemake_logger.addFilter(ConfigErrorFilter())  # a config mistake prints its message, no traceback
+validate(config, schema="../schemas/config.schema.yaml")
+
 _USES_CONDA = any("conda" in str(m).lower() for m in workflow.deployment_settings.deployment_method)
 _PYTHON_ON_PATH = "" if _USES_CONDA else f'export PATH="{Path(sys.executable).parent}:$PATH"; '
 # fd 3 keeps the job's console open behind its `> {log} 2>&1`: a file that cannot be written (a
@@ -19,6 +23,9 @@ _PYTHON_ON_PATH = "" if _USES_CONDA else f'export PATH="{Path(sys.executable).pa
 shell.prefix(
     f'set -euo pipefail; exec 3>&2; export SNNBENCH_CONSOLE_FD=3; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}'
 )
+
+if not workflow.dryrun and not workflow.remote_exec:  # a dry run keeps Snakemake's own listing
+    _snakemake_logger.addFilter(ConsoleFilter())
 
 from snnbench import benchmarks as benchmark_registry
 from snnbench.errors import ConfigError

@@ -29,6 +29,14 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def yaml_error_text(path: str | Path, exc: yaml.YAMLError) -> str:
+    """A malformed YAML file's error in one line: the file, the line and column, what is wrong."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{where}: not valid YAML ({problem}); fix that line (YAML indents with spaces, lists as [a, b])"
+
+
 def load_config(files: list[str | Path], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config of ``snakemake --configfile FILES... --config KEY=VALUE...``: the files laid over
     each other (the first is usually config/config.yaml), then ``overrides``, checked against the
@@ -41,6 +49,8 @@ def load_config(files: list[str | Path], overrides: dict[str, Any] | None = None
             config = _merge(config, yaml.safe_load(Path(path).read_text()) or {})
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(yaml_error_text(path, exc)) from None
     config = _merge(config, overrides or {})
     if not SCHEMA.is_file():
         raise ConfigError(f"the workflow's schema is not at {SCHEMA}: run snnbench from a checkout of the repository")
