@@ -244,6 +244,8 @@ def test_the_report_opens_on_the_rendered_tables_in_a_real_browser(quick_local_r
     results = quick_local_run.results
     made = snakemake("--report", str(tmp_path / "snakemake_report.html"), *quick_local_run.config)
     assert made.returncode == 0, made.stderr[-3000:]
+    # issue 24 (11): a category named "Statistics" collided with the report's own "Statistics" section
+    assert "WARNING" not in made.stdout + made.stderr, (made.stdout + made.stderr)[-3000:]
     fronts = {"uci": ["table1", "table1_right"], "tox21": ["table2"], "htru2": ["table3"]}
     captions = {b: json.loads((results / b / "captions.json").read_text()) for b in fronts}
     for page in (results / "report.html", tmp_path / "snakemake_report.html"):

@@ -25,7 +25,7 @@ rule stats:
     input:
         scores=f"{RESULTS}/{{benchmark}}/scores.csv",
     output:
-        stats=report(f"{RESULTS}/{{benchmark}}/stats.csv", category="Statistics", caption="../report/stats.rst"),
+        stats=report(f"{RESULTS}/{{benchmark}}/stats.csv", category="Test statistics", caption="../report/stats.rst"),
     log:
         f"{LOGS}/stats/{{benchmark}}.log",
     wildcard_constraints:
