@@ -137,7 +137,7 @@ def test_the_console_says_one_short_line_per_job(tmp_path, mirror):
     assert not [line for line in lines if "--settings" in line or "Select jobs to execute" in line]
     # the onerror hint repeats the run's paths (issue 24, item 3, another part): bounded there
     assert max(len(line) for line in lines if not line.startswith("the state at any time:")) <= 300
-    assert len(lines) <= 3 * jobs + 60, len(lines)  # the plan, the job stats and the summary besides
+    assert len(lines) <= 3 * jobs + 60, "\n".join(lines)  # the plan, the job stats and the summary besides
 
 
 @pytest.mark.mirror

@@ -24,8 +24,8 @@ shell.prefix(
     f'set -euo pipefail; exec 3>&2; export SNNBENCH_CONSOLE_FD=3; export PYTHONPATH="{SRC_DIR}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; {_PYTHON_ON_PATH}'
 )
 
-if not workflow.dryrun and not workflow.remote_exec:  # a dry run keeps Snakemake's own listing
-    _snakemake_logger.addFilter(ConsoleFilter())
+if not workflow.remote_exec:  # a dry run keeps Snakemake's own listing (known only once it executes)
+    _snakemake_logger.addFilter(ConsoleFilter(bypass=lambda: workflow.dryrun))
 
 from snnbench import benchmarks as benchmark_registry
 from snnbench.errors import ConfigError

@@ -6,6 +6,7 @@ it reads the records' ``event`` (the logger plugin interface's LogEvent) by name
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 MAX_LINE = 300
@@ -28,7 +29,12 @@ class ConfigErrorFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "exception", None) in _USER_ERRORS and isinstance(record.msg, str):
-            text = record.getMessage().split("\n\nFailed validating")[0]  # not the schema's dump
+            whole = record.getMessage()
+            text = whole.split("\n\nFailed validating")[0]  # not the schema's dump, but the setting it names
+            where = re.search(r"On instance((?:\[[^\]]+\])+)", whole)
+            if where and text != whole:
+                keys = re.findall(r"\[([^\]]+)\]", where.group(1))
+                text += f" (setting {'.'.join(k.strip(chr(39) + chr(34)) for k in keys)}, {where.group(1)})"
             lines = [line for line in text.split("\n") if not line.startswith('  File "')]
             config_error = record.exception == "ConfigError" or "Error validating config file" in text
             if config_error and " in file " in lines[0]:  # where in the workflow it was found: not the user's file
@@ -39,11 +45,14 @@ class ConfigErrorFilter(logging.Filter):
 
 
 class ConsoleFilter(logging.Filter):
-    def __init__(self, steps: int = 10):
+    def __init__(self, steps: int = 10, bypass=None):
         super().__init__()
         self.steps = steps
+        self.bypass = bypass  # a callable: True lets every record through unchanged (a dry run)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (self.bypass is not None and self.bypass()) or getattr(record, "exception", None) in _USER_ERRORS:
+            return True  # a dry run's listing, and a config mistake's whole message (ConfigErrorFilter's)
         event = getattr(getattr(record, "event", None), "name", None)
         stamp = time.strftime("%H:%M:%S")
         if event == "JOB_STARTED" or (event is None and record.getMessage() == _SILENT):

@@ -57,6 +57,8 @@ def against_snn(folder: Path) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     rows = pd.read_csv(path)
+    if not {"section", "group", "source", "reference", "method", "p_value", "star"} <= set(rows.columns):
+        return None  # a report that was not computed (robustness.not_computable): its one row says why
     keep = ((rows["section"] == "multiple_comparisons") & (rows["group"] == "all") & (rows["source"] == "ours")
             & (rows["reference"] == "SNN"))
     return rows.loc[keep, ["method", "p_value", "star"]] if keep.any() else None
