@@ -59,7 +59,12 @@ class ConsoleFilter(logging.Filter):
             return False
         if event == "JOB_INFO":
             wildcards = ", ".join(f"{k}={v}" for k, v in dict(record.__dict__.get("wildcards") or {}).items())
-            record.msg, record.args = f"[{stamp}] rule {record.rule_name}: {wildcards} (jobid {record.jobid})", ()
+            resources = record.__dict__.get("resources")
+            memory = getattr(resources, "mem_mb", None)
+            memory = getattr(memory, "value", memory)  # a Resource object, or its value
+            memory = f", mem_mb={memory}" if isinstance(memory, int) else ""  # a retry asks for more: say so
+            line = f"[{stamp}] rule {record.rule_name}: {wildcards} (jobid {record.jobid}{memory})"
+            record.msg, record.args = line, ()
             record.event = None
         elif event == "JOB_FINISHED":
             record.msg, record.args, record.event = f"[{stamp}] {record.getMessage()}", (), None

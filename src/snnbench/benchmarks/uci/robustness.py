@@ -40,6 +40,7 @@ from snnbench.atomic import atomic_write_bytes, atomic_write_csv
 from snnbench.benchmarks.uci.selection_sensitivity import selection_sensitivity
 from snnbench.benchmarks.uci.split_table import split_soundness
 from snnbench.benchmarks.uci.stats import uci_data
+from snnbench.errors import DataError
 from snnbench.evaluation.comparisons import (
     bayesian,
     bootstrap,
@@ -545,7 +546,10 @@ def robustness_report(scores: pd.DataFrame | None, *, settings: RobustnessSettin
     table = published_table() if scores is None else ours_table(scores)
     report = robustness(table, settings=settings, stats=stats)
     if train_dir is not None and not report.not_computed:
-        found, jobs = selection_sensitivity(train_dir, reference_method=report.reference, stats=stats,
-                                            seed=settings.seed)
-        report = replace(report, selection=found, selection_jobs=jobs)
+        try:
+            found, jobs = selection_sensitivity(train_dir, reference_method=report.reference, stats=stats,
+                                                seed=settings.seed)
+            report = replace(report, selection=found, selection_jobs=jobs)
+        except DataError:  # no paper FNN trained here (a user's methods only): nothing to re-select
+            pass
     return report, write_robustness(report, out_dir)

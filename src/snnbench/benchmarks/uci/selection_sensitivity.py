@@ -115,7 +115,7 @@ def selection_sensitivity(train_dir: str | Path, *, reference_method: str, stats
                "datasets_changed": ", ".join(sorted(set(sub.index[changed].get_level_values("dataset"))))}
         if lacking == 0:
             acc = sub["test_metric"].groupby(level=["dataset", "method"]).mean().unstack("method")
-            if reference_method in acc and len(acc.dropna(how="all")) >= 2:
+            if reference_method in acc and acc.shape[1] >= 2 and len(acc.dropna(how="all")) >= 2:
                 row.update(rank_summary(acc, reference_method, stats=stats))
         out.append(row)
     return pd.DataFrame(out), jobs
