@@ -175,8 +175,8 @@ def test_datasets_whose_data_is_unavailable_or_failed_are_listed_not_planned(tmp
 
 def test_flops_are_printed_with_a_prefix_never_as_a_raw_integer():
     """Issue 24: the console's FLOPs read '617 GFLOP', '52.3 MFLOP', not 617400000000 or 52340000."""
-    from snnbench.pipeline.plan import human_duration
+    from snnbench.pipeline.plan import si_prefixed
 
-    shown = [human_duration(x) + "FLOP" for x in (3.2e15, 34.7e12, 617.4e9, 52_340_000, 1234, 12)]
+    shown = [si_prefixed(x) + "FLOP" for x in (3.2e15, 34.7e12, 617.4e9, 52_340_000, 1234, 12)]
     assert shown == ["3.2 PFLOP", "34.7 TFLOP", "617 GFLOP", "52.3 MFLOP", "1.23 kFLOP", "12 FLOP"]
     assert all(len(s) <= 10 for s in shown)

@@ -61,8 +61,8 @@ def test_status_weighs_done_and_started_jobs_by_their_work(tmp_path):
     flops = p.jobs.set_index(["dataset", "method"])["flops"]
     assert "2 of 6 jobs" in lines[-1] and "1 failed job(s)" in lines[-1] and "wine/SVM/split0.log" in lines[-1]
     assert f"{p.work_done / p.work_total:.0%} done by work" in lines[-1]
-    from snnbench.pipeline.plan import human_duration
-    assert f"{human_duration(flops[('titanic', 'SNN')] + 0.5 * flops[('iris', 'SNN')])}FLOP of" in lines[-1]
+    from snnbench.pipeline.plan import si_prefixed
+    assert f"{si_prefixed(flops[('titanic', 'SNN')] + 0.5 * flops[('iris', 'SNN')])}FLOP of" in lines[-1]
 
 
 def test_status_eta_from_the_rate_of_finished_jobs_else_the_calibration(tmp_path):

@@ -263,7 +263,7 @@ def projected_hours(rows: pd.DataFrame, config: dict[str, Any], *, calibration: 
     return pd.DataFrame(out, columns=["benchmark", "cpu_hours", "gpu_low_hours", "gpu_high_hours"])
 
 
-def human_duration(x: float) -> str:
+def si_prefixed(x: float) -> str:
     """A count with an SI prefix, three significant digits, to be followed by its unit ('617 G' + 'FLOP'):
     never a raw integer of ten digits (issue 24)."""
     for unit, size in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -337,13 +337,13 @@ def plan_text(config: dict[str, Any], *, calibration: dict[str, float] | None = 
         low = float(hours["gpu_low_hours"].get(benchmark, 0.0))
         high = float(hours["gpu_high_hours"].get(benchmark, 0.0))
         lines.append(f"  {benchmark:<9} {int(part['jobs'].sum()):>6} {int(part['configurations'].sum()):>9} "
-                     f"{steps:>13.3g} {human_duration(flops) + 'FLOP':>9} {_hours(cpu):>13} {_range(low, high):>13}")
+                     f"{steps:>13.3g} {si_prefixed(flops) + 'FLOP':>9} {_hours(cpu):>13} {_range(low, high):>13}")
         for key, value in (("jobs", part["jobs"].sum()), ("configurations", part["configurations"].sum()),
                            ("config_steps", steps), ("flops", flops), ("cpu", cpu), ("gpu_low", low),
                            ("gpu_high", high)):
             totals[key] += value
     lines.append(f"  {'total':<9} {int(totals['jobs']):>6} {int(totals['configurations']):>9} "
-                 f"{totals['config_steps']:>13.3g} {human_duration(totals['flops']) + 'FLOP':>9} "
+                 f"{totals['config_steps']:>13.3g} {si_prefixed(totals['flops']) + 'FLOP':>9} "
                  f"{_hours(totals['cpu']):>13} "
                  f"{_range(totals['gpu_low'], totals['gpu_high']):>13}")
     lines += not_run_lines(every)

@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from snnbench.pipeline.plan import NOT_RUN, human_duration, job_seconds, plan_rows
+from snnbench.pipeline.plan import NOT_RUN, job_seconds, plan_rows, si_prefixed
 from snnbench.training.progress import clock
 
 GAP_S = 1800.0
@@ -191,7 +191,7 @@ def status_text(config: dict[str, Any], *, calibration: dict[str, float], cores:
         part = everything[everything["state"] != "not run"]
         finished = ~part["state"].isin(["pending", "started"])
         flops_done = float((part["flops"] * part["done"]).sum())
-        flops_text = human_duration(flops_done).strip() + " of " + human_duration(float(part["flops"].sum())) + "FLOP"
+        flops_text = si_prefixed(flops_done).strip() + " of " + si_prefixed(float(part["flops"].sum())) + "FLOP"
         share = float((part["weight"] * part["done"]).sum() / max(part["weight"].sum(), 1e-12))
         lines.append(f"  {benchmark:<9} {f'{int(finished.sum())}/{len(part)}':>12} "
                      f"{int((part['state'] == 'started').sum()):>7} "
@@ -210,8 +210,8 @@ def status_text(config: dict[str, Any], *, calibration: dict[str, float], cores:
     waiting = jobs[(jobs["state"] == "pending") & ~jobs["prepared"].astype(bool)]
     to_prepare = sorted(set(waiting["benchmark"] + "/" + waiting["dataset"]))
     line = (f"snnbench: training {share:.0%} done by work ({n_finished} of {len(jobs)} jobs, "
-            f"{human_duration(float((jobs['flops'] * jobs['done']).sum()))}FLOP of "
-            f"{human_duration(float(jobs['flops'].sum()))}FLOP)"
+            f"{si_prefixed(float((jobs['flops'] * jobs['done']).sum()))}FLOP of "
+            f"{si_prefixed(float(jobs['flops'].sum()))}FLOP)"
             + ("" if eta == 0 else f", about {clock(eta)} left ({how}")
             + ("" if eta == 0 or not to_prepare else
                f"; not timed: preparing {', '.join(to_prepare[:3])}{' and more' if len(to_prepare) > 3 else ''} first")
