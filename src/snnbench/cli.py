@@ -73,7 +73,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     cards = summary_cards(args.prepared_dir, datasets=_json_option(args.datasets, "--datasets"), cards=args.cards)
-    frame = write_summary(cards, args.out)
+    frame = write_summary(cards, args.out, split_columns=_json_option(args.split_columns, "--split-columns"))
     for benchmark in frame["benchmark"].unique():
         print(f"{benchmark}: {caption(frame, benchmark)}")
     print(f"-> {args.out}")
@@ -336,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prepared-dir", default="data/prepared")
     p.add_argument("--datasets", metavar="JSON", help='the cards to read under --prepared-dir: '
                                                       '{benchmark: [dataset, ...] or "all"} (what the workflow passes)')
+    p.add_argument("--split-columns", metavar="JSON",
+                   help="the split columns split_sound judges, {benchmark: [column, ...]} (default: column 0; "
+                        "the workflow passes the run's, train.uci_splits)")
     p.add_argument("--out", default="results/data/summary.csv")
     p.set_defaults(func=cmd_summary)
 

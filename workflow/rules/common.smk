@@ -308,6 +308,13 @@ def get_train_splits(benchmark, method=None):
     return benchmark_registry.get(benchmark).run_splits(config, method)
 
 
+def get_trained_splits():
+    """Every split any method trains, per benchmark, as JSON: the split columns whose classes
+    results/data/summary.csv's split_sound judges."""
+    splits = {b: sorted({s for m in methods_for(b) for s in get_train_splits(b, m)}) for b in BENCHMARKS}
+    return json.dumps(splits, separators=(",", ":"))
+
+
 @functools.cache
 def get_train_jobs():
     """Every training job of the run (snnbench.pipeline.runs.train_jobs, which `snnbench plan` counts too)."""

@@ -76,6 +76,8 @@ rule data_summary:
     params:
         prepared_dir=lambda w, input: prepared_dir_of(input[0]),
         datasets=json.dumps({b: compact_datasets(b) for b in BENCHMARKS}, separators=(",", ":")),
+        split_columns=get_trained_splits(),
     shell:
-        "python -m snnbench data summary --prepared-dir {params.prepared_dir} --datasets {params.datasets:q} --out {output}"
+        "python -m snnbench data summary --prepared-dir {params.prepared_dir} --datasets {params.datasets:q}"
+        " --split-columns {params.split_columns:q} --out {output}"
         " > {log} 2>&1"

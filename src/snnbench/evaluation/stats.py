@@ -287,6 +287,32 @@ def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEF
     return table.assign(_order=order).sort_values(["_order", "place"], kind="stable").drop(columns="_order")
 
 
+def head_to_head(acc: pd.DataFrame, method: str, others: list[str], *, wilcoxon: WilcoxonMethod = DEFAULTS.wilcoxon,
+                 alpha: float = ALPHA) -> pd.DataFrame:
+    """``method`` (a column of ``acc``) against each of ``others``, one row each: wins / ties / losses
+    of ``method`` on the datasets both have, ``p_better`` (one-sided paired Wilcoxon: ``method`` is
+    better) and ``p_worse`` (the other is better), each Holm-adjusted over ``others``
+    (``p_better_holm``, ``p_worse_holm``), and ``verdict`` (``better`` / ``worse`` where the adjusted
+    test says so at ``alpha``, else ``no difference``). Unlike average ranks, none of it depends on
+    which other methods are in the pool."""
+    values = _check_acc(acc)
+    rows = []
+    for other in others:
+        pairs = values[[method, other]].dropna()
+        better, n = paired_wilcoxon_greater(values[method], values[other], method=wilcoxon)
+        worse, _ = paired_wilcoxon_greater(values[other], values[method], method=wilcoxon)
+        rows.append({"method": method, "vs": other, "wins": int((pairs[method] > pairs[other]).sum()),
+                     "ties": int((pairs[method] == pairs[other]).sum()),
+                     "losses": int((pairs[method] < pairs[other]).sum()), "p_better": better, "p_worse": worse,
+                     "n_datasets": n})
+    table = pd.DataFrame(rows, columns=["method", "vs", "wins", "ties", "losses", "p_better", "p_worse", "n_datasets"])
+    table["p_better_holm"] = holm(table["p_better"]).to_numpy()
+    table["p_worse_holm"] = holm(table["p_worse"]).to_numpy()
+    table["verdict"] = np.select([table["p_better_holm"] < alpha, table["p_worse_holm"] < alpha],
+                                 ["better", "worse"], "no difference")
+    return table
+
+
 VERDICT_ORDER = {"better": 0, "reference": 1, "no difference": 1, "worse": 2}
 
 

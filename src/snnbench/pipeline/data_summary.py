@@ -13,7 +13,7 @@ from snnbench.contracts.prepared import card_path, read_card
 from snnbench.errors import SnnbenchError
 
 COLUMNS = ("benchmark", "dataset", "n", "d", "classes", "size_group", "status", "reason", "feature_set", "checksum",
-           "split_sound", "missing_training", "missing_validation", "missing_test")
+           "split_columns", "split_sound", "missing_training", "missing_validation", "missing_test")
 SPLIT_PARTS = ("training", "validation", "test")
 BENCHMARK_ORDER = {name: i for i, name in enumerate(benchmarks.BENCHMARKS)}
 
@@ -32,18 +32,31 @@ def summary_cards(prepared_dir: str | os.PathLike, *, datasets: dict | None = No
     return paths
 
 
-def split_fields(card: dict, column: int = 0) -> dict:
-    """``split_sound`` and the classes missing per part ("2 5": class ids) of split column ``column``
-    (the paper's) from the card's ``split_classes``; empty for a benchmark whose cards have none."""
-    entry = next((e for e in card.get("split_classes") or () if e["column"] == column), None)
-    if entry is None:
-        return {"split_sound": None, **{f"missing_{p}": "" for p in SPLIT_PARTS}}
-    return {"split_sound": entry["sound"],
-            **{f"missing_{p}": " ".join(str(c) for c in entry["missing"][p]) for p in SPLIT_PARTS}}
+def split_fields(card: dict, columns: tuple[int, ...] = (0,)) -> dict:
+    """``split_sound`` (every class in every part of each of the split ``columns``, those the run
+    trains on) and the classes missing per part from the card's ``split_classes``: "2 5" (class
+    ids) for one column, "1: 2 5; 3: 5" (column: ids) for several; empty for a benchmark whose cards
+    have none (its splits are stratified folds or fixed sets)."""
+    entries = {e["column"]: e for e in card.get("split_classes") or ()}
+    used = [entries[c] for c in columns if c in entries]
+    if not used:
+        return {"split_columns": "", "split_sound": None, **{f"missing_{p}": "" for p in SPLIT_PARTS}}
+
+    def missing(part: str) -> str:
+        ids = [(e["column"], " ".join(str(c) for c in e["missing"][part])) for e in used]
+        if len(used) == 1:
+            return ids[0][1]
+        return "; ".join(f"{column}: {text}" for column, text in ids if text)
+
+    return {"split_columns": " ".join(str(e["column"]) for e in used),
+            "split_sound": all(e["sound"] for e in used), **{f"missing_{p}": missing(p) for p in SPLIT_PARTS}}
 
 
-def summarize(cards: list[str | os.PathLike]):
-    """A DataFrame with :data:`COLUMNS`, benchmarks in paper order, datasets sorted by name."""
+def summarize(cards: list[str | os.PathLike], *, split_columns: dict[str, list[int]] | None = None):
+    """A DataFrame with :data:`COLUMNS`, benchmarks in paper order, datasets sorted by name;
+    ``split_columns`` ({benchmark: [column, ...]}, the run's, default column 0) are the split
+    columns whose classes ``split_sound`` judges."""
+    split_columns = split_columns or {}
     rows = []
     for path in cards:
         card = read_card(path)
@@ -58,7 +71,7 @@ def summarize(cards: list[str | os.PathLike]):
             "reason": card.get("reason") or "",
             "feature_set": card.get("feature_set") or "",
             "checksum": card.get("arrays_sha256") or "",
-            **split_fields(card),
+            **split_fields(card, tuple(split_columns.get(card["benchmark"], (0,)))),
         })
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("n", "d", "classes"):
@@ -80,7 +93,8 @@ def caption(summary, benchmark: str) -> str:
     return text
 
 
-def write_summary(cards: list[str | os.PathLike], out: str | os.PathLike):
-    frame = summarize(cards)
+def write_summary(cards: list[str | os.PathLike], out: str | os.PathLike, *,
+                  split_columns: dict[str, list[int]] | None = None):
+    frame = summarize(cards, split_columns=split_columns)
     atomic_write_csv(Path(out), frame)
     return frame

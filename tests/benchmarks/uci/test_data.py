@@ -107,6 +107,10 @@ def test_a_class_absent_from_a_part_makes_the_split_unsound_in_card_and_summary(
     row = summarize([card]).iloc[0]
     assert bool(row["split_sound"]) is False
     assert (row["missing_training"], row["missing_validation"], row["missing_test"]) == ("", "2", "")
+    # the run's columns (train.uci_splits) are judged: column 1 alone is sound, 0 and 1 are not
+    assert bool(summarize([card], split_columns={"uci": [1]}).iloc[0]["split_sound"]) is True
+    both = summarize([card], split_columns={"uci": [0, 1]}).iloc[0]
+    assert (bool(both["split_sound"]), both["split_columns"], both["missing_validation"]) == (False, "0 1", "0: 2")
 
     make_uci(tmp_path / "raw2")
     status, card = prepare_dataset(benchmarks.get("uci"), NAME, raw_dir=tmp_path / "raw2", prepared_dir=tmp_path)

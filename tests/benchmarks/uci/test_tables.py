@@ -148,6 +148,20 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     assert board.at["MyNet", "place"] == 1 and board.at["MyNet", "p_better_holm"] < 1e-10
     assert board.at["MyNet", "verdict"] == "better" and board.index[0] == "MyNet"
     assert board.at["LogReg", "losses"] == n and board.at["LogReg", "p_holm"] < 1e-10
+    # each of ours against each published method, Holm over the 24: MyNet better than all, and its
+    # row against one published method the same whatever else is in the pool (issue 25)
+    duels = statistics[(statistics["table"] == "head_to_head") & (statistics["group"] == "all")]
+    assert len(duels) == 3 * 24 and set(duels["method"]) == {"SNN", "MyNet", "LogReg"}
+    mynet = duels[duels["method"] == "MyNet"].set_index("vs")
+    assert (mynet["verdict"] == "better").all() and (mynet.at["SNN (Table A11)", "p_better_holm"] < 1e-10)
+    logreg = duels[duels["method"] == "LogReg"].set_index("vs")
+    assert logreg.at["SNN (Table A11)", "verdict"] == "worse" and logreg.at["SNN (Table A11)", "losses"] == len(snn)
+    from snnbench.evaluation.stats import head_to_head
+
+    both = pd.DataFrame({"MyNet": better, "SNN (Table A11)": snn, "other": snn - 0.2})
+    alone = head_to_head(both[["MyNet", "SNN (Table A11)"]], "MyNet", ["SNN (Table A11)"]).iloc[0]
+    pooled = head_to_head(both, "MyNet", ["SNN (Table A11)", "other"]).iloc[0]
+    assert (alone["wins"], alone["ties"], alone["p_better"]) == (pooled["wins"], pooled["ties"], pooled["p_better"])
     table1 = statistics[statistics["table"] == "compare_table1"]
     assert set(table1["method"]) == {"SNN", "MyNet", "LogReg", *(f"{m} (Table A11)" for m in reference.FNN_METHODS)}
     summary = pd.DataFrame({"benchmark": "uci", "dataset": snn.index, "status": "ok"})
@@ -156,6 +170,7 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     assert "their own protocol (4-fold cross-validation" in text and "| MyNet " in text
     assert "largest average-rank difference from the paper's: TableA12 (" in text and "depend on the pool" in text
     assert (tmp_path / "uci" / "compare_tableA12.csv").is_file()
+    assert "does not depend" not in text and "| MyNet " in (tmp_path / "uci" / "head_to_head.md").read_text()
     # compare_with: none leaves the paper's tables only
     from snnbench.settings import StatsSettings
 
@@ -202,7 +217,7 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
     statistics = read_statistics(stats_csv)
     assert set(statistics["table"]) == {"table1", "table1_right", "tableA12", "tableA13", "table_baselines", "friedman",
                                         "nemenyi", "compare_table1", "compare_tableA12", "compare_tableA13",
-                                        "leaderboard"}
+                                        "leaderboard", "head_to_head"}
     # the critical-difference diagrams' inputs: per group, every ordered pair's Nemenyi p-value
     nemenyi = statistics[(statistics["table"] == "nemenyi") & (statistics["group"] == "all")]
     k = nemenyi["method"].nunique()

@@ -26,6 +26,7 @@ from snnbench.contracts.scores import ours as ours_rows
 from snnbench.evaluation.stats import (
     critical_difference,
     friedman,
+    head_to_head,
     leaderboard,
     nemenyi_cd,
     size_groups,
@@ -145,6 +146,9 @@ def uci_statistics(scores: pd.DataFrame, *, stats: StatsSettings = StatsSettings
             if len(sub):
                 labelled(leaderboard(sub, reference=LEADERBOARD_REFERENCE, missing=stats.missing,
                                      method=stats.wilcoxon, alpha=stats.alpha), "leaderboard", group)
+                for ours in mine.columns:  # each of ours against each published method, before any rank
+                    labelled(head_to_head(sub, ours, list(published.columns), wilcoxon=stats.wilcoxon,
+                                          alpha=stats.alpha), "head_to_head", group)
     # Friedman test per group (beyond the paper), on the datasets where every method has a result,
     # with Nemenyi's critical difference of the average ranks there (Demsar 2006).
     n24 = f"{data.acc24.shape[1]} methods"

@@ -36,6 +36,8 @@ PUBLISHED_NOTE = ("Rows whose source says 'published' were not trained here: Tab
                   "on data_py split column 0; Fernandez-Delgado et al.'s 17 come from their own protocol (4-fold "
                   "cross-validation on their own partitions, Fernandez-Delgado et al. 2014), not from our splits, so "
                   "comparisons with them mix protocols.")
+HEAD_TO_HEAD_COLUMNS = ["group", "method", "vs", "verdict", "wins", "ties", "losses", "p_better", "p_better_holm",
+                        "p_worse", "p_worse_holm", "n_datasets"]
 LEADERBOARD_COLUMNS = ["group", "verdict", "place", "method", "source", "avg_rank", "avg_rank_minus_expected", "wins",
                        "ties", "losses", "p_value", "p_holm", "p_better", "p_better_holm", "star", "n_datasets", "vs"]
 
@@ -223,6 +225,17 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
                           f"datasets); {statistic}, one-sided Wilcoxon against the best-ranked (beyond the paper)."
                           f"{untestable} {PUBLISHED_NOTE} {base}")
         write_table(frame, out_dir / name, captions[name])
+    duels = rows_of("head_to_head").reindex(columns=HEAD_TO_HEAD_COLUMNS).reset_index(drop=True)
+    if len(duels):
+        for column in ("wins", "ties", "losses", "n_datasets"):
+            duels[column] = duels[column].astype("Int64")
+        captions["head_to_head"] = (
+            "Each of our methods against each of the paper's 24 published methods, per size group (all, small "
+            "N < 1000, large): wins / ties / losses of ours on the datasets both have; p_better: one-sided paired "
+            "Wilcoxon that ours is better, p_worse: that the published method is better, each Holm-adjusted over "
+            f"the 24 (p_better_holm, p_worse_holm); verdict at {stats.alpha:g}. These tests do not depend on which "
+            f"other methods are compared, unlike the leaderboard's ranks (beyond the paper). {PUBLISHED_NOTE} {base}")
+        write_table(duels, out_dir / "head_to_head", captions["head_to_head"])
     board = rows_of("leaderboard")
     if len(board):
         board = board.reindex(columns=LEADERBOARD_COLUMNS).reset_index(drop=True)
