@@ -125,7 +125,10 @@ def exact_tenths_of_percent(percent: pd.DataFrame) -> pd.DataFrame:
 def exact_counts(acc: pd.DataFrame, n_test: pd.Series, *, decimals: int = 4) -> pd.DataFrame:
     """Accuracies printed with ``decimals`` decimals rebuilt as correct / ``n_test`` rows (per
     dataset): the double nearest the exact fraction, where one count rounds to the printed value;
-    values that no count over ``n_test`` explains are kept as printed (Table A11: 1 of 843)."""
+    values that no count over ``n_test`` explains are kept as printed. Table A11: all 843 are
+    explained, rounded half up (three are exact halves; under round-half-even energy-y2's SNN,
+    174 / 192 = 0.90625 printed 0.9063, would not be, hence "842 of 843" from a check that
+    rounds with Python or numpy)."""
     n = n_test.reindex(acc.index).astype(float)
     counts = acc.mul(n, axis=0).round()
     rebuilt = counts.div(n, axis=0)
