@@ -189,6 +189,9 @@ def test_equal_accuracies_from_different_sources_tie_exactly():
     drifted = pd.DataFrame({"FD": [0.9, 0.1 * 7, 0.3], "FNN": [9 / 10, 7 / 10, 3 / 10]}, index=["a", "b", "c"])
     assert drifted.at["b", "FD"] != drifted.at["b", "FNN"]
     assert np.isnan(stats.paired_wilcoxon_greater(drifted["FD"], drifted["FNN"])[0])
+    assert stats.wins_ties_losses(drifted["FD"], drifted["FNN"]) == (0, 3, 0)  # the same differences
+    board = stats.leaderboard(acc.assign(low=acc["FNN"] - 0.1), reference="FNN").set_index("method")
+    assert (board.at["FD", "wins"], board.at["FD", "ties"], board.at["low", "losses"]) == (0, 3, 3)
 
 
 def test_leaderboard_orders_by_the_paired_verdict_before_the_ranks():

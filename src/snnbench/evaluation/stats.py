@@ -168,6 +168,19 @@ def r_wilcoxon_greater(diff: np.ndarray) -> float:
     return float(sps.norm.sf((z - 0.5) / sigma))
 
 
+def paired_differences(x: pd.Series, y: pd.Series) -> np.ndarray:
+    """x - y on the datasets both have, rounded to ``DIFF_DECIMALS``: the differences every paired
+    test and every wins / ties / losses count uses, so that a zero is an exact tie."""
+    pairs = pd.concat([pd.Series(x, dtype=float), pd.Series(y, dtype=float)], axis=1, join="inner").dropna()
+    return (pairs.iloc[:, 0] - pairs.iloc[:, 1]).round(DIFF_DECIMALS).to_numpy()
+
+
+def wins_ties_losses(x: pd.Series, y: pd.Series) -> tuple[int, int, int]:
+    """Datasets where x is better than, equal to, worse than y (:func:`paired_differences`)."""
+    diff = paired_differences(x, y)
+    return int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum())
+
+
 def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMethod = DEFAULTS.wilcoxon
                             ) -> tuple[float, int]:
     """One-sided paired Wilcoxon signed-rank test of "x is greater than y".
@@ -186,9 +199,8 @@ def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMetho
     difference is left.
     """
     _check_choice("method", method, WILCOXON_METHODS)
-    pairs = pd.concat([pd.Series(x, dtype=float), pd.Series(y, dtype=float)], axis=1, join="inner").dropna()
-    n_pairs = len(pairs)
-    diff = (pairs.iloc[:, 0] - pairs.iloc[:, 1]).round(DIFF_DECIMALS).to_numpy()
+    diff = paired_differences(x, y)
+    n_pairs = len(diff)
     n_nonzero = int((diff != 0).sum())
     if n_nonzero == 0:
         return math.nan, n_pairs
@@ -242,12 +254,12 @@ def wilcoxon_vs_best(
 
 
 def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEFAULTS.missing,
-                method: WilcoxonMethod = DEFAULTS.wilcoxon, alpha: float = ALPHA, decimals: int = 9) -> pd.DataFrame:
+                method: WilcoxonMethod = DEFAULTS.wilcoxon, alpha: float = ALPHA) -> pd.DataFrame:
     """Every method against one ``reference`` (a column of ``acc``), best average rank first.
 
     Columns: ``place`` (1 = best average rank), ``method``, ``avg_rank``,
     ``avg_rank_minus_expected``, ``wins`` / ``ties`` / ``losses`` against the reference (datasets
-    where both have a result; equal to ``decimals`` decimals is a tie), ``p_value`` (one-sided
+    where both have a result, :func:`wins_ties_losses`: a tie is an exact zero difference), ``p_value`` (one-sided
     paired Wilcoxon: the reference is better, as in the paper's tables), ``p_holm``, ``p_better``
     (one-sided: the method is better than the reference), ``p_better_holm`` (each Holm-adjusted
     over the methods), ``star`` (``p_value < alpha``), ``n_datasets`` (pairs), ``vs``, and
@@ -263,15 +275,14 @@ def leaderboard(acc: pd.DataFrame, *, reference: str, missing: MissingRule = DEF
     rows = []
     for place, (name, avg) in enumerate(ranks.items(), start=1):
         row = {"place": place, "method": name, "avg_rank": float(avg)}
-        pairs = values[[name, reference]].dropna().round(decimals)
         if name == reference:
-            row.update(wins=None, ties=None, losses=None, p_value=math.nan, p_better=math.nan, n_datasets=len(pairs))
+            row.update(wins=None, ties=None, losses=None, p_value=math.nan, p_better=math.nan,
+                       n_datasets=int(values[name].notna().sum()))
         else:
             worse, n = paired_wilcoxon_greater(values[reference], values[name], method=method)
             better, _ = paired_wilcoxon_greater(values[name], values[reference], method=method)
-            row.update(wins=int((pairs[name] > pairs[reference]).sum()),
-                       ties=int((pairs[name] == pairs[reference]).sum()),
-                       losses=int((pairs[name] < pairs[reference]).sum()), p_value=worse, p_better=better, n_datasets=n)
+            wins, ties, losses = wins_ties_losses(values[name], values[reference])
+            row.update(wins=wins, ties=ties, losses=losses, p_value=worse, p_better=better, n_datasets=n)
         rows.append(row)
     table = pd.DataFrame(rows)
     table.insert(3, "avg_rank_minus_expected", table["avg_rank"] - expected_rank(values.shape[1]))
@@ -298,13 +309,11 @@ def head_to_head(acc: pd.DataFrame, method: str, others: list[str], *, wilcoxon:
     values = _check_acc(acc)
     rows = []
     for other in others:
-        pairs = values[[method, other]].dropna()
         better, n = paired_wilcoxon_greater(values[method], values[other], method=wilcoxon)
         worse, _ = paired_wilcoxon_greater(values[other], values[method], method=wilcoxon)
-        rows.append({"method": method, "vs": other, "wins": int((pairs[method] > pairs[other]).sum()),
-                     "ties": int((pairs[method] == pairs[other]).sum()),
-                     "losses": int((pairs[method] < pairs[other]).sum()), "p_better": better, "p_worse": worse,
-                     "n_datasets": n})
+        wins, ties, losses = wins_ties_losses(values[method], values[other])
+        rows.append({"method": method, "vs": other, "wins": wins, "ties": ties, "losses": losses,
+                     "p_better": better, "p_worse": worse, "n_datasets": n})
     table = pd.DataFrame(rows, columns=["method", "vs", "wins", "ties", "losses", "p_better", "p_worse", "n_datasets"])
     table["p_better_holm"] = holm(table["p_better"]).to_numpy()
     table["p_worse_holm"] = holm(table["p_worse"]).to_numpy()

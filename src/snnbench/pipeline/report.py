@@ -36,9 +36,9 @@ def write_report(results_dir: str | Path, out: str | Path) -> Path:
         if not main.is_file():
             continue
         lines += [f"## {spec.title}", "", main.read_text().strip(), ""]
-        if (folder / "head_to_head.md").is_file():  # the paired tests first: they do not depend on the pool
+        if (folder / "head_to_head_summary.md").is_file():  # the paired tests first: they do not depend on the pool
             lines += ["### Each of ours against each published method", "",
-                      (folder / "head_to_head.md").read_text().strip(), ""]
+                      (folder / "head_to_head_summary.md").read_text().strip(), ""]
         if (folder / "leaderboard.md").is_file():
             lines += ["### Against the published methods", "", (folder / "leaderboard.md").read_text().strip(), ""]
         links = sorted({p for pattern in spec.report_links for p in folder.glob(pattern)})

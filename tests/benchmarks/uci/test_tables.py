@@ -170,7 +170,10 @@ def test_a_method_ranked_against_the_24_published_methods_without_retraining_the
     assert "their own protocol (4-fold cross-validation" in text and "| MyNet " in text
     assert "largest average-rank difference from the paper's: TableA12 (" in text and "depend on the pool" in text
     assert (tmp_path / "uci" / "compare_tableA12.csv").is_file()
-    assert "does not depend" not in text and "| MyNet " in (tmp_path / "uci" / "head_to_head.md").read_text()
+    assert "| MyNet " in (tmp_path / "uci" / "head_to_head.md").read_text()
+    summary_rows = pd.read_csv(tmp_path / "uci" / "head_to_head_summary.csv").set_index(["group", "method"])
+    assert summary_rows.loc[("all", "MyNet"), ["better than", "no difference", "worse than"]].tolist() == [24, 0, 0]
+    assert "SNN (Table A11)" in summary_rows.at[("all", "LogReg"), "worse than (methods)"]
     # compare_with: none leaves the paper's tables only
     from snnbench.settings import StatsSettings
 

@@ -26,8 +26,8 @@ class Uci(Benchmark):
     sources = SOURCES
     metric = "accuracy"
     main_table = "table1"
-    front_tables = ("table1", "table1_right")
-    report_links = ("table*.md", "compare_table*.md", "head_to_head.md", "leaderboard.md", "figures/*.png")
+    front_tables = ("table1", "table1_right", "head_to_head_summary")
+    report_links = ("table*.md", "compare_table*.md", "head_to_head*.md", "leaderboard.md", "figures/*.png")
     tables_need_torch = True
 
     def dataset_names(self) -> tuple[str, ...]:
