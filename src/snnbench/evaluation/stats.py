@@ -87,8 +87,8 @@ def rank_table(acc: pd.DataFrame, *, missing: MissingRule = DEFAULTS.missing) ->
     within 0.017 and SNN's exactly (sum 392.5); ``shared`` within 0.021 (MSRAinit +0.021,
     ResNet -0.021). The remaining gaps are unexplained: they are not Table A11's rounding, whose
     843 accuracies are all correct / test-row fractions rounded half up
-    (``reference.exact_counts``), so the ties here are the exact ones. ``shared`` stays the default because a statistic should not depend on the
-    order of the columns; tests/evaluation/test_stats.py records both.
+    (``reference.exact_counts``), so the ties here are the exact ones. ``shared`` stays the default
+    because a statistic should not depend on the order of the columns; tests/evaluation/test_stats.py records both.
 
     Datasets on which every method is missing carry no information and are dropped.
     """

@@ -2,11 +2,12 @@
 
 What was run (per benchmark: datasets, methods, splits, jobs that failed; the data), then each
 benchmark's front tables (``Benchmark.front_tables``: UCI Table 1 left and right and each of our
-methods against each published one, Tox21 Table 2, HTRU2 Table 3) rendered from their .csv, ours next to the published values and the difference,
-each under its caption (every deviation and narrowing), the benchmark's figures inline, links
-to every table of the run (.csv, .md, .tex), and the robustness reports of the UCI conclusion
-(published numbers and ours: verdict, multiple comparisons, figures). The Snakemake report
-(``snakemake --report``) opens on the same page (workflow/report/workflow.rst includes it).
+methods against each published one, Tox21 Table 2, HTRU2 Table 3) rendered from their .csv, ours
+next to the published values and the difference, each under its caption (every deviation and
+narrowing), the benchmark's figures inline, links to every table of the run (.csv, .md, .tex),
+and the robustness reports of the UCI conclusion (published numbers and ours: verdict, multiple
+comparisons, figures). The Snakemake report (``snakemake --report``) opens on the same page
+(workflow/report/workflow.rst includes it).
 
 Only formats what the stages wrote: no statistic is computed here.
 """
