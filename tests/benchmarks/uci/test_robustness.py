@@ -85,6 +85,8 @@ def test_the_published_figures_come_out_as_stated():
     sound = r.conventions[r.conventions["convention"] == "sound splits only"].set_index("family")
     assert sound.loc["7 FNNs", ["n_datasets", "place", "stars", "of"]].tolist() == [101, 1, 5, 6]
     assert sound.loc["7 FNNs", "lost"] == "MSRAinit"
+    assert sound.loc["24 methods", ["n_datasets", "place", "stars", "of"]].tolist() == [101, 3, 20, 23]
+    assert sound.loc["24 methods", "avg_rank"] == pytest.approx(8.431, abs=5e-4)
 
 
 def test_the_cli_writes_the_published_report(tmp_path, capsys):
