@@ -69,10 +69,11 @@ def stats_text(stats: StatsSettings, *, against: str = "the best-ranked method")
             f"star at p < {stats.alpha:g}, missing results ranked last ({stats.missing}); docs/protocol.md S1, S2.")
 
 
-def min_pairs(alpha: float) -> int:
+def min_pairs(alpha: float, *, tests: int = 1) -> int:
     """The fewest paired datasets at which a one-sided signed-rank test can reach p < alpha: its
-    smallest p-value with n pairs is 2^-n."""
-    return max(1, math.floor(math.log2(1 / alpha)) + 1)
+    smallest p-value with n pairs is 2^-n; Holm-adjusted over ``tests`` tests, the smallest
+    adjusted one is ``tests`` x 2^-n."""
+    return max(1, math.floor(math.log2(tests / alpha)) + 1)
 
 
 def hide_untestable(frame: pd.DataFrame, alpha: float) -> tuple[pd.DataFrame, str]:

@@ -3,6 +3,7 @@ tests/training/test_estimators.py; a crashed job's record: tests/pipeline/test_j
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -235,6 +236,11 @@ def test_statistics_stage_then_tables_with_a_named_reference_checked_before_any_
     assert (t1["vs"] == "MSRAinit").all() and np.isnan(t1.at["MSRAinit", "p_value"])
     assert t1["star"].tolist() == (t1["p_value"] < 0.01).tolist()
     assert "tests against MSRAinit" in (tmp_path / "uci" / "table1.md").read_text()
+    # Holm over the 24 at alpha 0.01: no verdict below 12 datasets (24 x 2^-11 > 0.01), and the caption says where
+    duel_caption = json.loads((tmp_path / "uci" / "captions.json").read_text())["head_to_head_summary"]
+    n_large = int((table_a11()["N"].reindex(datasets) >= 1000).sum())
+    assert 0 < n_large < 12 and "needs at least 12 paired datasets" in duel_caption
+    assert f"too few here in large ({n_large})." in duel_caption and "all (" not in duel_caption
     # formatting the written file gives what formatting the computed rows gives
     computed = uci_statistics(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}))
     build_uci_tables(pd.read_csv(tmp_path / "scores.csv", dtype={"split": str}),

@@ -26,7 +26,7 @@ from snnbench.contracts.scores import ours as ours_rows
 from snnbench.evaluation.stats import missing_results, pool_difference, settings_of
 from snnbench.methods.paper import FAMILIES
 from snnbench.reference import FD_REPRESENTATIVES, published_24_accuracies, published_ranks, table_a11
-from snnbench.reporting.captions import deviations_text, hide_untestable, stats_text
+from snnbench.reporting.captions import deviations_text, hide_untestable, min_pairs, stats_text
 from snnbench.reporting.tables import write_table
 
 PAPER_SPLIT_NOTE = "data_py split column 0, as in the paper"
@@ -242,19 +242,28 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
     if len(duels):
         for column in ("wins", "ties", "losses", "n_datasets"):
             duels[column] = duels[column].astype("Int64")
+        n_published = int(duels.groupby(["group", "method"]).size().max())
+        need = min_pairs(stats.alpha, tests=n_published)
+        few = duels.groupby("group", sort=False)["n_datasets"].max()
+        few = few[few < need]
+        too_few = (f" A verdict other than 'no difference' needs at least {need} paired datasets (the smallest "
+                   f"one-sided p-value on n pairs is 2^-n, and Holm multiplies the smallest of {n_published} by "
+                   f"{n_published}); too few here in " + ", ".join(f"{g} ({n})" for g, n in few.items()) + "."
+                   if len(few) else "")
         captions["head_to_head"] = (
             "Each of our methods against each of the paper's 24 published methods, per size group (all, small "
             "N < 1000, large): wins / ties / losses of ours on the datasets both have; p_better: one-sided paired "
             "Wilcoxon that ours is better, p_worse: that the published method is better, each Holm-adjusted over "
             f"the 24 (p_better_holm, p_worse_holm); verdict at {stats.alpha:g}. These tests do not depend on which "
-            f"other methods are compared, unlike the leaderboard's ranks (beyond the paper). {PUBLISHED_NOTE} {base}")
+            f"other methods are compared, unlike the leaderboard's ranks (beyond the paper).{too_few} "
+            f"{PUBLISHED_NOTE} {base}")
         write_table(duels, out_dir / "head_to_head", captions["head_to_head"])
         captions["head_to_head_summary"] = (
             "Each of our methods against the paper's 24 published methods, one paired test each: how many it is "
             "better than, not different from and worse than, and which (one-sided paired Wilcoxon both ways on "
             f"the datasets both have, Holm-adjusted over the 24, at {stats.alpha:g}; every pair in head_to_head.csv). "
             "Unlike average ranks, a verdict here does not change when other methods join the comparison (beyond "
-            f"the paper). {PUBLISHED_NOTE} {base}")
+            f"the paper).{too_few} {PUBLISHED_NOTE} {base}")
         write_table(head_to_head_summary(duels), out_dir / "head_to_head_summary", captions["head_to_head_summary"])
     board = rows_of("leaderboard")
     if len(board):
