@@ -36,6 +36,8 @@ PUBLISHED_NOTE = ("Rows whose source says 'published' were not trained here: Tab
                   "on data_py split column 0; Fernandez-Delgado et al.'s 17 come from their own protocol (4-fold "
                   "cross-validation on their own partitions, Fernandez-Delgado et al. 2014), not from our splits, so "
                   "comparisons with them mix protocols.")
+PRINTED_NAMES = {"Table1-left": "Table 1 (left)", "Table1-right": "Table 1 (right)", "TableA12": "Table A12",
+                 "TableA13": "Table A13"}  # the paper's names of the published tables (reference ids)
 HEAD_TO_HEAD_COLUMNS = ["group", "method", "vs", "verdict", "wins", "ties", "losses", "p_better", "p_better_holm",
                         "p_worse", "p_worse_holm", "n_datasets"]
 LEADERBOARD_COLUMNS = ["group", "verdict", "place", "method", "source", "avg_rank", "avg_rank_minus_expected", "wins",
@@ -162,16 +164,17 @@ def build_uci_tables(scores: pd.DataFrame, data_summary: pd.DataFrame, out_dir: 
             frame.insert(1, "source", rows.reindex(columns=["source"])["source"].to_numpy())
         if rows.empty:
             lacking = missing_results(scores)
-            captions[name] = (f"{published}: not computed: fewer than two methods have a result on the {group} "
-                              f"datasets of this run ({len(data.groups[group])} datasets; torch methods run: "
-                              f"{', '.join(fnns) or 'none'}" + (f"; without a result: {lacking}" if lacking else "")
-                              + f"). {base}")
+            without = f"; without a result: {lacking}" if lacking else ""
+            captions[name] = (f"{PRINTED_NAMES[published]}: not computed: fewer than two methods have a result on "
+                              f"the {group} datasets of this run ({len(data.groups[group])} datasets; torch methods "
+                              f"run: {', '.join(fnns) or 'none'}{without}). {base}")
         elif name == "table1":
             captions[name] = (f"Table 1 (left): average rank minus the expected rank of the FNNs (ours) and one-sided "
                               f"paired Wilcoxon p-values, over {acc.shape[0]} datasets, next to the published values "
                               f"(Klambauer et al. 2017). p_holm: Holm-adjusted (beyond the paper).{untestable} {base}")
         else:
-            captions[name] = (f"{published}: {group} datasets (N {'<' if group == 'small' else '>='} 1000), "
+            sign = "<" if group == "small" else ">="
+            captions[name] = (f"{PRINTED_NAMES[published]}: {group} datasets (N {sign} 1000), "
                               f"{len(data.groups[group])} datasets{label}labelled 'published'); "
                               f"{stat}.{untestable} {base}")
         write_table(frame, out_dir / name, captions[name])
