@@ -177,6 +177,31 @@ def test_r_default_matches_a_hand_computed_normal_approximation():
     assert stats.r_wilcoxon_greater(np.array([1.0, 2.0, 3.0, -0.5])) == pytest.approx(2 / 16)
 
 
+def test_auto_with_ties_or_zeros_on_few_pairs_is_scipys_sign_flip_distribution():
+    # scipy's auto runs permutation_test over the 2^n sign flips there (n <= 13 pairs, zeros
+    # counted); stats enumerates them itself: the same p-values
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(60):
+        n = int(rng.integers(2, 11))
+        d = rng.integers(-3, 4, n) / 7.0
+        nonzero = d[d != 0]
+        if not len(nonzero) or ((d != 0).all() and len(np.unique(np.abs(nonzero))) == len(nonzero)):
+            continue
+        x = pd.Series(0.5 + d)
+        ours, _ = stats.paired_wilcoxon_greater(x, pd.Series(0.5, index=x.index), method="auto")
+        theirs = sps.wilcoxon(stats.paired_differences(x, pd.Series(0.5, index=x.index)), zero_method="wilcox",
+                              alternative="greater", method="auto").pvalue
+        assert ours == pytest.approx(theirs, abs=1e-12), d
+        checked += 1
+    assert checked >= 40
+    # 14 pairs with ties: the normal approximation, as scipy
+    d = np.array([1, 1, 2, 2, 3, -1, 4, 4, 5, -2, 6, 6, 7, 0]) / 10.0
+    ours, _ = stats.paired_wilcoxon_greater(pd.Series(d), pd.Series(0 * d), method="auto")
+    assert ours == pytest.approx(sps.wilcoxon(d, alternative="greater", method="asymptotic").pvalue, abs=1e-12)
+    assert ours != pytest.approx(stats.sign_flip_greater(d))
+
+
 def test_equal_accuracies_from_different_sources_tie_exactly():
     # 90.0 % from Fernandez-Delgado's file and 9 of 10 correct test rows are the same accuracy
     fd = reference.exact_tenths_of_percent(pd.DataFrame({"FD": [90.0, 70.0, 30.0]}, index=["a", "b", "c"]))

@@ -27,6 +27,7 @@ from snnbench.settings import MISSING_RULES, WILCOXON_METHODS, StatsSettings
 MissingRule = Literal["shared", "ordered"]
 WilcoxonMethod = Literal["r-default", "auto", "exact", "asymptotic", "exact-if-small"]
 
+PERMUTATION_MAX_N = 13  # "auto": scipy's exact sign-flip distribution with ties or zeros up to this many pairs
 EXACT_MAX_N = 50  # "exact-if-small": exact null distribution up to this many pairs (scipy's cut-off)
 R_EXACT_BELOW_N = 50  # "r-default": R's wilcox.test is exact for fewer non-zero differences than this
 DIFF_DECIMALS = 12  # differences of exact fractions (denominators <= 1e5) that are equal agree to 1e-12
@@ -168,6 +169,23 @@ def r_wilcoxon_greater(diff: np.ndarray) -> float:
     return float(sps.norm.sf((z - 0.5) / sigma))
 
 
+def sign_flip_greater(diff: np.ndarray) -> float:
+    """P(V >= observed V) over all 2^n sign flips of the differences (V: the sum of the positive
+    differences' mid-ranks of |d|, zeros dropped): the exact null distribution with ties and zeros.
+    scipy's ``method="auto"`` computes it for n <= ``PERMUTATION_MAX_N`` pairs (zeros counted) that
+    have ties or zeros, through ``permutation_test``; this enumeration gives the same p-values
+    (tests/evaluation/test_stats.py) some 10^4 times faster."""
+    d = np.asarray(diff, dtype=float)
+    d = d[d != 0]
+    if len(d) == 0:
+        return math.nan
+    ranks = sps.rankdata(np.abs(d))
+    observed = float(ranks[d > 0].sum())
+    positive = (np.arange(2 ** len(d))[:, None] >> np.arange(len(d))) & 1
+    null = positive @ ranks
+    return float(np.mean(null >= observed - 100 * np.finfo(float).eps * abs(observed)))
+
+
 def paired_differences(x: pd.Series, y: pd.Series) -> np.ndarray:
     """x - y on the datasets both have, rounded to ``DIFF_DECIMALS``: the differences every paired
     test and every wins / ties / losses count uses, so that a zero is an exact tie."""
@@ -189,12 +207,13 @@ def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMetho
     Differences are rounded to ``DIFF_DECIMALS`` so that equal exact fractions give equal
     differences (zeros and tied |d| decided exactly, not by floating point). ``method`` is
     scipy's (``auto``, the default: the best measured fit to the published p-values, 6 / 6,
-    22 / 23 and 16 / 23 rows of Tables 1 (left), A12, A13 within 5 %, docs/protocol.md S2;
+    22 / 23 and 16 / 23 rows of Tables 1 (left), A12, A13 within 5 %, docs/protocol.md S2: the
+    exact null distribution up to 50 pairs without ties or zeros; with ties or zeros the exact
+    sign-flip distribution up to ``PERMUTATION_MAX_N`` pairs, zeros counted
+    (:func:`sign_flip_greater`), the normal approximation without continuity correction above;
     ``exact``, ``asymptotic``), ``r-default`` (R's ``wilcox.test``, :func:`r_wilcoxon_greater`), or
-    ``exact-if-small``: exact null distribution
-    up to ``EXACT_MAX_N`` nonzero differences whatever the ties, normal approximation above
-    (scipy's ``auto`` falls back to the normal approximation whenever there are ties or zeros;
-    scipy's exact distribution with ties is conservative, see scipy gh-19872).
+    ``exact-if-small``: scipy's exact null distribution up to ``EXACT_MAX_N`` nonzero differences
+    whatever the ties (conservative with ties, scipy gh-19872), normal approximation above.
     Returns (p-value, number of pairs used before dropping zeros); p is NaN when no nonzero
     difference is left.
     """
@@ -208,6 +227,9 @@ def paired_wilcoxon_greater(x: pd.Series, y: pd.Series, *, method: WilcoxonMetho
         return r_wilcoxon_greater(diff), n_pairs
     if method == "exact-if-small":
         method = "exact" if n_nonzero <= EXACT_MAX_N else "asymptotic"
+    if method == "auto" and n_pairs <= PERMUTATION_MAX_N and (
+            n_nonzero < n_pairs or len(np.unique(np.abs(diff[diff != 0]))) < n_nonzero):
+        return sign_flip_greater(diff), n_pairs  # what scipy's auto does here, without its permutation_test
     result = sps.wilcoxon(diff, zero_method="wilcox", alternative="greater", method=method)
     return float(result.pvalue), n_pairs
 
