@@ -72,6 +72,14 @@ def mirror_raw(mirror, tmp_path_factory) -> Path:
 
 # --------------------------------------------------------------------------- pipeline runs
 
+def training_in_group(pgid: int) -> bool:
+    """Whether a `snnbench train` job of the Snakemake run whose process group is ``pgid`` is running
+    (not another run's, should several run at once)."""
+    ps = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
+    return any(line.split(None, 1)[0] == str(pgid) and "snnbench train" in line for line in ps.splitlines()
+               if line.strip())
+
+
 def run_killed_mid_training(config: list[str], root: Path, *, min_trained: int = 12) -> dict:
     """Run the pipeline and SIGKILL Snakemake and all its jobs once ``min_trained`` training jobs
     have finished and another is training; returns what the kill left behind."""
@@ -84,8 +92,7 @@ def run_killed_mid_training(config: list[str], root: Path, *, min_trained: int =
                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and run.poll() is None:
-        if len(list(train.glob("*/*/*/*.json"))) >= min_trained and "snnbench train" in subprocess.run(
-                ["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        if len(list(train.glob("*/*/*/*.json"))) >= min_trained and training_in_group(run.pid):
             break
         time.sleep(0.2)
     still_running = run.poll() is None
