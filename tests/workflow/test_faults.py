@@ -34,6 +34,17 @@ def uci_config(tmp_path: Path, mirror: Path, **train) -> Path:
     return path
 
 
+def prepare_and_cut_in_half(tmp_path, config, damaged: str):
+    """Prepare iris, wine and balloons through the workflow, then cut ``damaged``'s arrays file in
+    half (a file damaged after its preparation); returns that file."""
+    prepared = tmp_path / "data" / "prepared" / "uci"
+    first = run_snakemake("--cores", "2", *(str(prepared / f"{d}.json") for d in ("iris", "wine", "balloons")),
+                          "--configfile", str(config))
+    assert first.returncode == 0, first.stderr[-3000:]
+    arrays = prepared / f"{damaged}.npz"
+    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+    return arrays
+
 @pytest.mark.mirror
 @pytest.mark.slow
 def test_sigkill_mid_training_then_rerun_incomplete_redoes_only_unfinished_jobs(quick_local_run):
@@ -78,12 +89,7 @@ def test_faulty_jobs_are_recorded_and_gpu_jobs_share_simulated_gpus(tmp_path, mi
     body = yaml.safe_load(config.read_text())
     body["uci"]["datasets"] = ["iris", "wine", "balloons"]
     config.write_text(yaml.safe_dump(body, sort_keys=False))
-    prepared = tmp_path / "data" / "prepared" / "uci"
-    first = run_snakemake("--cores", "2", *(str(prepared / f"{d}.json") for d in ("iris", "wine", "balloons")),
-                          "--configfile", str(config))
-    assert first.returncode == 0, first.stderr[-3000:]
-    arrays = prepared / "wine.npz"
-    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+    prepare_and_cut_in_half(tmp_path, config, "wine")
 
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1", "SNNBENCH_GPU_LOCK_DIR": str(tmp_path / "locks")}
     env.pop("SLURM_JOB_ID", None)
@@ -138,11 +144,7 @@ def test_a_damaged_prepared_file_fails_its_dataset_and_the_readme_recipe_rebuild
     deleted prepared files are named too, and rebuilt the same way."""
     config = three_datasets(tmp_path, mirror)
     prepared = tmp_path / "data" / "prepared" / "uci"
-    first = run_snakemake("--cores", "2", *(str(prepared / f"{d}.json") for d in ("iris", "wine", "balloons")),
-                          "--configfile", str(config))
-    assert first.returncode == 0, first.stderr[-3000:]
-    arrays = prepared / "balloons.npz"
-    arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+    arrays = prepare_and_cut_in_half(tmp_path, config, "balloons")
 
     run = run_snakemake("--cores", "2", "--configfile", str(config))
     console = run.stdout + run.stderr
